@@ -1,0 +1,157 @@
+//! Command-line arguments. clap only parses here; `config.rs` resolves and validates.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::mock::Profile;
+use crate::report::Format;
+
+/// Reproduce, diagnose and verify rate-limit header bugs in LLM gateways.
+///
+/// Exit codes: 0 no findings, 1 findings, 2 usage or input error, 3 target unreachable or
+/// authentication failed, 4 timeout, 5 broken response (stream cut, garbage body).
+#[derive(Debug, Parser)]
+#[command(name = "ratecheck", version, about, long_about)]
+pub struct Cli {
+    /// When to colour the output. `NO_COLOR` set in the environment means never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Colour policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when standard output is a terminal and `NO_COLOR` is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Probe a gateway: which rate-limit headers each endpoint and response shape carries.
+    ///
+    /// Sends a minimal non-streaming and streaming request to each endpoint the target offers,
+    /// compares the rate-limit headers across shapes, and names the LiteLLM v3 streaming drop
+    /// (BerriAI/litellm#27748) when its signature matches.
+    Probe(ProbeArgs),
+    /// Run the built-in rate-limited simulator on 127.0.0.1.
+    Mock(MockArgs),
+    /// Show the LiteLLM streaming header drop and its fix on the built-in simulator.
+    ///
+    /// Needs no network and no gateway.
+    Demo(DemoArgs),
+}
+
+/// Connection settings shared by commands that talk to a gateway.
+#[derive(Debug, Args, Clone)]
+pub struct ConnectArgs {
+    /// Name of the environment variable holding the API key.
+    ///
+    /// Without it, the first set of `RATECHECK_API_KEY`, `LITELLM_API_KEY` and `OPENAI_API_KEY`
+    /// is used. Keys are never taken from the command line, and never printed.
+    #[arg(long, value_name = "VAR")]
+    pub api_key_env: Option<String>,
+
+    /// Read the API key from this file (first line).
+    #[arg(long, value_name = "FILE", conflicts_with = "api_key_env")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Extra request header, `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+
+    /// Time allowed to connect, to receive headers, and between two chunks of a body.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub timeout: String,
+
+    /// Accept invalid TLS certificates.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+/// `ratecheck probe`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Gateway base URL: `http://host:4000` or `http://host:4000/v1`.
+    pub url: String,
+
+    /// Model for the generation endpoints (default: the first from `GET /v1/models`).
+    #[arg(long)]
+    pub model: Option<String>,
+
+    /// Model for `/v1/embeddings` (default: `--model`).
+    #[arg(long)]
+    pub embedding_model: Option<String>,
+
+    /// Endpoints to probe, comma-separated: chat, completions, responses, messages, embeddings.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub endpoints: Option<Vec<String>>,
+
+    /// Rounds of the whole matrix, sent one after another, to check that counters move.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Also write the report to this file (format from `--format`).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// `ratecheck mock`.
+#[derive(Debug, Args)]
+pub struct MockArgs {
+    /// Which gateway to imitate.
+    #[arg(long, value_enum, default_value_t = Profile::LitellmV3)]
+    pub profile: Profile,
+
+    /// Port on 127.0.0.1; 0 picks a free one and prints the URL.
+    #[arg(long, default_value_t = 4000)]
+    pub port: u16,
+
+    /// Requests allowed per key per window.
+    #[arg(long, default_value_t = 1000)]
+    pub rpm: u64,
+
+    /// Tokens allowed per key per window.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub tpm: u64,
+
+    /// Window length.
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub window: String,
+
+    /// Pause between two SSE frames.
+    #[arg(long, default_value = "10ms", value_name = "DURATION")]
+    pub chunk_delay: String,
+
+    /// Model name to list and answer with.
+    #[arg(long, default_value = "mock-model")]
+    pub model: String,
+
+    /// Accept only the key in this environment variable; answer 401 to others.
+    #[arg(long, value_name = "VAR")]
+    pub require_key_env: Option<String>,
+}
+
+/// `ratecheck demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Output format for the two probe reports.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}

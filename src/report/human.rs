@@ -1,0 +1,108 @@
+//! The terminal report: a header matrix and plain verdict lines.
+//!
+//! Colour is decided by the caller (TTY and `NO_COLOR`); with it off the output is plain text
+//! that greps and diffs cleanly.
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Attribute, Cell as TCell, Color, ContentArrangement, Table};
+
+use super::{Cell, column_head, matrix, verdict};
+use crate::probe::ProbeReport;
+
+/// Renders the human report.
+pub fn render(report: &ProbeReport, color: bool) -> String {
+    let mut out = String::new();
+    let gateway = match (&report.gateway.name, &report.gateway.version) {
+        (Some(n), Some(v)) => format!(", {n} {v}"),
+        (Some(n), None) => format!(", {n}"),
+        _ => String::new(),
+    };
+    out.push_str(&format!(
+        "ratecheck probe {} (model {}{gateway})\n",
+        report.target,
+        report.model.as_deref().unwrap_or("—"),
+    ));
+    if report.rounds > 1 {
+        out.push_str(&format!(
+            "{} rounds; the matrix shows round 1\n",
+            report.rounds
+        ));
+    }
+    if !report.exchanges.is_empty() {
+        out.push_str(&table(report, color));
+        out.push('\n');
+    }
+    let paint = |text: &str, c: &str| {
+        if color {
+            format!("\x1b[{c}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    };
+    if !report.findings.is_empty() {
+        out.push_str("\nfindings:\n");
+        for f in &report.findings {
+            out.push_str(&format!("  {} {}", paint("✗", "31"), f.message));
+            if let Some(link) = &f.link {
+                out.push_str(&format!(" <{link}>"));
+            }
+            out.push('\n');
+        }
+    }
+    if !report.notes.is_empty() {
+        out.push_str("\nnotes:\n");
+        for n in &report.notes {
+            out.push_str(&format!("  · {n}\n"));
+        }
+    }
+    if let Some(a) = &report.aborted {
+        out.push_str(&format!(
+            "\nstopped early: {}\n  hint: {}\n",
+            a.failure.message, a.hint
+        ));
+    }
+    let mark = if report.outcome.exit_code == 0 {
+        paint("✓", "32")
+    } else {
+        paint("✗", "31")
+    };
+    out.push_str(&format!("\n{mark} {}\n", verdict(report)));
+    out
+}
+
+fn table(report: &ProbeReport, color: bool) -> String {
+    let m = matrix(report);
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if color {
+        t.enforce_styling();
+    } else {
+        t.force_no_tty();
+    }
+    let mut head = vec![TCell::new("header")];
+    for v in &m.columns {
+        let (endpoint, mode) = column_head(*v);
+        head.push(TCell::new(format!("{endpoint}\n{mode}")));
+    }
+    t.set_header(head);
+    for (name, cells) in &m.meta {
+        let mut row = vec![TCell::new(name)];
+        row.extend(cells.iter().map(TCell::new));
+        t.add_row(row);
+    }
+    let styled = |c: &Cell| match c {
+        Cell::Value(v) => TCell::new(v),
+        Cell::Missing if color => TCell::new("MISSING")
+            .fg(Color::Red)
+            .add_attribute(Attribute::Bold),
+        Cell::Missing => TCell::new("MISSING"),
+        Cell::None => TCell::new("·"),
+    };
+    for (name, cells) in m.rows.iter().chain(m.provider_rows.iter()) {
+        let mut row = vec![TCell::new(name)];
+        row.extend(cells.iter().map(styled));
+        t.add_row(row);
+    }
+    t.to_string()
+}

@@ -1,0 +1,84 @@
+//! The Markdown report: a ticket-ready summary, matrix and findings.
+
+use super::{Cell, column_head, matrix, verdict};
+use crate::probe::ProbeReport;
+
+fn escape(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Renders the Markdown report.
+pub fn render(report: &ProbeReport) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("## ratecheck probe: `{}`\n\n", report.target));
+    out.push_str(&format!("- tool: {}\n", report.tool));
+    if let Some(name) = &report.gateway.name {
+        out.push_str(&format!(
+            "- gateway: {name} {}\n",
+            report.gateway.version.as_deref().unwrap_or("")
+        ));
+    }
+    out.push_str(&format!(
+        "- model: `{}`\n- verdict: **{}**\n\n",
+        report.model.as_deref().unwrap_or("—"),
+        verdict(report)
+    ));
+    if !report.exchanges.is_empty() {
+        let m = matrix(report);
+        out.push_str("### Rate-limit headers by endpoint and shape\n\n| header |");
+        for v in &m.columns {
+            let (endpoint, mode) = column_head(*v);
+            out.push_str(&format!(" {endpoint} ({mode}) |"));
+        }
+        out.push_str("\n|---|");
+        out.push_str(&"---|".repeat(m.columns.len()));
+        out.push('\n');
+        for (name, cells) in &m.meta {
+            out.push_str(&format!("| {name} |"));
+            for c in cells {
+                out.push_str(&format!(" {} |", escape(c)));
+            }
+            out.push('\n');
+        }
+        for (name, cells) in m.rows.iter().chain(m.provider_rows.iter()) {
+            out.push_str(&format!("| `{name}` |"));
+            for c in cells {
+                let text = match c {
+                    Cell::Value(v) => format!("`{}`", escape(v)),
+                    Cell::Missing => "**MISSING**".into(),
+                    Cell::None => "·".into(),
+                };
+                out.push_str(&format!(" {text} |"));
+            }
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    if !report.findings.is_empty() {
+        out.push_str("### Findings\n\n");
+        for f in &report.findings {
+            let link = f
+                .link
+                .as_ref()
+                .map(|l| format!(" ([upstream]({l}))"))
+                .unwrap_or_default();
+            let kind = serde_json::to_string(&f.kind).unwrap_or_default();
+            out.push_str(&format!("- `{}`: {}{link}\n", kind.trim_matches('"'), f.message));
+        }
+        out.push('\n');
+    }
+    if !report.notes.is_empty() {
+        out.push_str("### Notes\n\n");
+        for n in &report.notes {
+            out.push_str(&format!("- {n}\n"));
+        }
+        out.push('\n');
+    }
+    if let Some(a) = &report.aborted {
+        out.push_str(&format!(
+            "### Stopped early\n\n{} — {}\n",
+            a.failure.message, a.hint
+        ));
+    }
+    out
+}
