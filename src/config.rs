@@ -185,6 +185,7 @@ pub fn mock_config(args: &MockArgs) -> Result<MockConfig, CliError> {
         chunk_delay: parse_duration("--chunk-delay", &args.chunk_delay)?,
         model: args.model.clone(),
         require_key,
+        endpoints: Endpoint::ALL.to_vec(),
     })
 }
 

@@ -66,7 +66,9 @@ pub async fn run(format: Format, color: bool, out: &mut dyn Write) -> Result<Exi
     } else {
         write("# 1. simulator profile `litellm-v3`: LiteLLM's v3 limiter as released\n\n")?;
         write(&report::render(&broken, format, color))?;
-        write("\n# 2. simulator profile `litellm-fixed`: the same gateway with the headers restored\n\n")?;
+        write(
+            "\n# 2. simulator profile `litellm-fixed`: the same gateway with the headers restored\n\n",
+        )?;
         write(&report::render(&fixed, format, color))?;
         write("\n# summary\n")?;
         write(&format!(
@@ -88,5 +90,9 @@ pub async fn run(format: Format, color: bool, out: &mut dyn Write) -> Result<Exi
             }
         ))?;
     }
-    Ok(if found && clean { Exit::Ok } else { Exit::Findings })
+    Ok(if found && clean {
+        Exit::Ok
+    } else {
+        Exit::Findings
+    })
 }

@@ -56,7 +56,11 @@ impl Exit {
             Exit::Unreachable => 4,
             Exit::Usage => 5,
         };
-        if rank(other) > rank(self) { other } else { self }
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
     }
 }
 

@@ -276,13 +276,7 @@ impl Client {
     }
 
     /// Sends one probe request and reads the response to its end.
-    pub async fn exchange(
-        &self,
-        variant: Variant,
-        model: &str,
-        round: u32,
-        seq: u32,
-    ) -> Exchange {
+    pub async fn exchange(&self, variant: Variant, model: &str, round: u32, seq: u32) -> Exchange {
         let stream = variant.mode == Mode::Streaming;
         let body = variant.endpoint.body(model, stream);
         let request = self
@@ -488,16 +482,30 @@ impl Client {
     }
 
     fn transport_failure(&self, e: &reqwest::Error) -> Failure {
-        let kind = if e.is_timeout() {
-            FailureKind::Timeout
+        let host = format!(
+            "{}:{}",
+            self.base.host_str().unwrap_or_default(),
+            self.base.port_or_known_default().unwrap_or_default()
+        );
+        let (kind, message) = if e.is_timeout() {
+            (
+                FailureKind::Timeout,
+                format!("timed out talking to {host}: {}", root_cause(e)),
+            )
         } else if e.is_connect() {
-            FailureKind::Connect
+            (
+                FailureKind::Connect,
+                format!("could not connect to {host}: {}", root_cause(e)),
+            )
         } else {
-            FailureKind::StreamCut
+            (
+                FailureKind::StreamCut,
+                format!("the connection to {host} failed: {}", root_cause(e)),
+            )
         };
         Failure {
             kind,
-            message: self.redactor.text(&error_chain(e)),
+            message: self.redactor.text(&message),
         }
     }
 }
@@ -559,6 +567,15 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// The innermost error: "Connection refused (os error 111)" rather than reqwest's wrapper text.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
 /// Normalises a gateway base: `http://host:4000`, `http://host:4000/` and `http://host:4000/v1`
 /// all become `http://host:4000`, so endpoint paths can be appended.
 pub fn normalize_base(text: &str) -> Result<reqwest::Url, String> {
@@ -613,7 +630,9 @@ mod tests {
             assert_eq!(normalize_base(t).unwrap().as_str(), "http://h:4000/");
         }
         assert_eq!(
-            normalize_base("https://gw.example/litellm/v1").unwrap().path(),
+            normalize_base("https://gw.example/litellm/v1")
+                .unwrap()
+                .path(),
             "/litellm"
         );
         assert!(normalize_base("localhost:4000").is_err());

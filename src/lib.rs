@@ -93,13 +93,16 @@ async fn probe_command(
     out.write_all(report::render(&report, args.format, color).as_bytes())
         .map_err(|e| io_error(&e))?;
     if let Some(path) = &args.output {
-        std::fs::write(path, report::render(&report, args.format, false)).map_err(|e| {
-            CliError::usage(format!("could not write `{}`: {e}", path.display()))
-        })?;
+        std::fs::write(path, report::render(&report, args.format, false))
+            .map_err(|e| CliError::usage(format!("could not write `{}`: {e}", path.display())))?;
     }
     let exit = report.exit();
     if let Some(a) = &report.aborted {
-        let _ = writeln!(err, "ratecheck: error: {}\n  hint: {}", a.failure.message, a.hint);
+        let _ = writeln!(
+            err,
+            "ratecheck: error: {}\n  hint: {}",
+            a.failure.message, a.hint
+        );
     } else if let Some(f) = report
         .exchanges
         .iter()
@@ -115,13 +118,13 @@ async fn mock_command(args: &MockArgs, out: &mut dyn Write) -> Result<Exit, CliE
     let cfg = config::mock_config(args)?;
     let profile = cfg.profile;
     let (rpm, tpm) = (cfg.rpm, cfg.tpm);
-    let server = mock::MockServer::start(cfg, args.port).await.map_err(|e| {
-        CliError {
+    let server = mock::MockServer::start(cfg, args.port)
+        .await
+        .map_err(|e| CliError {
             exit: Exit::Unreachable,
             message: format!("could not listen on 127.0.0.1:{}: {e}", args.port),
             hint: Some("pick another `--port`, or `--port 0` for any free one".into()),
-        }
-    })?;
+        })?;
     writeln!(
         out,
         "ratecheck mock ({profile}, rpm {rpm}, tpm {tpm}) listening on {}\ntry: ratecheck probe {}\nstop with Ctrl-C",

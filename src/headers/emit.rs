@@ -73,7 +73,10 @@ pub fn openai(b: &Budget) -> Vec<Header> {
             b.remaining_requests.to_string(),
         ),
         ("x-ratelimit-reset-requests".into(), reset.clone()),
-        ("x-ratelimit-limit-tokens".into(), b.limit_tokens.to_string()),
+        (
+            "x-ratelimit-limit-tokens".into(),
+            b.limit_tokens.to_string(),
+        ),
         (
             "x-ratelimit-remaining-tokens".into(),
             b.remaining_tokens.to_string(),

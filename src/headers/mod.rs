@@ -10,8 +10,8 @@ pub mod values;
 use serde::Serialize;
 
 use values::{
-    NumericReset, RetryAfter, parse_count, parse_go_duration, parse_ietf_list,
-    parse_numeric_reset, parse_retry_after, parse_retry_after_ms, parse_rfc3339,
+    NumericReset, RetryAfter, parse_count, parse_go_duration, parse_ietf_list, parse_numeric_reset,
+    parse_retry_after, parse_retry_after_ms, parse_rfc3339,
 };
 
 /// LiteLLM's per-key limit, present on every response shape when the key has limits.
@@ -209,7 +209,9 @@ pub fn split_descriptor_name(name: &str) -> Option<(&str, Role, &str)> {
         for (word, role) in [("-remaining", Role::Remaining), ("-limit", Role::Limit)] {
             if let Some(descriptor) = head.strip_suffix(word)
                 && !descriptor.is_empty()
-                && descriptor.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                && descriptor
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_')
             {
                 return Some((descriptor, role, unit));
             }
@@ -245,7 +247,13 @@ pub fn classify(name: &str, value: &str) -> Option<RateHeader> {
     if let Some(inner) = n.strip_prefix("llm_provider-") {
         // Shown separately and never counted as the gateway's own; still parsed for display.
         let parsed = classify(inner, value).map_or(Parsed::Text, |h| h.parsed);
-        return Some(header(Family::Provider, Role::Info, "provider", None, parsed));
+        return Some(header(
+            Family::Provider,
+            Role::Info,
+            "provider",
+            None,
+            parsed,
+        ));
     }
     if let Some((descriptor, role, unit)) = split_descriptor_name(n) {
         return Some(header(
@@ -377,11 +385,8 @@ pub fn classify(name: &str, value: &str) -> Option<RateHeader> {
             ));
         }
         "retry-after-ms" | "x-ms-retry-after-ms" => {
-            let parsed = parse_retry_after_ms(value).map_or_else(malformed, |ms| {
-                Parsed::Seconds {
-                    value: ms / 1000.0,
-                }
-            });
+            let parsed = parse_retry_after_ms(value)
+                .map_or_else(malformed, |ms| Parsed::Seconds { value: ms / 1000.0 });
             return Some(header(
                 Family::RetryAfter,
                 Role::RetryAfter,
@@ -456,9 +461,15 @@ mod tests {
             Some(("team", Role::Remaining, "max_parallel_requests"))
         );
         // OpenAI's bare names and Cerebras' suffixed ones are not descriptors.
-        assert_eq!(split_descriptor_name("x-ratelimit-remaining-requests"), None);
+        assert_eq!(
+            split_descriptor_name("x-ratelimit-remaining-requests"),
+            None
+        );
         assert_eq!(split_descriptor_name("x-ratelimit-limit-tokens"), None);
-        assert_eq!(split_descriptor_name("x-ratelimit-limit-requests-day"), None);
+        assert_eq!(
+            split_descriptor_name("x-ratelimit-limit-requests-day"),
+            None
+        );
         assert_eq!(
             descriptor_name("api_key", Role::Remaining, "tokens"),
             "x-ratelimit-api_key-remaining-tokens"
@@ -481,7 +492,10 @@ mod tests {
             Some((Family::XRatelimitOther, Role::Limit))
         );
         assert_eq!(
-            f("anthropic-ratelimit-input-tokens-reset", "2026-01-01T00:00:00Z"),
+            f(
+                "anthropic-ratelimit-input-tokens-reset",
+                "2026-01-01T00:00:00Z"
+            ),
             Some((Family::Anthropic, Role::Reset))
         );
         assert_eq!(
@@ -531,11 +545,11 @@ mod tests {
             p("anthropic-ratelimit-requests-reset", "60"),
             Parsed::Malformed { .. }
         ));
+        assert_eq!(p("retry-after-ms", "1500"), Parsed::Seconds { value: 1.5 });
         assert_eq!(
-            p("retry-after-ms", "1500"),
-            Parsed::Seconds { value: 1.5 }
+            p("ratelimit-limit", "100, 100;w=10"),
+            Parsed::Count { value: 100 }
         );
-        assert_eq!(p("ratelimit-limit", "100, 100;w=10"), Parsed::Count { value: 100 });
         match p("ratelimit", "\"default\";r=50;t=30") {
             Parsed::Policies { items } => {
                 assert_eq!(items[0].amount, 50);

@@ -31,7 +31,9 @@ pub fn parse_go_duration(text: &str) -> Result<f64, String> {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .ok_or_else(|| format!("`{s}` has a number without a unit"))?;
         if num_len == 0 {
-            return Err(format!("`{s}` is not a Go duration (expected a number before the unit)"));
+            return Err(format!(
+                "`{s}` is not a Go duration (expected a number before the unit)"
+            ));
         }
         let number: f64 = rest[..num_len]
             .parse()
@@ -170,7 +172,9 @@ pub fn parse_retry_after_ms(text: &str) -> Result<f64, String> {
     let s = text.trim();
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err(format!("`{s}` is not a non-negative number of milliseconds")),
+        _ => Err(format!(
+            "`{s}` is not a non-negative number of milliseconds"
+        )),
     }
 }
 
@@ -198,12 +202,18 @@ pub fn parse_ietf_list(text: &str, required: &str) -> Result<Vec<IetfItem>, Stri
     let mut out = Vec::new();
     for entry in list {
         let ListEntry::Item(item) = entry else {
-            return Err(format!("`{text}` holds an inner list where a policy item belongs"));
+            return Err(format!(
+                "`{text}` holds an inner list where a policy item belongs"
+            ));
         };
         let name = match &item.bare_item {
             BareItem::String(s) => s.as_str().to_string(),
             BareItem::Token(t) => t.as_str().to_string(),
-            other => return Err(format!("policy name `{other:?}` is neither a String nor a Token")),
+            other => {
+                return Err(format!(
+                    "policy name `{other:?}` is neither a String nor a Token"
+                ));
+            }
         };
         let mut parsed = IetfItem {
             name,
@@ -277,7 +287,10 @@ mod tests {
     fn go_durations_round_trip() {
         for v in [0.0, 0.02, 1.0, 59.5, 60.0, 360.0, 3723.0] {
             let text = format_go_duration(v);
-            assert!((parse_go_duration(&text).unwrap() - v).abs() < 1e-6, "{text}");
+            assert!(
+                (parse_go_duration(&text).unwrap() - v).abs() < 1e-6,
+                "{text}"
+            );
         }
         assert_eq!(format_go_duration(360.0), "6m0s");
         assert_eq!(format_go_duration(0.02), "20ms");

@@ -130,8 +130,10 @@ pub fn sse_frames(
                                  "finish_reason": if last { json!("stop") } else { Value::Null }}]})));
             }
             if include_usage {
-                frames.push(data(&json!({"id": format!("cmpl-mock-{id}"), "object": "text_completion",
-                    "created": created, "model": model, "choices": [], "usage": usage_json})));
+                frames.push(data(
+                    &json!({"id": format!("cmpl-mock-{id}"), "object": "text_completion",
+                    "created": created, "model": model, "choices": [], "usage": usage_json}),
+                ));
             }
             frames.push("data: [DONE]\n\n".into());
         }
@@ -153,10 +155,13 @@ pub fn sse_frames(
             ));
         }
         Endpoint::Messages => {
-            frames.push(named("message_start", &json!({"type": "message_start",
+            frames.push(named(
+                "message_start",
+                &json!({"type": "message_start",
                 "message": {"id": format!("msg_mock_{id}"), "type": "message", "role": "assistant",
                             "model": model, "content": [], "stop_reason": null,
-                            "usage": {"input_tokens": usage.prompt, "output_tokens": 0}}})));
+                            "usage": {"input_tokens": usage.prompt, "output_tokens": 0}}}),
+            ));
             frames.push(named(
                 "content_block_start",
                 &json!({"type": "content_block_start", "index": 0,

@@ -97,6 +97,8 @@ pub struct MockConfig {
     pub model: String,
     /// When set, only this key is accepted; others get 401.
     pub require_key: Option<String>,
+    /// Endpoints served; the others answer 404, as on a gateway that does not offer them.
+    pub endpoints: Vec<Endpoint>,
 }
 
 impl Default for MockConfig {
@@ -109,6 +111,7 @@ impl Default for MockConfig {
             chunk_delay: Duration::from_millis(10),
             model: "mock-model".into(),
             require_key: None,
+            endpoints: Endpoint::ALL.to_vec(),
         }
     }
 }
@@ -213,7 +216,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/health/liveliness", get(|| async { "I'm alive!" }))
         .route("/v1/models", get(models))
         .route("/models", get(models));
-    for endpoint in Endpoint::ALL {
+    for endpoint in shared.cfg.endpoints.clone() {
         let handler = move |state: State<Arc<Shared>>, headers: HeaderMap, body: Bytes| {
             generate(state, endpoint, headers, body)
         };
@@ -532,9 +535,18 @@ mod tests {
         };
         assert_eq!(b.remaining_requests, 1);
         assert_eq!(b.remaining_tokens, 90);
-        assert!(matches!(shared.admit("k", 95), Admission::Refused { unit: "tokens", .. }));
+        assert!(matches!(
+            shared.admit("k", 95),
+            Admission::Refused { unit: "tokens", .. }
+        ));
         assert!(matches!(shared.admit("k", 10), Admission::Allowed(_)));
-        assert!(matches!(shared.admit("k", 1), Admission::Refused { unit: "requests", .. }));
+        assert!(matches!(
+            shared.admit("k", 1),
+            Admission::Refused {
+                unit: "requests",
+                ..
+            }
+        ));
         // Another key has its own window.
         assert!(matches!(shared.admit("other", 1), Admission::Allowed(_)));
     }
@@ -550,14 +562,16 @@ mod tests {
             window: Duration::from_secs(60),
             now: SystemTime::now(),
         };
-        let names = |p, k| -> Vec<String> {
-            rate_headers(p, k, &b).into_iter().map(|(n, _)| n).collect()
-        };
+        let names =
+            |p, k| -> Vec<String> { rate_headers(p, k, &b).into_iter().map(|(n, _)| n).collect() };
         let desc = "x-ratelimit-api_key-remaining-requests".to_string();
         assert!(names(Profile::LitellmV3, Kind::Object).contains(&desc));
         assert!(!names(Profile::LitellmV3, Kind::Stream).contains(&desc));
         assert!(!names(Profile::LitellmV3, Kind::PlainDict).contains(&desc));
-        assert!(names(Profile::LitellmV3, Kind::Stream).contains(&"x-litellm-key-rpm-limit".to_string()));
+        assert!(
+            names(Profile::LitellmV3, Kind::Stream)
+                .contains(&"x-litellm-key-rpm-limit".to_string())
+        );
         assert!(names(Profile::LitellmFixed, Kind::Stream).contains(&desc));
     }
 }

@@ -121,6 +121,12 @@ fn label(v: Variant) -> String {
 }
 
 fn exchange_failures(exchanges: &[Exchange], out: &mut Vec<Finding>) {
+    if !exchanges.is_empty() && exchanges.iter().all(|e| e.shape == Shape::NotOffered) {
+        out.push(Finding::new(
+            FindingKind::EndpointError,
+            "none of the probed endpoints is offered at this URL (all answered 404 or 405): is it the gateway's base URL?".into(),
+        ));
+    }
     for ex in exchanges {
         let at = format!("{} (request {})", label(ex.variant), ex.seq);
         if let Some(f) = &ex.failure {
@@ -226,9 +232,9 @@ fn implausible_time(h: &RateHeader, date: Option<f64>) -> Option<String> {
         return None;
     }
     match h.parsed {
-        Parsed::Seconds { value } if value > DAY * 1.01 => Some(format!(
-            "asks for a wait of {value:.0} s, more than a day"
-        )),
+        Parsed::Seconds { value } if value > DAY * 1.01 => {
+            Some(format!("asks for a wait of {value:.0} s, more than a day"))
+        }
         Parsed::At { unix } => {
             let now = date.unwrap_or_else(|| {
                 std::time::SystemTime::now()
@@ -268,10 +274,7 @@ fn pair_problems(headers: &[RateHeader]) -> Vec<String> {
                 && l > 0
                 && rv > l
             {
-                out.push(format!(
-                    "`{}: {rv}` is above `{}: {l}`",
-                    r.name, limit.name
-                ));
+                out.push(format!("`{}: {rv}` is above `{}: {l}`", r.name, limit.name));
             }
             if let Some(rv) = r.count()
                 && rv < -1
@@ -303,6 +306,9 @@ fn pair_problems(headers: &[RateHeader]) -> Vec<String> {
     out
 }
 
+/// Headers sharing where they were present and where missing: (present, missing, headers).
+type Group = (Vec<String>, Vec<String>, Vec<(Family, String)>);
+
 /// Headers compared across shapes, and where each was seen or missed.
 fn shape_comparison(exchanges: &[Exchange], out: &mut Vec<Finding>) {
     let ok: Vec<&Exchange> = exchanges.iter().filter(|e| e.shape.is_success()).collect();
@@ -317,13 +323,16 @@ fn shape_comparison(exchanges: &[Exchange], out: &mut Vec<Finding>) {
     let variants = order_variants(&ok);
     // Headers that share the same present/missing sets become one finding: the v3 drop takes
     // all four counters at once, and four identical lines would bury the point.
-    let mut groups: Vec<(Vec<String>, Vec<String>, Vec<(Family, String)>)> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     for (family, name) in names {
         let mut present = Vec::new();
         let mut missing = Vec::new();
         for v in &variants {
             let of_v: Vec<&&Exchange> = ok.iter().filter(|e| e.variant == *v).collect();
-            let with = of_v.iter().filter(|e| e.rate_header(&name).is_some()).count();
+            let with = of_v
+                .iter()
+                .filter(|e| e.rate_header(&name).is_some())
+                .count();
             if with > 0 {
                 present.push(label(*v));
             }
@@ -552,7 +561,13 @@ mod tests {
     use crate::headers::classify;
     use crate::http::StreamInfo;
 
-    fn ex(seq: u32, endpoint: Endpoint, mode: Mode, shape: Shape, headers: &[(&str, &str)]) -> Exchange {
+    fn ex(
+        seq: u32,
+        endpoint: Endpoint,
+        mode: Mode,
+        shape: Shape,
+        headers: &[(&str, &str)],
+    ) -> Exchange {
         Exchange {
             variant: Variant { endpoint, mode },
             round: 1,
@@ -579,17 +594,29 @@ mod tests {
     #[test]
     fn litellm_v3_drop_is_named_with_exact_headers() {
         let exchanges = vec![
-            ex(1, Endpoint::Chat, Mode::NonStreaming, Shape::JsonObject, &[
-                CONTROL,
-                ("x-ratelimit-api_key-remaining-requests", "99"),
-                ("x-ratelimit-api_key-limit-requests", "100"),
-            ]),
+            ex(
+                1,
+                Endpoint::Chat,
+                Mode::NonStreaming,
+                Shape::JsonObject,
+                &[
+                    CONTROL,
+                    ("x-ratelimit-api_key-remaining-requests", "99"),
+                    ("x-ratelimit-api_key-limit-requests", "100"),
+                ],
+            ),
             ex(2, Endpoint::Chat, Mode::Streaming, Shape::Sse, &[CONTROL]),
-            ex(3, Endpoint::Completions, Mode::NonStreaming, Shape::JsonObject, &[
-                CONTROL,
-                ("x-ratelimit-api_key-remaining-requests", "97"),
-                ("x-ratelimit-api_key-limit-requests", "100"),
-            ]),
+            ex(
+                3,
+                Endpoint::Completions,
+                Mode::NonStreaming,
+                Shape::JsonObject,
+                &[
+                    CONTROL,
+                    ("x-ratelimit-api_key-remaining-requests", "97"),
+                    ("x-ratelimit-api_key-limit-requests", "100"),
+                ],
+            ),
         ];
         let (findings, _) = analyze(&exchanges);
         let drop = findings
@@ -608,7 +635,11 @@ mod tests {
         );
         assert_eq!(missing.headers.len(), 2);
         // 99 → 97 across two admitted requests (the stream counted too): consistent.
-        assert!(!findings.iter().any(|f| f.kind == FindingKind::CounterMismatch));
+        assert!(
+            !findings
+                .iter()
+                .any(|f| f.kind == FindingKind::CounterMismatch)
+        );
     }
 
     #[test]
@@ -626,9 +657,27 @@ mod tests {
     #[test]
     fn counters_that_stick_or_jump_are_found() {
         let exchanges = vec![
-            ex(1, Endpoint::Chat, Mode::NonStreaming, Shape::JsonObject, &[("x-ratelimit-remaining-requests", "10")]),
-            ex(2, Endpoint::Chat, Mode::NonStreaming, Shape::JsonObject, &[("x-ratelimit-remaining-requests", "10")]),
-            ex(3, Endpoint::Chat, Mode::NonStreaming, Shape::JsonObject, &[("x-ratelimit-remaining-requests", "7")]),
+            ex(
+                1,
+                Endpoint::Chat,
+                Mode::NonStreaming,
+                Shape::JsonObject,
+                &[("x-ratelimit-remaining-requests", "10")],
+            ),
+            ex(
+                2,
+                Endpoint::Chat,
+                Mode::NonStreaming,
+                Shape::JsonObject,
+                &[("x-ratelimit-remaining-requests", "10")],
+            ),
+            ex(
+                3,
+                Endpoint::Chat,
+                Mode::NonStreaming,
+                Shape::JsonObject,
+                &[("x-ratelimit-remaining-requests", "7")],
+            ),
         ];
         let (findings, _) = analyze(&exchanges);
         let msgs: Vec<_> = findings.iter().map(|f| f.message.as_str()).collect();
@@ -638,15 +687,24 @@ mod tests {
 
     #[test]
     fn values_are_checked() {
-        let exchanges = vec![ex(1, Endpoint::Chat, Mode::NonStreaming, Shape::JsonObject, &[
-            ("x-ratelimit-limit-requests", "10"),
-            ("x-ratelimit-remaining-requests", "11"),
-            ("x-ratelimit-reset-requests", "soon"),
-            ("x-ratelimit-reset-tokens", "48h0m0s"),
-        ])];
+        let exchanges = vec![ex(
+            1,
+            Endpoint::Chat,
+            Mode::NonStreaming,
+            Shape::JsonObject,
+            &[
+                ("x-ratelimit-limit-requests", "10"),
+                ("x-ratelimit-remaining-requests", "11"),
+                ("x-ratelimit-reset-requests", "soon"),
+                ("x-ratelimit-reset-tokens", "48h0m0s"),
+            ],
+        )];
         let (findings, _) = analyze(&exchanges);
         let kinds: Vec<_> = findings.iter().map(|f| f.kind).collect();
-        assert!(kinds.contains(&FindingKind::InconsistentValue), "{findings:?}");
+        assert!(
+            kinds.contains(&FindingKind::InconsistentValue),
+            "{findings:?}"
+        );
         assert!(kinds.contains(&FindingKind::MalformedValue));
         assert!(kinds.contains(&FindingKind::ImplausibleReset));
     }
@@ -654,8 +712,20 @@ mod tests {
     #[test]
     fn litellm_without_limits_is_not_applicable() {
         let exchanges = vec![
-            ex(1, Endpoint::Chat, Mode::NonStreaming, Shape::JsonObject, &[("x-litellm-version", "1.106.12")]),
-            ex(2, Endpoint::Chat, Mode::Streaming, Shape::Sse, &[("x-litellm-version", "1.106.12")]),
+            ex(
+                1,
+                Endpoint::Chat,
+                Mode::NonStreaming,
+                Shape::JsonObject,
+                &[("x-litellm-version", "1.106.12")],
+            ),
+            ex(
+                2,
+                Endpoint::Chat,
+                Mode::Streaming,
+                Shape::Sse,
+                &[("x-litellm-version", "1.106.12")],
+            ),
         ];
         let (findings, notes) = analyze(&exchanges);
         assert!(findings.is_empty());

@@ -158,7 +158,9 @@ pub async fn probe(
                 report.aborted = Some(Abort {
                     failure: Failure {
                         kind: FailureKind::BadBody,
-                        message: format!("`GET /v1/models` answered {status}, so no model could be picked"),
+                        message: format!(
+                            "`GET /v1/models` answered {status}, so no model could be picked"
+                        ),
                     },
                     hint: "pass `--model NAME`".into(),
                 });
@@ -171,7 +173,10 @@ pub async fn probe(
     }
 
     if let Some(model) = report.model.clone() {
-        let embed_model = opts.embedding_model.clone().unwrap_or_else(|| model.clone());
+        let embed_model = opts
+            .embedding_model
+            .clone()
+            .unwrap_or_else(|| model.clone());
         let mut seq = 0;
         'rounds: for round in 1..=opts.repeat.max(1) {
             for &endpoint in &opts.endpoints {

@@ -63,7 +63,11 @@ pub fn render(report: &ProbeReport) -> String {
                 .map(|l| format!(" ([upstream]({l}))"))
                 .unwrap_or_default();
             let kind = serde_json::to_string(&f.kind).unwrap_or_default();
-            out.push_str(&format!("- `{}`: {}{link}\n", kind.trim_matches('"'), f.message));
+            out.push_str(&format!(
+                "- `{}`: {}{link}\n",
+                kind.trim_matches('"'),
+                f.message
+            ));
         }
         out.push('\n');
     }

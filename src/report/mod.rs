@@ -34,9 +34,8 @@ pub fn render(report: &ProbeReport, format: Format, color: bool) -> String {
 
 /// The JSON report, pretty-printed, with a trailing newline.
 pub fn json(report: &ProbeReport) -> String {
-    let mut s = serde_json::to_string_pretty(report).unwrap_or_else(|e| {
-        format!("{{\"error\": \"report could not be serialised: {e}\"}}")
-    });
+    let mut s = serde_json::to_string_pretty(report)
+        .unwrap_or_else(|e| format!("{{\"error\": \"report could not be serialised: {e}\"}}"));
     s.push('\n');
     s
 }
@@ -88,7 +87,10 @@ pub fn matrix(report: &ProbeReport) -> Matrix {
             "headers after".to_string(),
             firsts
                 .iter()
-                .map(|e| e.time_to_headers_ms.map_or("—".into(), |t| format!("{t:.0} ms")))
+                .map(|e| {
+                    e.time_to_headers_ms
+                        .map_or("—".into(), |t| format!("{t:.0} ms"))
+                })
                 .collect(),
         ),
     ];

@@ -1,0 +1,135 @@
+//! Bad input and broken targets: a one-line error naming the cause, the right exit code, the
+//! results gathered so far still reported, and never a panic.
+
+use crate::support::{Fault, closed_port, faulty_server, ratecheck};
+
+fn assert_clean(stderr: &str) {
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.starts_with("ratecheck: error: "), "{stderr}");
+    assert!(
+        stderr.lines().count() <= 2,
+        "one error line and at most a hint: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_url_is_a_usage_error() {
+    for url in ["localhost:4000", "ftp://host", "http://", "not a url"] {
+        let run = ratecheck(&["probe", url], &[]).await;
+        assert_eq!(run.code, 2, "{url}: {}", run.stderr);
+        assert_clean(&run.stderr);
+        assert!(
+            run.stderr.contains(url.split(':').next().unwrap()),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_flags_are_usage_errors() {
+    let url = "http://127.0.0.1:9";
+    for (args, needle) in [
+        (vec!["probe", url, "-H", "no-colon"], "is not a header"),
+        (vec!["probe", url, "--timeout", "soon"], "--timeout"),
+        (
+            vec!["probe", url, "--endpoints", "chat,bogus"],
+            "unknown endpoint `bogus`",
+        ),
+        (
+            vec!["probe", url, "--api-key-env", "RATECHECK_TEST_UNSET_VAR"],
+            "not set",
+        ),
+        (
+            vec!["probe", url, "--api-key-file", "/nonexistent/key"],
+            "cannot read the API key file",
+        ),
+    ] {
+        let run = ratecheck(&args, &[]).await;
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert_clean(&run.stderr);
+        assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[tokio::test]
+async fn unreachable_port_exits_3() {
+    let port = closed_port().await;
+    let url = format!("http://127.0.0.1:{port}");
+    let run = ratecheck(&["probe", &url], &[]).await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert_clean(&run.stderr);
+    assert!(run.stderr.contains("could not connect"), "{}", run.stderr);
+    assert!(
+        run.stderr.to_lowercase().contains("refused"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn hanging_server_times_out_with_exit_4() {
+    let url = faulty_server(Fault::Hang).await;
+    let run = ratecheck(&["probe", &url, "--model", "m", "--timeout", "500ms"], &[]).await;
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert_clean(&run.stderr);
+    assert!(run.stderr.contains("no response headers"), "{}", run.stderr);
+    assert!(run.stderr.contains("within 500ms"), "{}", run.stderr);
+    // The partial report is still printed.
+    assert!(run.stdout.contains("stopped early"), "{}", run.stdout);
+}
+
+#[tokio::test]
+async fn stream_cut_midway_exits_5_and_keeps_results() {
+    let url = faulty_server(Fault::CutStream).await;
+    let run = ratecheck(
+        &[
+            "probe",
+            &url,
+            "--model",
+            "m",
+            "--endpoints",
+            "chat",
+            "--format",
+            "json",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert_clean(&run.stderr);
+    assert!(run.stderr.contains("stream"), "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let exchanges = json["exchanges"].as_array().unwrap();
+    assert_eq!(
+        exchanges.len(),
+        2,
+        "both requests were still made and reported"
+    );
+    assert_eq!(exchanges[1]["failure"]["kind"], "stream_cut");
+    assert_eq!(exchanges[1]["stream"]["events"], 1);
+    assert_eq!(json["outcome"]["status"], "protocol");
+}
+
+#[tokio::test]
+async fn garbage_body_exits_5() {
+    let url = faulty_server(Fault::Garbage).await;
+    let run = ratecheck(&["probe", &url, "--model", "m", "--endpoints", "chat"], &[]).await;
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert_clean(&run.stderr);
+    assert!(
+        run.stderr.contains("neither JSON nor SSE"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn refused_key_exits_3_with_a_hint() {
+    let url = faulty_server(Fault::Unauthorized).await;
+    let run = ratecheck(&["probe", &url], &[("RATECHECK_API_KEY", "sk-wrong")]).await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert_clean(&run.stderr);
+    assert!(run.stderr.contains("401"), "{}", run.stderr);
+    assert!(run.stderr.contains("RATECHECK_API_KEY"), "{}", run.stderr);
+}

@@ -1,0 +1,287 @@
+//! The proof on a real LiteLLM proxy: `litellm[proxy]==1.106.12`, installed by
+//! `tests/litellm/setup.sh`, started on 127.0.0.1 with keys that carry rpm/tpm limits and a
+//! model that needs no upstream (`tests/litellm/`).
+//!
+//! Two proxies: as released (`config.yaml`), where ratecheck must exit 1 and name the missing
+//! `x-ratelimit-api_key-*` headers on every streaming endpoint, and with the documented
+//! workaround callback (`config-fixed.yaml`), where it must exit 0.
+//!
+//! Run alone: `tests/litellm/setup.sh && cargo test --test it litellm_e2e`.
+//! The executable comes from `RATECHECK_LITELLM`, else the setup script's default location.
+//! Set `RATECHECK_SKIP_LITELLM=1` to skip on a machine without Python (CI never does).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::ratecheck;
+
+const COUNTERS: [&str; 4] = [
+    "x-ratelimit-api_key-limit-requests",
+    "x-ratelimit-api_key-limit-tokens",
+    "x-ratelimit-api_key-remaining-requests",
+    "x-ratelimit-api_key-remaining-tokens",
+];
+
+const STREAMS: [&str; 4] = [
+    "streaming chat/completions",
+    "streaming completions",
+    "streaming messages",
+    "streaming responses",
+];
+
+fn litellm_bin() -> Option<PathBuf> {
+    if std::env::var("RATECHECK_SKIP_LITELLM").is_ok_and(|v| v == "1") {
+        return None;
+    }
+    let bin = std::env::var("RATECHECK_LITELLM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            let home = std::env::var("HOME").unwrap_or_default();
+            PathBuf::from(home).join(".cache/ratecheck/litellm-1.106.12/bin/litellm")
+        });
+    assert!(
+        bin.exists(),
+        "LiteLLM is not installed at {}: run tests/litellm/setup.sh (or set RATECHECK_SKIP_LITELLM=1)",
+        bin.display()
+    );
+    Some(bin)
+}
+
+/// A proxy process, killed with its process group when dropped.
+struct Proxy {
+    child: Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let pgid = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-s", "TERM", "--", &pgid])
+            .status();
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &pgid])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_proxy(bin: &PathBuf, config: &str, port: u16) -> Proxy {
+    use std::os::unix::process::CommandExt;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/litellm");
+    let log = std::env::temp_dir().join(format!("ratecheck-litellm-{port}.log"));
+    let log_file = std::fs::File::create(&log).unwrap();
+    let master = format!("sk-master-{:032x}", rand_u128());
+    let child = Command::new(bin)
+        .args([
+            "--config",
+            config,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--num_workers",
+            "1",
+        ])
+        .current_dir(&dir)
+        .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        .env("LITELLM_TELEMETRY", "False")
+        .env("LITELLM_MASTER_KEY", master)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_HOST")
+        .env_remove("REDIS_URL")
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file)
+        .process_group(0)
+        .spawn()
+        .expect("start litellm");
+    let proxy = Proxy {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        log,
+    };
+    let health = format!("{}/health/liveliness", proxy.url);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(r) = reqwest::get(&health).await
+            && r.status().is_success()
+        {
+            return proxy;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "LiteLLM did not become healthy in 120 s; its log:\n{}",
+            std::fs::read_to_string(&proxy.log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Two distinct free loopback ports: both listeners are held until both ports are known.
+fn two_free_ports() -> (u16, u16) {
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
+}
+
+fn rand_u128() -> u128 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    t.as_nanos() ^ (u128::from(std::process::id()) << 64)
+}
+
+/// A fresh key (fresh counters) with rpm/tpm limits encoded for `ratecheck_auth.py`.
+fn key(rpm: u32, tpm: u32) -> String {
+    format!("sk-rc-{rpm}-{tpm}-{:x}", rand_u128())
+}
+
+async fn probe_json(url: &str, key: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
+    let mut args = vec!["probe", url, "--format", "json", "--timeout", "60s"];
+    args.extend_from_slice(extra);
+    let run = ratecheck(&args, &[("RATECHECK_API_KEY", key)]).await;
+    let json = serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+        panic!(
+            "probe JSON: {e}\nstdout: {}\nstderr: {}",
+            run.stdout, run.stderr
+        )
+    });
+    assert!(
+        !run.stdout.contains(key) && !run.stderr.contains(key),
+        "the key leaked"
+    );
+    (run.code, json, run.stderr)
+}
+
+fn names(ex: &serde_json::Value) -> Vec<String> {
+    ex["rate_headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_litellm_drops_headers_on_streams_and_the_workaround_restores_them() {
+    let Some(bin) = litellm_bin() else { return };
+    ratecheck::install_crypto_provider();
+    let (p1, p2) = two_free_ports();
+    let (released, fixed) = tokio::join!(
+        start_proxy(&bin, "config.yaml", p1),
+        start_proxy(&bin, "config-fixed.yaml", p2)
+    );
+
+    // As released: exit 1, the drop named, the exact counters missing on every stream.
+    let (code, report, stderr) = probe_json(&released.url, &key(1000, 1_000_000), &[]).await;
+    assert_eq!(code, 1, "{stderr}\n{report:#}");
+    assert_eq!(report["gateway"]["name"], "LiteLLM");
+    assert_eq!(report["gateway"]["version"], "1.106.12");
+    assert_eq!(report["model"], "ratecheck-model");
+    let drop = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "litellm_v3_streaming_drop")
+        .unwrap_or_else(|| panic!("no v3 drop finding: {report:#}"));
+    let mut missing: Vec<String> = drop["missing_on"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().into())
+        .collect();
+    missing.sort();
+    assert_eq!(missing, STREAMS);
+    let shape = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "missing_on_shape")
+        .expect("per-header finding");
+    assert_eq!(shape["headers"], serde_json::json!(COUNTERS));
+    for ex in report["exchanges"].as_array().unwrap() {
+        let variant = format!("{} {}", ex["variant"]["mode"], ex["variant"]["endpoint"]);
+        let have = names(ex);
+        let has_all = COUNTERS.iter().all(|c| have.contains(&c.to_string()));
+        assert_eq!(ex["status"], 200, "{variant}: {ex:#}");
+        if ex["variant"]["mode"] == "streaming" {
+            assert_eq!(ex["shape"], "sse", "{variant}");
+            assert!(
+                !COUNTERS.iter().any(|c| have.contains(&c.to_string())),
+                "{variant}: {have:?}"
+            );
+            assert!(
+                have.contains(&"x-litellm-key-rpm-limit".to_string()),
+                "{variant}"
+            );
+            assert!(
+                ex["stream"]["end"].is_string(),
+                "{variant}: stream read to its end"
+            );
+        } else {
+            assert!(has_all, "{variant}: {have:?}");
+        }
+    }
+    // No counter inconsistencies: remaining-requests falls by one per request, streams included.
+    assert!(
+        !report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "counter_mismatch"),
+        "{report:#}"
+    );
+
+    // With the workaround callback: exit 0, every shape carries the counters, over two rounds.
+    let (code, report, stderr) =
+        probe_json(&fixed.url, &key(1000, 1_000_000), &["--repeat", "2"]).await;
+    assert_eq!(code, 0, "{stderr}\n{report:#}");
+    assert_eq!(report["exchanges"].as_array().unwrap().len(), 18);
+    for ex in report["exchanges"].as_array().unwrap() {
+        let have = names(ex);
+        assert!(
+            COUNTERS.iter().all(|c| have.contains(&c.to_string())),
+            "{ex:#}"
+        );
+    }
+
+    // A key with room for one request: LiteLLM's own 429 follows, and the probe says so.
+    // On 1.106.12 the 429 from /v1/chat/completions carries `retry-after`, while the one from
+    // /v1/completions carries no rate-limit header at all; both are recorded as they are.
+    let (code, report, _) = probe_json(
+        &released.url,
+        &key(1, 1_000_000),
+        &["--endpoints", "chat,completions"],
+    )
+    .await;
+    assert_eq!(code, 1);
+    let exchanges = report["exchanges"].as_array().unwrap();
+    let statuses: Vec<i64> = exchanges
+        .iter()
+        .map(|e| e["status"].as_i64().unwrap())
+        .collect();
+    assert_eq!(statuses, [200, 429, 429, 429], "{report:#}");
+    let chat_429 = names(&exchanges[1]);
+    for h in ["retry-after", "rate_limit_type", "reset_at"] {
+        assert!(
+            chat_429.contains(&h.to_string()),
+            "{h} on the chat 429: {chat_429:?}"
+        );
+    }
+    assert!(!names(&exchanges[2]).contains(&"retry-after".to_string()));
+    assert!(report["findings"].as_array().unwrap().iter().any(|f| {
+        f["kind"] == "endpoint_error"
+            && f["message"]
+                .as_str()
+                .unwrap()
+                .contains("rate limited during the probe (429)")
+    }));
+}

@@ -1,0 +1,16 @@
+//! ratecheck's integration suite: one binary, every server on 127.0.0.1, every loop bounded.
+
+/// Shared helpers: running the binary, faulty raw-socket servers.
+mod support;
+
+/// `probe` against each simulator profile, in-process and through the binary.
+mod probe_sim;
+
+/// Bad input and broken targets: each gets its own message and exit code.
+mod errors;
+
+/// No API key reaches any output format.
+mod secrets;
+
+/// The proof on a real LiteLLM proxy (installed by `tests/litellm/setup.sh`).
+mod litellm_e2e;

@@ -1,0 +1,271 @@
+//! `probe` against the built-in simulator: every profile, in-process and through the binary.
+
+use std::time::Duration;
+
+use ratecheck::endpoint::{Endpoint, Mode};
+use ratecheck::http::{Client, ClientSettings, Shape, normalize_base};
+use ratecheck::mock::{MockConfig, MockServer, Profile};
+use ratecheck::probe::analyze::FindingKind;
+use ratecheck::probe::{ProbeOptions, ProbeReport, probe};
+
+use crate::support::ratecheck;
+
+const COUNTERS: [&str; 4] = [
+    "x-ratelimit-api_key-limit-requests",
+    "x-ratelimit-api_key-limit-tokens",
+    "x-ratelimit-api_key-remaining-requests",
+    "x-ratelimit-api_key-remaining-tokens",
+];
+
+fn mock(profile: Profile) -> MockConfig {
+    MockConfig {
+        profile,
+        chunk_delay: Duration::from_millis(2),
+        ..MockConfig::default()
+    }
+}
+
+async fn probe_with(cfg: MockConfig, opts: ProbeOptions) -> (ProbeReport, MockServer) {
+    let server = MockServer::start(cfg, 0).await.unwrap();
+    let client = Client::new(
+        normalize_base(&server.url()).unwrap(),
+        ClientSettings {
+            timeout: Duration::from_secs(10),
+            insecure: false,
+            extra_headers: Vec::new(),
+            api_key: Some("sk-test-key".into()),
+        },
+    )
+    .unwrap();
+    let report = probe(&client, &opts, &mut |_| {}).await;
+    (report, server)
+}
+
+#[tokio::test]
+async fn litellm_v3_drop_is_found_with_exact_headers() {
+    let (report, server) = probe_with(mock(Profile::LitellmV3), ProbeOptions::default()).await;
+    assert_eq!(report.outcome.exit_code, 1, "{:#?}", report.findings);
+    assert_eq!(report.exchanges.len(), 9);
+
+    let drop = report
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::LitellmV3StreamingDrop)
+        .expect("the v3 streaming drop is named");
+    assert!(drop.message.contains("BerriAI/litellm#27748"));
+    let mut missing = drop.missing_on.clone();
+    missing.sort();
+    assert_eq!(
+        missing,
+        [
+            "streaming chat/completions",
+            "streaming completions",
+            "streaming messages",
+            "streaming responses"
+        ]
+    );
+
+    let shape = report
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::MissingOnShape)
+        .expect("per-header finding");
+    assert_eq!(shape.headers, COUNTERS);
+    assert!(
+        shape
+            .message
+            .starts_with("`x-ratelimit-api_key-limit-requests`, ")
+    );
+    assert!(shape.message.contains(
+        "present on non-streaming chat/completions, non-streaming completions, non-streaming responses, non-streaming embeddings, missing on streaming chat/completions"
+    ));
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::LitellmV3PlainDictDrop
+                && f.missing_on == ["non-streaming messages"])
+    );
+
+    // The evidence: counters on non-streaming JSON objects, none on any stream.
+    for ex in &report.exchanges {
+        let has = COUNTERS.iter().all(|n| ex.rate_header(n).is_some());
+        match (ex.variant.mode, ex.shape) {
+            (Mode::NonStreaming, Shape::JsonObject) => assert!(has, "{}", ex.variant),
+            (_, Shape::Sse) => {
+                assert!(!has, "{}", ex.variant);
+                assert!(ex.rate_header("x-litellm-key-rpm-limit").is_some());
+                let stream = ex.stream.as_ref().unwrap();
+                assert!(stream.end.is_some() && stream.events > 3, "{stream:?}");
+                assert!(ex.time_to_first_event_ms.is_some());
+            }
+            (Mode::NonStreaming, Shape::PlainDict) => {
+                assert_eq!(ex.variant.endpoint, Endpoint::Messages)
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // Streams are counted too: remaining falls by one per request, no counter finding.
+    assert!(
+        !report
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::CounterMismatch)
+    );
+    let streams = server.requests().iter().filter(|r| r.stream).count();
+    assert_eq!(streams, 4);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn litellm_fixed_passes_and_counters_fall_over_rounds() {
+    let opts = ProbeOptions {
+        repeat: 3,
+        ..ProbeOptions::default()
+    };
+    let (report, server) = probe_with(mock(Profile::LitellmFixed), opts).await;
+    assert_eq!(report.outcome.exit_code, 0, "{:#?}", report.findings);
+    assert!(report.findings.is_empty());
+    assert_eq!(report.exchanges.len(), 27);
+    let remaining: Vec<i64> = report
+        .exchanges
+        .iter()
+        .map(|e| {
+            e.rate_header("x-ratelimit-api_key-remaining-requests")
+                .unwrap()
+                .count()
+                .unwrap()
+        })
+        .collect();
+    let expected: Vec<i64> = (0..27).map(|i| 999 - i).collect();
+    assert_eq!(remaining, expected);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn dialect_profiles_pass_with_their_own_headers() {
+    for (profile, header) in [
+        (Profile::Openai, "x-ratelimit-reset-requests"),
+        (Profile::Anthropic, "anthropic-ratelimit-requests-reset"),
+        (Profile::Ietf, "ratelimit"),
+    ] {
+        let (report, server) = probe_with(mock(profile), ProbeOptions::default()).await;
+        assert_eq!(
+            report.outcome.exit_code, 0,
+            "{profile}: {:#?}",
+            report.findings
+        );
+        for ex in &report.exchanges {
+            assert!(ex.shape.is_success(), "{profile} {}", ex.variant);
+            assert!(ex.rate_header(header).is_some(), "{profile} {}", ex.variant);
+        }
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn throttled_probe_reports_the_429() {
+    let cfg = MockConfig {
+        rpm: 3,
+        ..mock(Profile::Openai)
+    };
+    let (report, server) = probe_with(cfg, ProbeOptions::default()).await;
+    assert_eq!(report.outcome.exit_code, 1);
+    let throttled: Vec<_> = report
+        .exchanges
+        .iter()
+        .filter(|e| e.status == Some(429))
+        .collect();
+    assert_eq!(throttled.len(), 6);
+    assert!(throttled[0].rate_header("retry-after").is_some());
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::EndpointError
+                && f.message.contains("rate limited during the probe (429)"))
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn endpoints_not_offered_are_not_failures() {
+    let cfg = MockConfig {
+        endpoints: vec![Endpoint::Chat, Endpoint::Embeddings],
+        ..mock(Profile::LitellmFixed)
+    };
+    let (report, server) = probe_with(cfg, ProbeOptions::default()).await;
+    assert_eq!(report.outcome.exit_code, 0, "{:#?}", report.findings);
+    let not_offered = report
+        .exchanges
+        .iter()
+        .filter(|e| e.shape == Shape::NotOffered)
+        .count();
+    assert_eq!(not_offered, 6);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn binary_reports_in_every_format() {
+    let server = MockServer::start(mock(Profile::LitellmV3), 0)
+        .await
+        .unwrap();
+    let url = format!("{}/v1", server.url());
+
+    let run = ratecheck(&["probe", &url, "--format", "json"], &[]).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../docs/probe-report.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&json)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(json["outcome"]["exit_code"], 1);
+    assert_eq!(json["findings"][0]["kind"], "litellm_v3_streaming_drop");
+
+    let run = ratecheck(&["probe", &url, "--format", "markdown"], &[]).await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout
+            .contains("| `x-ratelimit-api_key-remaining-requests` |")
+    );
+    assert!(run.stdout.contains("**MISSING**"));
+    assert!(run.stdout.contains("litellm_v3_streaming_drop"));
+
+    let run = ratecheck(&["probe", &url, "--endpoints", "chat"], &[]).await;
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("MISSING"));
+    assert!(
+        run.stdout
+            .contains("x-ratelimit-api_key-remaining-requests")
+    );
+    assert!(
+        run.stdout.contains("✗ 2 findings (exit 1) — 2 requests"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("\u{1b}["), "no colour off a TTY");
+    server.shutdown().await;
+
+    let fixed = MockServer::start(mock(Profile::LitellmFixed), 0)
+        .await
+        .unwrap();
+    let run = ratecheck(&["probe", &fixed.url()], &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("✓ no findings (exit 0)"));
+    fixed.shutdown().await;
+}
+
+#[tokio::test]
+async fn demo_finds_the_drop_and_verifies_the_fix() {
+    let run = ratecheck(&["demo"], &[]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("litellm-v3:    exit 1 — streaming header drop found")
+    );
+    assert!(run.stdout.contains("litellm-fixed: exit 0"));
+}

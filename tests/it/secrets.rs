@@ -1,0 +1,83 @@
+//! The API key never appears in any output format, even when the gateway echoes it back.
+
+use ratecheck::mock::{MockConfig, MockServer, Profile};
+
+use crate::support::{Fault, faulty_server, ratecheck};
+
+const KEY: &str = "sk-ratecheck-test-5ecret-0123456789abcdef";
+
+#[tokio::test]
+async fn key_never_leaks_in_any_format() {
+    let base = faulty_server(Fault::EchoCredentials).await;
+    // The key also travels in the URL's user info and query, as careless users do.
+    let url = base.replace("http://", &format!("http://user:{KEY}@")) + &format!("/v1?key={KEY}");
+    let dir = std::env::temp_dir().join(format!("ratecheck-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for format in ["table", "json", "markdown"] {
+        let file = dir.join(format!("report.{format}"));
+        let file_arg = file.to_string_lossy().to_string();
+        let run = ratecheck(
+            &[
+                "probe", &url, "--model", "m", "--format", format, "-o", &file_arg, "--repeat", "2",
+            ],
+            &[("RATECHECK_API_KEY", KEY)],
+        )
+        .await;
+        let written = std::fs::read_to_string(&file).unwrap();
+        for (what, text) in [
+            ("stdout", &run.stdout),
+            ("stderr", &run.stderr),
+            ("file", &written),
+        ] {
+            assert!(
+                !text.contains(KEY),
+                "{format} {what} leaks the key:\n{text}"
+            );
+            assert!(
+                !text.contains("5ecret"),
+                "{format} {what} leaks part of the key"
+            );
+        }
+        // The echo was seen and redacted, not dropped silently.
+        if format == "json" {
+            assert!(run.stdout.contains("[redacted]"), "{}", run.stdout);
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn key_from_a_file_is_used_and_not_shown() {
+    let server = MockServer::start(
+        MockConfig {
+            profile: Profile::LitellmFixed,
+            require_key: Some(KEY.into()),
+            ..MockConfig::default()
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let path = std::env::temp_dir().join(format!("ratecheck-key-{}", std::process::id()));
+    std::fs::write(&path, format!("{KEY}\n")).unwrap();
+    let p = path.to_string_lossy().to_string();
+    let run = ratecheck(
+        &[
+            "probe",
+            &server.url(),
+            "--api-key-file",
+            &p,
+            "--format",
+            "json",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains(KEY));
+    // Without the key the simulator refuses: authentication failure, exit 3.
+    let run = ratecheck(&["probe", &server.url()], &[]).await;
+    assert_eq!(run.code, 3);
+    std::fs::remove_file(&path).ok();
+    server.shutdown().await;
+}

@@ -1,0 +1,184 @@
+//! Test helpers: the `ratecheck` binary, and raw TCP servers that misbehave on purpose.
+//!
+//! The faulty servers speak HTTP/1.1 by hand over real sockets, so a test can hang, cut a
+//! chunked stream mid-way or send garbage exactly as a broken gateway would.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The result of one run of the binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `ratecheck` with `args` and extra environment, with the key variables cleared.
+pub async fn ratecheck(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let out: Output = tokio::task::spawn_blocking(move || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ratecheck"));
+        cmd.args(&args);
+        for var in [
+            "RATECHECK_API_KEY",
+            "LITELLM_API_KEY",
+            "OPENAI_API_KEY",
+            "NO_COLOR",
+        ] {
+            cmd.env_remove(var);
+        }
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run ratecheck")
+    })
+    .await
+    .expect("join");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// How a faulty server misbehaves.
+#[derive(Clone, Copy, Debug)]
+pub enum Fault {
+    /// Accept, read the request, never answer.
+    Hang,
+    /// 200 `text/event-stream`, one event, then close the socket mid-chunk.
+    CutStream,
+    /// 200 `application/json` with an HTML body.
+    Garbage,
+    /// Echo the request's credentials back in headers and body (a leaky gateway).
+    EchoCredentials,
+    /// 401 to everything.
+    Unauthorized,
+}
+
+/// Starts a faulty server on 127.0.0.1:0; returns its base URL. It serves until the test ends.
+pub async fn faulty_server(fault: Fault) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(serve(sock, fault));
+        }
+    });
+    format!("http://{addr}")
+}
+
+async fn read_request(sock: &mut TcpStream) -> String {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    // Read the head, then as much body as Content-Length says.
+    loop {
+        let n = sock.read(&mut chunk).await.unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some(head_end) = text.find("\r\n\r\n") {
+            let len = text[..head_end]
+                .lines()
+                .find_map(|l| {
+                    let (n, v) = l.split_once(':')?;
+                    n.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if buf.len() >= head_end + 4 + len {
+                break;
+            }
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+fn header_of(request: &str, name: &str) -> String {
+    request
+        .lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+        .unwrap_or_default()
+}
+
+async fn serve(mut sock: TcpStream, fault: Fault) {
+    let request = read_request(&mut sock).await;
+    match fault {
+        Fault::Hang => {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+        Fault::CutStream => {
+            let event = "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n";
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\nx-ratelimit-remaining-requests: 9\r\n\r\n";
+            let _ = sock.write_all(head.as_bytes()).await;
+            let _ = sock
+                .write_all(format!("{:x}\r\n{event}\r\n", event.len()).as_bytes())
+                .await;
+            let _ = sock.flush().await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            // Close without the terminating zero-length chunk: the stream is cut.
+        }
+        Fault::Garbage => {
+            let body = "<html><body>502 Bad Gateway</body></html>";
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(resp.as_bytes()).await;
+        }
+        Fault::EchoCredentials => {
+            let auth = header_of(&request, "authorization");
+            let key = auth.trim_start_matches("Bearer ").to_string();
+            let stream = request.contains("\"stream\":true");
+            let body = if stream {
+                format!("data: {{\"echo\":\"{key}\"}}\n\ndata: [DONE]\n\n")
+            } else {
+                format!("{{\"object\":\"chat.completion\",\"echo\":\"{key}\"}}")
+            };
+            let ctype = if stream {
+                "text/event-stream"
+            } else {
+                "application/json"
+            };
+            let status = if request.contains("/v1/completions") {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            let resp = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\nx-echo-auth: {auth}\r\nset-cookie: session={key}\r\nx-debug-key: {key}\r\nx-ratelimit-remaining-requests: 5\r\nx-ratelimit-limit-requests: 10\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(resp.as_bytes()).await;
+        }
+        Fault::Unauthorized => {
+            let body = "{\"error\":{\"message\":\"invalid key\"}}";
+            let resp = format!(
+                "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(resp.as_bytes()).await;
+        }
+    }
+}
+
+/// A loopback port with nothing listening on it.
+pub async fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    l.local_addr().unwrap().port()
+}
