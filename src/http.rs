@@ -586,6 +586,11 @@ pub fn normalize_base(text: &str) -> Result<reqwest::Url, String> {
         other => format!("`{text}` is not a valid URL: {other}"),
     })?;
     if !matches!(url.scheme(), "http" | "https") {
+        if !text.contains("://") {
+            return Err(format!(
+                "`{text}` is not a URL: add the scheme, e.g. `http://{text}`"
+            ));
+        }
         return Err(format!(
             "`{text}` uses the scheme `{}`; ratecheck speaks http and https",
             url.scheme()
