@@ -433,8 +433,8 @@ impl Client {
                     ex.failure = Some(Failure {
                         kind: FailureKind::Timeout,
                         message: format!(
-                            "the stream from `POST {path}` stalled after {} events: no data for {}",
-                            info.events,
+                            "the stream from `POST {path}` stalled after {}: no data for {}",
+                            count_events(info.events),
                             show_duration(self.settings.timeout)
                         ),
                     });
@@ -445,8 +445,8 @@ impl Client {
                         ex.failure = Some(Failure {
                             kind: FailureKind::StreamCut,
                             message: format!(
-                                "the stream from `POST {path}` ended after {} events without `[DONE]`, `message_stop` or `response.completed`",
-                                info.events
+                                "the stream from `POST {path}` ended after {} without `[DONE]`, `message_stop` or `response.completed`",
+                                count_events(info.events)
                             ),
                         });
                     }
@@ -456,8 +456,8 @@ impl Client {
                     ex.failure = Some(Failure {
                         kind: FailureKind::StreamCut,
                         message: format!(
-                            "the stream from `POST {path}` broke after {} events: {}",
-                            info.events,
+                            "the stream from `POST {path}` broke after {}: {}",
+                            count_events(info.events),
                             self.redactor.text(&e.to_string())
                         ),
                     });
@@ -565,6 +565,15 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         cur = err.source();
     }
     parts.join(": ")
+}
+
+/// "1 event", "3 events".
+fn count_events(n: u32) -> String {
+    if n == 1 {
+        "1 event".into()
+    } else {
+        format!("{n} events")
+    }
 }
 
 /// The innermost error: "Connection refused (os error 111)" rather than reqwest's wrapper text.

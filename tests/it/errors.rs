@@ -112,6 +112,33 @@ async fn stream_cut_midway_exits_5_and_keeps_results() {
 }
 
 #[tokio::test]
+async fn stream_that_stalls_times_out_with_exit_4() {
+    let url = faulty_server(Fault::StallStream).await;
+    let run = ratecheck(
+        &[
+            "probe",
+            &url,
+            "--model",
+            "m",
+            "--endpoints",
+            "chat",
+            "--timeout",
+            "500ms",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert_clean(&run.stderr);
+    assert!(
+        run.stderr.contains("stalled after 1 event:"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("SSE stream"), "{}", run.stdout);
+}
+
+#[tokio::test]
 async fn garbage_body_exits_5() {
     let url = faulty_server(Fault::Garbage).await;
     let run = ratecheck(&["probe", &url, "--model", "m", "--endpoints", "chat"], &[]).await;

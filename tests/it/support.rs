@@ -55,6 +55,8 @@ pub enum Fault {
     Hang,
     /// 200 `text/event-stream`, one event, then close the socket mid-chunk.
     CutStream,
+    /// 200 `text/event-stream`, one event, then silence with the socket open.
+    StallStream,
     /// 200 `application/json` with an HTML body.
     Garbage,
     /// Echo the request's credentials back in headers and body (a leaky gateway).
@@ -132,6 +134,16 @@ async fn serve(mut sock: TcpStream, fault: Fault) {
             let _ = sock.flush().await;
             tokio::time::sleep(Duration::from_millis(50)).await;
             // Close without the terminating zero-length chunk: the stream is cut.
+        }
+        Fault::StallStream => {
+            let event = "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n";
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+            let _ = sock.write_all(head.as_bytes()).await;
+            let _ = sock
+                .write_all(format!("{:x}\r\n{event}\r\n", event.len()).as_bytes())
+                .await;
+            let _ = sock.flush().await;
+            tokio::time::sleep(Duration::from_secs(60)).await;
         }
         Fault::Garbage => {
             let body = "<html><body>502 Bad Gateway</body></html>";

@@ -11,6 +11,8 @@ if [ "$VERSION" = "1.107.0" ]; then
   echo "setup: refusing litellm 1.107.0: that release was reported compromised" >&2
   exit 2
 fi
+# Importing litellm would otherwise try to download its cost map, which fails offline.
+export LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_TELEMETRY=False
 VENV="${RATECHECK_LITELLM_VENV:-$HOME/.cache/ratecheck/litellm-$VERSION}"
 if [ "${1:-}" = "--print-bin" ]; then
   echo "$VENV/bin/litellm"
