@@ -422,19 +422,20 @@ fn litellm_signature(exchanges: &[Exchange], out: &mut Vec<Finding>, notes: &mut
             ));
         }
     }
-    let with_counters: BTreeSet<String> = ok
-        .iter()
-        .filter(|e| e.variant.mode == Mode::NonStreaming && counters(e))
-        .map(|e| label(e.variant))
-        .collect();
+    let with_counters: Vec<String> = in_send_order(
+        ok.iter()
+            .filter(|e| e.variant.mode == Mode::NonStreaming && counters(e))
+            .map(|e| label(e.variant)),
+    );
     if with_counters.is_empty() {
         return;
     }
-    let dropped = |shape: Shape| -> BTreeSet<String> {
-        ok.iter()
-            .filter(|e| e.shape == shape && control(e) && !counters(e))
-            .map(|e| label(e.variant))
-            .collect()
+    let dropped = |shape: Shape| -> Vec<String> {
+        in_send_order(
+            ok.iter()
+                .filter(|e| e.shape == shape && control(e) && !counters(e))
+                .map(|e| label(e.variant)),
+        )
     };
     let descriptors: BTreeSet<String> = ok
         .iter()
@@ -449,12 +450,12 @@ fn litellm_signature(exchanges: &[Exchange], out: &mut Vec<Finding>, notes: &mut
             format!(
                 "LiteLLM v3 limiter streaming header drop (BerriAI/litellm#27748): limits are configured (`x-litellm-key-*-limit` present) and {} are present on {} but absent on {}",
                 join(&descriptors),
-                join(&with_counters),
-                join(&streams)
+                with_counters.join(", "),
+                streams.join(", ")
             ),
         );
-        f.present_on = with_counters.iter().cloned().collect();
-        f.missing_on = streams.into_iter().collect();
+        f.present_on = with_counters.clone();
+        f.missing_on = streams;
         f.link = Some(LITELLM_ISSUE_URL.into());
         out.push(f);
     }
@@ -465,12 +466,12 @@ fn litellm_signature(exchanges: &[Exchange], out: &mut Vec<Finding>, notes: &mut
             format!(
                 "LiteLLM v3 limiter plain-dict header drop (BerriAI/litellm#27748): {} are present on {} but absent on the plain-dict responses of {}",
                 join(&descriptors),
-                join(&with_counters),
-                join(&dicts)
+                with_counters.join(", "),
+                dicts.join(", ")
             ),
         );
-        f.present_on = with_counters.into_iter().collect();
-        f.missing_on = dicts.into_iter().collect();
+        f.present_on = with_counters;
+        f.missing_on = dicts;
         f.link = Some(LITELLM_ISSUE_URL.into());
         out.push(f);
     }
@@ -548,6 +549,17 @@ fn counter_checks(exchanges: &[Exchange], out: &mut Vec<Finding>, notes: &mut Ve
             "remaining counters rose {replenished} time(s) between requests: a window reset or replenishment"
         ));
     }
+}
+
+/// Distinct labels, first occurrence first.
+fn in_send_order(labels: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for l in labels {
+        if !out.contains(&l) {
+            out.push(l);
+        }
+    }
+    out
 }
 
 fn join(items: &BTreeSet<String>) -> String {
