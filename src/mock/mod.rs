@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -68,15 +67,6 @@ impl Profile {
 impl fmt::Display for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-impl FromStr for Profile {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        <Profile as clap::ValueEnum>::from_str(s, true)
-            .map_err(|_| format!("unknown profile `{s}`: expected litellm-v3, litellm-fixed, openai, anthropic or ietf"))
     }
 }
 
@@ -240,15 +230,21 @@ fn json_response(status: StatusCode, body: &Value, headers: Vec<Header>) -> Resp
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert("content-type", HeaderValue::from_static("application/json"));
+    append_headers(h, headers);
+    resp
+}
+
+/// Adds headers built by `headers::emit`; every name and value there is valid ASCII, so none is
+/// skipped in practice.
+fn append_headers(map: &mut HeaderMap, headers: Vec<Header>) {
     for (name, value) in headers {
         if let (Ok(n), Ok(v)) = (
             axum::http::HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(&value),
         ) {
-            h.append(n, v);
+            map.append(n, v);
         }
     }
-    resp
 }
 
 fn key_of(headers: &HeaderMap) -> Option<String> {
@@ -492,14 +488,7 @@ async fn generate(
             HeaderValue::from_static("text/event-stream; charset=utf-8"),
         );
         h.insert("cache-control", HeaderValue::from_static("no-cache"));
-        for (name, value) in rate_headers(cfg.profile, Kind::Stream, &budget) {
-            if let (Ok(n), Ok(v)) = (
-                axum::http::HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(&value),
-            ) {
-                h.append(n, v);
-            }
-        }
+        append_headers(h, rate_headers(cfg.profile, Kind::Stream, &budget));
         return resp;
     }
     let kind = if endpoint == Endpoint::Messages && cfg.profile.is_litellm() {

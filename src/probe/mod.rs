@@ -107,13 +107,7 @@ impl ProbeReport {
 
     /// The variants in the order they were first sent.
     pub fn variants(&self) -> Vec<Variant> {
-        let mut out: Vec<Variant> = Vec::new();
-        for ex in &self.exchanges {
-            if !out.contains(&ex.variant) {
-                out.push(ex.variant);
-            }
-        }
-        out
+        analyze::first_occurrences(self.exchanges.iter().map(|e| e.variant))
     }
 }
 

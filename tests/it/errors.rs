@@ -3,6 +3,13 @@
 
 use crate::support::{Fault, closed_port, faulty_server, ratecheck};
 
+/// `ratecheck probe URL --model m EXTRA…`: the faulty servers list no models.
+async fn probe_faulty(url: &str, extra: &[&str]) -> crate::support::Run {
+    let mut args = vec!["probe", url, "--model", "m"];
+    args.extend_from_slice(extra);
+    ratecheck(&args, &[]).await
+}
+
 fn assert_clean(stderr: &str) {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stderr.starts_with("ratecheck: error: "), "{stderr}");
@@ -70,7 +77,7 @@ async fn unreachable_port_exits_3() {
 #[tokio::test]
 async fn hanging_server_times_out_with_exit_4() {
     let url = faulty_server(Fault::Hang).await;
-    let run = ratecheck(&["probe", &url, "--model", "m", "--timeout", "500ms"], &[]).await;
+    let run = probe_faulty(&url, &["--timeout", "500ms"]).await;
     assert_eq!(run.code, 4, "{}", run.stderr);
     assert_clean(&run.stderr);
     assert!(run.stderr.contains("no response headers"), "{}", run.stderr);
@@ -82,20 +89,7 @@ async fn hanging_server_times_out_with_exit_4() {
 #[tokio::test]
 async fn stream_cut_midway_exits_5_and_keeps_results() {
     let url = faulty_server(Fault::CutStream).await;
-    let run = ratecheck(
-        &[
-            "probe",
-            &url,
-            "--model",
-            "m",
-            "--endpoints",
-            "chat",
-            "--format",
-            "json",
-        ],
-        &[],
-    )
-    .await;
+    let run = probe_faulty(&url, &["--endpoints", "chat", "--format", "json"]).await;
     assert_eq!(run.code, 5, "{}", run.stderr);
     assert_clean(&run.stderr);
     assert!(run.stderr.contains("stream"), "{}", run.stderr);
@@ -114,20 +108,7 @@ async fn stream_cut_midway_exits_5_and_keeps_results() {
 #[tokio::test]
 async fn stream_that_stalls_times_out_with_exit_4() {
     let url = faulty_server(Fault::StallStream).await;
-    let run = ratecheck(
-        &[
-            "probe",
-            &url,
-            "--model",
-            "m",
-            "--endpoints",
-            "chat",
-            "--timeout",
-            "500ms",
-        ],
-        &[],
-    )
-    .await;
+    let run = probe_faulty(&url, &["--endpoints", "chat", "--timeout", "500ms"]).await;
     assert_eq!(run.code, 4, "{}", run.stderr);
     assert_clean(&run.stderr);
     assert!(
@@ -141,7 +122,7 @@ async fn stream_that_stalls_times_out_with_exit_4() {
 #[tokio::test]
 async fn garbage_body_exits_5() {
     let url = faulty_server(Fault::Garbage).await;
-    let run = ratecheck(&["probe", &url, "--model", "m", "--endpoints", "chat"], &[]).await;
+    let run = probe_faulty(&url, &["--endpoints", "chat"]).await;
     assert_eq!(run.code, 5, "{}", run.stderr);
     assert_clean(&run.stderr);
     assert!(

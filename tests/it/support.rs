@@ -118,6 +118,19 @@ fn header_of(request: &str, name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A 200 `text/event-stream` head (plus `extra` header lines) and one chunked event, flushed.
+async fn sse_head_and_one_event(sock: &mut TcpStream, extra: &str) {
+    let event = "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n";
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n{extra}\r\n"
+    );
+    let _ = sock.write_all(head.as_bytes()).await;
+    let _ = sock
+        .write_all(format!("{:x}\r\n{event}\r\n", event.len()).as_bytes())
+        .await;
+    let _ = sock.flush().await;
+}
+
 async fn serve(mut sock: TcpStream, fault: Fault) {
     let request = read_request(&mut sock).await;
     match fault {
@@ -125,24 +138,12 @@ async fn serve(mut sock: TcpStream, fault: Fault) {
             tokio::time::sleep(Duration::from_secs(60)).await;
         }
         Fault::CutStream => {
-            let event = "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n";
-            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\nx-ratelimit-remaining-requests: 9\r\n\r\n";
-            let _ = sock.write_all(head.as_bytes()).await;
-            let _ = sock
-                .write_all(format!("{:x}\r\n{event}\r\n", event.len()).as_bytes())
-                .await;
-            let _ = sock.flush().await;
+            sse_head_and_one_event(&mut sock, "x-ratelimit-remaining-requests: 9\r\n").await;
             tokio::time::sleep(Duration::from_millis(50)).await;
             // Close without the terminating zero-length chunk: the stream is cut.
         }
         Fault::StallStream => {
-            let event = "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n";
-            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
-            let _ = sock.write_all(head.as_bytes()).await;
-            let _ = sock
-                .write_all(format!("{:x}\r\n{event}\r\n", event.len()).as_bytes())
-                .await;
-            let _ = sock.flush().await;
+            sse_head_and_one_event(&mut sock, "").await;
             tokio::time::sleep(Duration::from_secs(60)).await;
         }
         Fault::Garbage => {

@@ -1,0 +1,185 @@
+//! Reading a response body to its end: a bounded JSON body, or an SSE stream event by event.
+//!
+//! Both readers allow `timeout` between two chunks rather than for the whole body, because an
+//! LLM stream may rightly run long but must not go silent; a stall, a cut and a parse error each
+//! become their own [`Failure`].
+
+use std::time::Instant;
+
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use serde_json::Value;
+
+use super::base::{ms, root_cause, show_duration};
+use super::{Client, Exchange, Failure, FailureKind, StreamInfo};
+use crate::redact::Redactor;
+
+/// The largest non-stream body read, so a runaway response cannot exhaust memory.
+const MAX_BODY: usize = 8 << 20;
+
+impl Client {
+    pub(super) async fn read_body(&self, resp: reqwest::Response) -> Result<String, Failure> {
+        let mut body = Vec::new();
+        let mut chunks = resp.bytes_stream();
+        loop {
+            match tokio::time::timeout(self.settings.timeout, chunks.next()).await {
+                Err(_) => {
+                    return Err(Failure {
+                        kind: FailureKind::Timeout,
+                        message: format!(
+                            "the body stalled: no data for {}",
+                            show_duration(self.settings.timeout)
+                        ),
+                    });
+                }
+                Ok(None) => break,
+                Ok(Some(Ok(chunk))) => {
+                    if body.len() + chunk.len() > MAX_BODY {
+                        break;
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(Some(Err(e))) => {
+                    return Err(Failure {
+                        kind: FailureKind::StreamCut,
+                        message: format!(
+                            "the body was cut after {} bytes: {}",
+                            body.len(),
+                            root_cause(&e)
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
+    pub(super) async fn read_stream(
+        &self,
+        resp: reqwest::Response,
+        start: Instant,
+        ex: &mut Exchange,
+    ) {
+        let mut info = StreamInfo::default();
+        let mut events = resp.bytes_stream().eventsource();
+        let path = ex.variant.endpoint.path();
+        loop {
+            match tokio::time::timeout(self.settings.timeout, events.next()).await {
+                Err(_) => {
+                    ex.failure = Some(Failure {
+                        kind: FailureKind::Timeout,
+                        message: format!(
+                            "the stream from `POST {path}` stalled after {}: no data for {}",
+                            count_events(info.events),
+                            show_duration(self.settings.timeout)
+                        ),
+                    });
+                    break;
+                }
+                Ok(None) => {
+                    if info.end.is_none() {
+                        ex.failure = Some(Failure {
+                            kind: FailureKind::StreamCut,
+                            message: format!(
+                                "the stream from `POST {path}` ended after {} without `[DONE]`, `message_stop` or `response.completed`",
+                                count_events(info.events)
+                            ),
+                        });
+                    }
+                    break;
+                }
+                Ok(Some(Err(e))) => {
+                    ex.failure = Some(Failure {
+                        kind: FailureKind::StreamCut,
+                        message: format!(
+                            "the stream from `POST {path}` broke after {}: {}",
+                            count_events(info.events),
+                            self.redactor.text(&e.to_string())
+                        ),
+                    });
+                    break;
+                }
+                Ok(Some(Ok(event))) => {
+                    if info.events == 0 {
+                        ex.time_to_first_event_ms = Some(ms(start.elapsed()));
+                    }
+                    info.events += 1;
+                    note_event(&mut info, &event.event, &event.data, &self.redactor);
+                }
+            }
+        }
+        ex.stream = Some(info);
+    }
+
+    pub(super) fn excerpt(&self, text: &str) -> String {
+        let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let cut: String = one_line.chars().take(200).collect();
+        self.redactor.text(&cut)
+    }
+}
+
+/// Reads what one SSE event says about the stream's end, usage and errors.
+fn note_event(info: &mut StreamInfo, event: &str, data: &str, redactor: &Redactor) {
+    if data.trim() == "[DONE]" {
+        info.end = Some("[DONE]".into());
+        return;
+    }
+    if event == "error" && info.error_event.is_none() {
+        info.error_event = Some(redactor.text(&data.chars().take(200).collect::<String>()));
+    }
+    let Ok(v) = serde_json::from_str::<Value>(data) else {
+        return;
+    };
+    let kind = v["type"].as_str().unwrap_or(event);
+    match kind {
+        "message_stop" | "response.completed" | "response.failed" | "response.incomplete" => {
+            info.end = Some(kind.to_string());
+        }
+        _ => {}
+    }
+    let has_usage = |u: &Value| u.is_object();
+    if has_usage(&v["usage"]) || has_usage(&v["response"]["usage"]) {
+        info.usage = true;
+    }
+    if info.error_event.is_none() && (v["error"].is_object() || kind == "error") {
+        info.error_event = Some(redactor.text(&v["error"].to_string()));
+    }
+}
+
+/// "1 event", "3 events".
+fn count_events(n: u32) -> String {
+    if n == 1 {
+        "1 event".into()
+    } else {
+        format!("{n} events")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redact::Redactor;
+
+    #[test]
+    fn stream_ends_are_recognised() {
+        let r = Redactor::default();
+        let mut i = StreamInfo::default();
+        note_event(&mut i, "message", "[DONE]", &r);
+        assert_eq!(i.end.as_deref(), Some("[DONE]"));
+        let mut i = StreamInfo::default();
+        note_event(&mut i, "message_stop", "{\"type\":\"message_stop\"}", &r);
+        assert_eq!(i.end.as_deref(), Some("message_stop"));
+        let mut i = StreamInfo::default();
+        note_event(
+            &mut i,
+            "message",
+            "{\"type\":\"response.completed\",\"response\":{\"usage\":{}}}",
+            &r,
+        );
+        assert_eq!(i.end.as_deref(), Some("response.completed"));
+        assert!(i.usage);
+        let mut i = StreamInfo::default();
+        note_event(&mut i, "message", "{\"error\":{\"message\":\"boom\"}}", &r);
+        assert!(i.error_event.unwrap().contains("boom"));
+    }
+}

@@ -1,0 +1,436 @@
+//! The HTTP side: one client, one request → one [`Exchange`], SSE read to its end with timings.
+//!
+//! Everything a response tells is captured as data (status, every header, the shape of the body,
+//! the stream's events and end) and every failure is classified, because the probe decides
+//! exit codes from these values and reporters only print them.
+//!
+//! `body` reads what follows the response head (JSON, or an SSE stream event by event); `base`
+//! holds URL normalisation and the small formatting helpers the rest of the crate shares.
+
+mod base;
+mod body;
+
+pub use base::{ms, normalize_base, show_duration};
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::endpoint::{Endpoint, Mode, Variant};
+use crate::headers::{self, RateHeader};
+use crate::redact::Redactor;
+use base::root_cause;
+
+/// How a response body was shaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shape {
+    /// An OpenAI-style JSON object (`"object": "chat.completion"`, `"list"`, `"response"`, …).
+    JsonObject,
+    /// JSON without an OpenAI `object` field (e.g. an Anthropic message), or JSON where a stream
+    /// was asked for: LiteLLM's "plain dict" responses.
+    PlainDict,
+    /// A `text/event-stream` body.
+    Sse,
+    /// An error status (other than 404/405).
+    Error,
+    /// 404 or 405: the target does not offer this endpoint.
+    NotOffered,
+    /// A success status whose body is neither JSON nor SSE.
+    Invalid,
+    /// No response at all (connect failure or timeout before headers).
+    None,
+}
+
+impl Shape {
+    /// Human label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Shape::JsonObject => "JSON object",
+            Shape::PlainDict => "plain dict",
+            Shape::Sse => "SSE stream",
+            Shape::Error => "error",
+            Shape::NotOffered => "not offered",
+            Shape::Invalid => "invalid body",
+            Shape::None => "no response",
+        }
+    }
+
+    /// A successful response whose headers take part in the comparison.
+    pub fn is_success(self) -> bool {
+        matches!(self, Shape::JsonObject | Shape::PlainDict | Shape::Sse)
+    }
+}
+
+/// Why an exchange did not complete normally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// No TCP/TLS connection.
+    Connect,
+    /// The target accepted the connection but sent no headers in time, or a stream stalled.
+    Timeout,
+    /// The stream or body ended early or broke mid-way.
+    StreamCut,
+    /// The body is not what the content type promises.
+    BadBody,
+    /// 401 or 403.
+    Auth,
+}
+
+/// A failure with its one-line description.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failure {
+    /// The class, which decides the exit code.
+    pub kind: FailureKind,
+    /// What happened, in one line.
+    pub message: String,
+}
+
+/// What a stream carried.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StreamInfo {
+    /// Events dispatched (comments and keep-alives excluded).
+    pub events: u32,
+    /// The terminal marker seen: `[DONE]`, `message_stop`, `response.completed`, …
+    pub end: Option<String>,
+    /// Whether a usage report arrived in the stream.
+    pub usage: bool,
+    /// The first in-stream error event, if any.
+    pub error_event: Option<String>,
+}
+
+/// One request and everything its response told.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Exchange {
+    /// Endpoint and mode asked for.
+    pub variant: Variant,
+    /// Round (from 1) with `--repeat`.
+    pub round: u32,
+    /// Position in send order (from 1), across rounds.
+    pub seq: u32,
+    /// HTTP status, if a response arrived.
+    pub status: Option<u16>,
+    /// How the body was shaped.
+    pub shape: Shape,
+    /// The response `content-type`.
+    pub content_type: Option<String>,
+    /// Every response header, lowercased and redacted, in arrival order.
+    pub headers: Vec<(String, String)>,
+    /// The recognised rate-limit headers, parsed in their dialect.
+    pub rate_headers: Vec<RateHeader>,
+    /// Milliseconds from send to response headers.
+    pub time_to_headers_ms: Option<f64>,
+    /// Milliseconds from send to the first SSE event.
+    pub time_to_first_event_ms: Option<f64>,
+    /// Milliseconds from send to the end of the body.
+    pub total_ms: f64,
+    /// For SSE bodies: what the stream carried.
+    pub stream: Option<StreamInfo>,
+    /// A short, redacted excerpt of an error body.
+    pub error_excerpt: Option<String>,
+    /// Why the exchange did not complete normally, if it did not.
+    pub failure: Option<Failure>,
+}
+
+impl Exchange {
+    /// The rate-limit header with this name, if present.
+    pub fn rate_header(&self, name: &str) -> Option<&RateHeader> {
+        self.rate_headers.iter().find(|h| h.name == name)
+    }
+
+    /// The value of a response header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Settings for talking to the target.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// Time allowed to connect, to receive headers, and between two body chunks.
+    pub timeout: Duration,
+    /// Accept invalid TLS certificates.
+    pub insecure: bool,
+    /// Extra request headers (`-H`).
+    pub extra_headers: Vec<(String, String)>,
+    /// The API key, sent as a bearer token (and `x-api-key` on `/v1/messages`).
+    pub api_key: Option<String>,
+}
+
+/// A configured HTTP client bound to one gateway base URL.
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: reqwest::Client,
+    base: reqwest::Url,
+    settings: ClientSettings,
+    redactor: Redactor,
+}
+
+impl Client {
+    /// Builds a client for `base` (already normalised by [`normalize_base`]).
+    pub fn new(base: reqwest::Url, settings: ClientSettings) -> anyhow::Result<Self> {
+        crate::install_crypto_provider();
+        let inner = reqwest::Client::builder()
+            .connect_timeout(settings.timeout)
+            .danger_accept_invalid_certs(settings.insecure)
+            .user_agent(concat!("ratecheck/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let redactor = Redactor::new(settings.api_key.clone());
+        Ok(Client {
+            inner,
+            base,
+            settings,
+            redactor,
+        })
+    }
+
+    /// The redactor that knows this client's secrets.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// The base URL, safe to show.
+    pub fn display_base(&self) -> String {
+        self.redactor.url(&self.base)
+    }
+
+    fn url(&self, path: &str) -> reqwest::Url {
+        let mut u = self.base.clone();
+        let base_path = u.path().trim_end_matches('/').to_string();
+        u.set_path(&format!("{base_path}{path}"));
+        u
+    }
+
+    fn request_headers(&self, endpoint: Option<Endpoint>) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        if let Some(key) = &self.settings.api_key {
+            if let Ok(v) = HeaderValue::from_str(&format!("Bearer {key}")) {
+                map.insert(reqwest::header::AUTHORIZATION, mark_sensitive(v));
+            }
+            if endpoint == Some(Endpoint::Messages)
+                && let Ok(v) = HeaderValue::from_str(key)
+            {
+                map.insert("x-api-key", mark_sensitive(v));
+            }
+        }
+        if endpoint == Some(Endpoint::Messages) {
+            map.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
+        }
+        for (name, value) in &self.settings.extra_headers {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                map.insert(n, v);
+            }
+        }
+        map
+    }
+
+    /// `GET /v1/models`: the ids the target lists, or why that failed.
+    pub async fn list_models(&self) -> Result<Vec<String>, ModelsError> {
+        let url = self.url("/v1/models");
+        let send = self
+            .inner
+            .get(url)
+            .headers(self.request_headers(None))
+            .send();
+        let resp = match tokio::time::timeout(self.settings.timeout, send).await {
+            Err(_) => {
+                return Err(ModelsError::Failure(Failure {
+                    kind: FailureKind::Timeout,
+                    message: format!(
+                        "no response from `GET /v1/models` within {}",
+                        show_duration(self.settings.timeout)
+                    ),
+                }));
+            }
+            Ok(Err(e)) => return Err(ModelsError::Failure(self.transport_failure(&e))),
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status().as_u16();
+        if status == 401 || status == 403 {
+            return Err(ModelsError::Failure(Failure {
+                kind: FailureKind::Auth,
+                message: format!("`GET /v1/models` answered {status}"),
+            }));
+        }
+        if !(200..300).contains(&status) {
+            return Err(ModelsError::Status(status));
+        }
+        let body: Value = match tokio::time::timeout(self.settings.timeout, resp.json()).await {
+            Ok(Ok(v)) => v,
+            _ => return Err(ModelsError::Status(status)),
+        };
+        Ok(body["data"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|m| m["id"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Sends one probe request and reads the response to its end.
+    pub async fn exchange(&self, variant: Variant, model: &str, round: u32, seq: u32) -> Exchange {
+        let stream = variant.mode == Mode::Streaming;
+        let body = variant.endpoint.body(model, stream);
+        let request = self
+            .inner
+            .post(self.url(variant.endpoint.path()))
+            .headers(self.request_headers(Some(variant.endpoint)))
+            .json(&body);
+        let mut ex = Exchange {
+            variant,
+            round,
+            seq,
+            status: None,
+            shape: Shape::None,
+            content_type: None,
+            headers: Vec::new(),
+            rate_headers: Vec::new(),
+            time_to_headers_ms: None,
+            time_to_first_event_ms: None,
+            total_ms: 0.0,
+            stream: None,
+            error_excerpt: None,
+            failure: None,
+        };
+        let start = Instant::now();
+        let resp = match tokio::time::timeout(self.settings.timeout, request.send()).await {
+            Err(_) => {
+                ex.failure = Some(Failure {
+                    kind: FailureKind::Timeout,
+                    message: format!(
+                        "no response headers from `POST {}` within {}",
+                        variant.endpoint.path(),
+                        show_duration(self.settings.timeout)
+                    ),
+                });
+                ex.total_ms = ms(start.elapsed());
+                return ex;
+            }
+            Ok(Err(e)) => {
+                ex.failure = Some(self.transport_failure(&e));
+                ex.total_ms = ms(start.elapsed());
+                return ex;
+            }
+            Ok(Ok(r)) => r,
+        };
+        ex.time_to_headers_ms = Some(ms(start.elapsed()));
+        let status = resp.status().as_u16();
+        ex.status = Some(status);
+        for (name, value) in resp.headers() {
+            let raw = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            let shown = self.redactor.header(name.as_str(), &raw);
+            if let Some(h) = headers::classify(name.as_str(), &shown) {
+                ex.rate_headers.push(h);
+            }
+            ex.headers.push((name.as_str().to_string(), shown));
+        }
+        ex.content_type = ex.header("content-type").map(str::to_string);
+        let is_sse = ex
+            .content_type
+            .as_deref()
+            .is_some_and(|c| c.to_ascii_lowercase().contains("text/event-stream"));
+
+        if status == 404 || status == 405 {
+            ex.shape = Shape::NotOffered;
+            let _ = self.read_body(resp).await;
+        } else if status >= 400 {
+            ex.shape = Shape::Error;
+            let text = self.read_body(resp).await.unwrap_or_default();
+            ex.error_excerpt = Some(self.excerpt(&text));
+            if status == 401 || status == 403 {
+                ex.failure = Some(Failure {
+                    kind: FailureKind::Auth,
+                    message: format!("`POST {}` answered {status}", variant.endpoint.path()),
+                });
+            }
+        } else if is_sse {
+            ex.shape = Shape::Sse;
+            self.read_stream(resp, start, &mut ex).await;
+        } else {
+            match self.read_body(resp).await {
+                Ok(bytes) => match serde_json::from_slice::<Value>(bytes.as_bytes()) {
+                    Ok(v) => {
+                        let openai_object = v.get("object").is_some_and(Value::is_string);
+                        ex.shape = if openai_object && !stream {
+                            Shape::JsonObject
+                        } else {
+                            Shape::PlainDict
+                        };
+                    }
+                    Err(_) => {
+                        ex.shape = Shape::Invalid;
+                        ex.failure = Some(Failure {
+                            kind: FailureKind::BadBody,
+                            message: format!(
+                                "`POST {}` answered {status} with a body that is neither JSON nor SSE: {}",
+                                variant.endpoint.path(),
+                                self.excerpt(&bytes)
+                            ),
+                        });
+                    }
+                },
+                Err(f) => {
+                    ex.shape = Shape::Invalid;
+                    ex.failure = Some(f);
+                }
+            }
+        }
+        ex.total_ms = ms(start.elapsed());
+        ex
+    }
+
+    fn transport_failure(&self, e: &reqwest::Error) -> Failure {
+        let host = format!(
+            "{}:{}",
+            self.base.host_str().unwrap_or_default(),
+            self.base.port_or_known_default().unwrap_or_default()
+        );
+        let (kind, message) = if e.is_timeout() {
+            (
+                FailureKind::Timeout,
+                format!("timed out talking to {host}: {}", root_cause(e)),
+            )
+        } else if e.is_connect() {
+            (
+                FailureKind::Connect,
+                format!("could not connect to {host}: {}", root_cause(e)),
+            )
+        } else {
+            (
+                FailureKind::StreamCut,
+                format!("the connection to {host} failed: {}", root_cause(e)),
+            )
+        };
+        Failure {
+            kind,
+            message: self.redactor.text(&message),
+        }
+    }
+}
+
+/// Why `/v1/models` gave no model.
+#[derive(Debug)]
+pub enum ModelsError {
+    /// Transport or authentication failure.
+    Failure(Failure),
+    /// A status that is not success.
+    Status(u16),
+}
+
+/// Marks a header value so that debug output and HTTP/2 tables never show it.
+fn mark_sensitive(mut v: HeaderValue) -> HeaderValue {
+    v.set_sensitive(true);
+    v
+}
