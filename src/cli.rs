@@ -43,6 +43,13 @@ pub enum Command {
     /// compares the rate-limit headers across shapes, and names the LiteLLM v3 streaming drop
     /// (BerriAI/litellm#27748) when its signature matches.
     Probe(ProbeArgs),
+    /// Run YAML scenarios: a regression gate for CI, with JUnit, JSON and Markdown reports.
+    ///
+    /// Exit codes as for `probe`: 0 every expectation held, 1 one failed (or a baseline header
+    /// is missing), 2 a scenario or flag is wrong, 3 the target is unreachable.
+    Run(RunArgs),
+    /// Check scenario files without sending anything.
+    Validate(ValidateArgs),
     /// Run the built-in rate-limited simulator on 127.0.0.1.
     Mock(MockArgs),
     /// Show the LiteLLM streaming header drop and its fix on the built-in simulator.
@@ -110,6 +117,75 @@ pub struct ProbeArgs {
 
     #[command(flatten)]
     pub connect: ConnectArgs,
+}
+
+/// `ratecheck run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files (YAML).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Gateway base URL, replacing each scenario's `target`.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+
+    /// Model, replacing each scenario's `defaults.model`.
+    #[arg(long)]
+    pub model: Option<String>,
+
+    /// Name of the environment variable holding the API key (replaces the scenario's `auth`).
+    #[arg(long, value_name = "VAR")]
+    pub api_key_env: Option<String>,
+
+    /// Read the API key from this file (replaces the scenario's `auth`).
+    #[arg(long, value_name = "FILE", conflicts_with = "api_key_env")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Extra request header, `Name: value` (repeatable), added to the scenario's.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+
+    /// Time allowed to connect, to receive headers, and between two chunks (replaces
+    /// `defaults.timeout`; default 30s).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Accept invalid TLS certificates.
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Write a JUnit XML report (one testcase per expectation).
+    #[arg(long, value_name = "FILE")]
+    pub report_junit: Option<PathBuf>,
+
+    /// Write the JSON report (schema: docs/run-report.schema.json).
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+
+    /// Write a Markdown report.
+    #[arg(long, value_name = "FILE")]
+    pub report_markdown: Option<PathBuf>,
+
+    /// Record which rate-limit headers each endpoint × shape carried into this file.
+    #[arg(long, value_name = "FILE")]
+    pub save_baseline: Option<PathBuf>,
+
+    /// Fail when a header recorded in this baseline is missing now.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+}
+
+/// `ratecheck validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Scenario files (YAML).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Check as if `--target` were given to `run` (the scenarios' `target` is not needed).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
 }
 
 /// `ratecheck mock`.

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// The prompt every probe request sends: short, so a probe costs almost nothing.
@@ -12,10 +12,11 @@ pub const PROMPT: &str = "Reply with OK.";
 pub const MAX_TOKENS: u64 = 16;
 
 /// An API endpoint under `/v1`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Endpoint {
     /// `POST /v1/chat/completions`
+    #[serde(alias = "chat/completions")]
     Chat,
     /// `POST /v1/completions`
     Completions,
@@ -121,7 +122,7 @@ impl FromStr for Endpoint {
 }
 
 /// Which response form was asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// `stream` absent.

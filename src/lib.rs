@@ -5,6 +5,7 @@
 //! that `demo` and the tests run; it writes headers through the same `headers` model the checker
 //! reads with.
 
+pub mod baseline;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -16,6 +17,8 @@ pub mod mock;
 pub mod probe;
 pub mod redact;
 pub mod report;
+pub mod run;
+pub mod scenario;
 
 use std::io::{IsTerminal, Write};
 
@@ -48,6 +51,8 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<E
     let color = use_color(cli.color, std::io::stdout().is_terminal());
     match cli.command {
         Command::Probe(args) => probe_command(&args, color, out, err).await,
+        Command::Run(args) => run::command::run_command(&args, color, out, err).await,
+        Command::Validate(args) => run::command::validate_command(&args, out, err),
         Command::Mock(args) => mock_command(&args, out).await,
         Command::Demo(args) => demo::run(args.format, color, out).await,
     }

@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::base::{ms, root_cause, show_duration};
-use super::{Client, Exchange, Failure, FailureKind, StreamInfo};
+use super::{Client, Exchange, Failure, FailureKind, StreamInfo, TIMELINE_EVENTS, TimelineEvent};
 use crate::redact::Redactor;
 
 /// The largest non-stream body read, so a runaway response cannot exhaust memory.
@@ -104,6 +104,17 @@ impl Client {
                         ex.time_to_first_event_ms = Some(ms(start.elapsed()));
                     }
                     info.events += 1;
+                    if info.timeline.len() < TIMELINE_EVENTS {
+                        info.timeline.push(TimelineEvent {
+                            at_ms: ms(start.elapsed()),
+                            event: if event.event.is_empty() {
+                                "message".into()
+                            } else {
+                                self.redactor.text(&event.event)
+                            },
+                            bytes: event.data.len(),
+                        });
+                    }
                     note_event(&mut info, &event.event, &event.data, &self.redactor);
                 }
             }

@@ -100,6 +100,22 @@ pub struct StreamInfo {
     pub usage: bool,
     /// The first in-stream error event, if any.
     pub error_event: Option<String>,
+    /// When each of the first events arrived, for the stream timeline in triage reports.
+    pub timeline: Vec<TimelineEvent>,
+}
+
+/// Most events kept in a stream's timeline: enough to see its pace, bounded for long streams.
+pub const TIMELINE_EVENTS: usize = 32;
+
+/// One SSE event in a stream's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineEvent {
+    /// Milliseconds from send.
+    pub at_ms: f64,
+    /// The event name (`message` when the stream names none).
+    pub event: String,
+    /// Bytes of `data`.
+    pub bytes: usize,
 }
 
 /// One request and everything its response told.
@@ -131,6 +147,9 @@ pub struct Exchange {
     pub stream: Option<StreamInfo>,
     /// A short, redacted excerpt of an error body.
     pub error_excerpt: Option<String>,
+    /// For error statuses whose body is a JSON error object: its `type` (or `code`, or
+    /// `error` when it names none). `None`: the error body is not a JSON error object.
+    pub error_type: Option<String>,
     /// Why the exchange did not complete normally, if it did not.
     pub failure: Option<Failure>,
 }
@@ -281,13 +300,38 @@ impl Client {
 
     /// Sends one probe request and reads the response to its end.
     pub async fn exchange(&self, variant: Variant, model: &str, round: u32, seq: u32) -> Exchange {
+        let body = variant
+            .endpoint
+            .body(model, variant.mode == Mode::Streaming);
+        self.send(&Request {
+            variant,
+            body,
+            headers: Vec::new(),
+            round,
+            seq,
+        })
+        .await
+    }
+
+    /// Sends one request with its own body and headers, and reads the response to its end.
+    pub async fn send(&self, req: &Request) -> Exchange {
+        let variant = req.variant;
         let stream = variant.mode == Mode::Streaming;
-        let body = variant.endpoint.body(model, stream);
+        let (round, seq) = (req.round, req.seq);
+        let mut headers = self.request_headers(Some(variant.endpoint));
+        for (name, value) in &req.headers {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.insert(n, v);
+            }
+        }
         let request = self
             .inner
             .post(self.url(variant.endpoint.path()))
-            .headers(self.request_headers(Some(variant.endpoint)))
-            .json(&body);
+            .headers(headers)
+            .json(&req.body);
         let mut ex = Exchange {
             variant,
             round,
@@ -302,6 +346,7 @@ impl Client {
             total_ms: 0.0,
             stream: None,
             error_excerpt: None,
+            error_type: None,
             failure: None,
         };
         let start = Instant::now();
@@ -349,6 +394,7 @@ impl Client {
             ex.shape = Shape::Error;
             let text = self.read_body(resp).await.unwrap_or_default();
             ex.error_excerpt = Some(self.excerpt(&text));
+            ex.error_type = error_type(&text).map(|t| self.redactor.text(&t));
             if status == 401 || status == 403 {
                 ex.failure = Some(Failure {
                     kind: FailureKind::Auth,
@@ -427,6 +473,43 @@ pub enum ModelsError {
     Failure(Failure),
     /// A status that is not success.
     Status(u16),
+}
+
+/// One request to send: the endpoint and shape asked for, the body, and extra headers.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Endpoint and mode; the mode decides how the response is read.
+    pub variant: Variant,
+    /// The JSON body, sent as is.
+    pub body: Value,
+    /// Extra headers on top of the client's.
+    pub headers: Vec<(String, String)>,
+    /// Round (from 1), for reports.
+    pub round: u32,
+    /// Position in send order (from 1), for reports.
+    pub seq: u32,
+}
+
+/// The `type` of a JSON error body: OpenAI's `{"error": {"type": …}}`, Anthropic's
+/// `{"type": "error", "error": {"type": …}}`, a bare `{"error": "…"}`, or an RFC 9457 problem
+/// document (`{"type": …, "title": …, "status": …}`).
+fn error_type(text: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(text).ok()?;
+    let Some(err) = v.get("error") else {
+        let problem =
+            v.get("status").is_some() && (v.get("title").is_some() || v.get("type").is_some());
+        return problem.then(|| "problem+json".to_string());
+    };
+    let named = |e: &Value, key: &str| match e.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    Some(
+        named(err, "type")
+            .or_else(|| named(err, "code"))
+            .unwrap_or_else(|| "error".into()),
+    )
 }
 
 /// Marks a header value so that debug output and HTTP/2 tables never show it.

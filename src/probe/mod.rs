@@ -222,7 +222,7 @@ pub async fn probe(
 }
 
 /// What to do about a failure that stopped the probe.
-fn hint_for(kind: FailureKind, target: &str) -> String {
+pub fn hint_for(kind: FailureKind, target: &str) -> String {
     match kind {
         FailureKind::Connect => format!(
             "is the gateway running at {target}? Check the host, the port and http vs https"

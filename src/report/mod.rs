@@ -6,6 +6,7 @@
 
 pub mod human;
 pub mod markdown;
+pub mod run;
 
 use crate::endpoint::{Mode, Variant};
 use crate::headers::Family;

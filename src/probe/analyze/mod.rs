@@ -48,6 +48,24 @@ pub enum FindingKind {
     InStreamError,
 }
 
+impl FindingKind {
+    /// The stable name used in JSON reports and scenario output.
+    pub fn name(self) -> &'static str {
+        match self {
+            FindingKind::LitellmV3StreamingDrop => "litellm_v3_streaming_drop",
+            FindingKind::LitellmV3PlainDictDrop => "litellm_v3_plain_dict_drop",
+            FindingKind::MissingOnShape => "missing_on_shape",
+            FindingKind::MalformedValue => "malformed_value",
+            FindingKind::InconsistentValue => "inconsistent_value",
+            FindingKind::ImplausibleReset => "implausible_reset",
+            FindingKind::CounterMismatch => "counter_mismatch",
+            FindingKind::EndpointError => "endpoint_error",
+            FindingKind::BrokenResponse => "broken_response",
+            FindingKind::InStreamError => "in_stream_error",
+        }
+    }
+}
+
 /// One problem, with the evidence for it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {

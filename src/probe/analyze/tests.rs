@@ -29,6 +29,7 @@ fn ex(
         total_ms: 1.0,
         stream: (shape == Shape::Sse).then(StreamInfo::default),
         error_excerpt: None,
+        error_type: None,
         failure: None,
     }
 }

@@ -1,0 +1,417 @@
+//! `ratecheck run`: scenarios executed step by step into a [`RunReport`].
+//!
+//! `repeat` and `for_each` are unrolled into a flat plan before anything is sent, so the
+//! driver is one loop over leaf steps (`probe`, `request`, `exhaust`), each producing one
+//! [`StepReport`] of checks. Reporters only print the report; `exit` only reads it.
+
+pub mod command;
+mod exhaust;
+mod expect;
+mod steps;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::endpoint::{Endpoint, Mode};
+use crate::exit::{self, Exit};
+use crate::http::{Client, Exchange, FailureKind, ModelsError, ms};
+use crate::probe::analyze::Finding;
+use crate::probe::{Abort, Outcome};
+use crate::scenario::vars::Vars;
+use crate::scenario::{Loaded, Step};
+
+pub use expect::glob_match;
+
+/// Version of the run report layout. Bumped only on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything a run found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunReport {
+    /// Layout version ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// `ratecheck` and its version.
+    pub tool: String,
+    /// Wall time of the whole run, in milliseconds.
+    pub wall_ms: f64,
+    /// One entry per scenario file, in command-line order.
+    pub scenarios: Vec<ScenarioReport>,
+    /// The header-contract comparison, when `--baseline` was given.
+    pub baseline: Option<crate::baseline::Comparison>,
+    /// The exit code this report maps to.
+    pub outcome: Outcome,
+}
+
+/// One scenario's results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScenarioReport {
+    /// The scenario's name.
+    pub name: String,
+    /// The file it came from.
+    pub file: String,
+    /// What it checks, as written in the file.
+    pub description: Option<String>,
+    /// The target base URL, redacted.
+    pub target: String,
+    /// The model used.
+    pub model: Option<String>,
+    /// One entry per leaf step run, in order.
+    pub steps: Vec<StepReport>,
+    /// Set when the scenario stopped early; the steps after it did not run.
+    pub aborted: Option<Abort>,
+    /// Leaf steps planned but not run because of the abort.
+    pub skipped_steps: usize,
+    /// Wall time, in milliseconds.
+    pub wall_ms: f64,
+}
+
+impl ScenarioReport {
+    /// Every check of every step.
+    pub fn checks(&self) -> impl Iterator<Item = &Check> {
+        self.steps.iter().flat_map(|s| s.checks.iter())
+    }
+
+    /// Checks that failed.
+    pub fn failed(&self) -> usize {
+        self.checks().filter(|c| !c.passed).count()
+    }
+
+    /// The exit this scenario alone maps to.
+    pub fn exit(&self) -> Exit {
+        let mut e = Exit::Ok;
+        if let Some(a) = &self.aborted {
+            e = e.worst(exit::for_failure(a.failure.kind));
+        }
+        for ex in self.steps.iter().flat_map(|s| s.exchanges.iter()) {
+            if let Some(f) = &ex.failure {
+                e = e.worst(exit::for_failure(f.kind));
+            }
+        }
+        if self.failed() > 0 {
+            e = e.worst(Exit::Findings);
+        }
+        e
+    }
+}
+
+/// One leaf step's results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepReport {
+    /// Position in the file: `2`, or `3.1.2` inside loops (step, then iteration, then inner step).
+    pub position: String,
+    /// `probe`, `request` or `exhaust`.
+    pub kind: &'static str,
+    /// The step's name, with loop values.
+    pub name: String,
+    /// Every expectation, passed or not.
+    pub checks: Vec<Check>,
+    /// Every request sent.
+    pub exchanges: Vec<Exchange>,
+    /// Probe findings, for `probe` steps.
+    pub findings: Vec<Finding>,
+    /// Observations that are not failures (measured waits, headers on a 429, …).
+    pub notes: Vec<String>,
+    /// Wall time, in milliseconds.
+    pub wall_ms: f64,
+}
+
+/// One expectation and how it went.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    /// What is checked, in one line.
+    pub name: String,
+    /// Whether it held.
+    pub passed: bool,
+    /// What was expected.
+    pub expected: String,
+    /// What was seen.
+    pub actual: String,
+}
+
+impl Check {
+    pub(crate) fn new(
+        name: impl Into<String>,
+        passed: bool,
+        expected: impl Into<String>,
+        actual: impl Into<String>,
+    ) -> Self {
+        Check {
+            name: name.into(),
+            passed,
+            expected: expected.into(),
+            actual: actual.into(),
+        }
+    }
+}
+
+impl RunReport {
+    /// The exit this report maps to.
+    pub fn exit(&self) -> Exit {
+        let mut e = self
+            .scenarios
+            .iter()
+            .fold(Exit::Ok, |e, s| e.worst(s.exit()));
+        if self
+            .baseline
+            .as_ref()
+            .is_some_and(|b| !b.missing.is_empty())
+        {
+            e = e.worst(Exit::Findings);
+        }
+        e
+    }
+
+    /// Sets `outcome` from the contents.
+    pub fn finish(&mut self, start: Instant) {
+        self.wall_ms = ms(start.elapsed());
+        let e = self.exit();
+        self.outcome = Outcome {
+            exit_code: e.code(),
+            status: e.name(),
+        };
+    }
+}
+
+/// A new, empty run report.
+pub fn new_report() -> RunReport {
+    RunReport {
+        schema_version: SCHEMA_VERSION,
+        tool: concat!("ratecheck ", env!("CARGO_PKG_VERSION")).to_string(),
+        wall_ms: 0.0,
+        scenarios: Vec::new(),
+        baseline: None,
+        outcome: Outcome {
+            exit_code: 0,
+            status: "ok",
+        },
+    }
+}
+
+/// Loop values a leaf step runs with.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Bindings {
+    endpoint: Option<Endpoint>,
+    mode: Option<Mode>,
+    model: Option<String>,
+    iteration: Option<u32>,
+}
+
+impl Bindings {
+    fn vars(&self) -> HashMap<String, String> {
+        let mut m = HashMap::new();
+        if let Some(e) = self.endpoint {
+            m.insert("endpoint".into(), e.name().to_string());
+        }
+        if let Some(mode) = self.mode {
+            m.insert("shape".into(), mode.label().to_string());
+            m.insert("stream".into(), (mode == Mode::Streaming).to_string());
+        }
+        if let Some(model) = &self.model {
+            m.insert("model".into(), model.clone());
+        }
+        if let Some(i) = self.iteration {
+            m.insert("iteration".into(), i.to_string());
+        }
+        m
+    }
+
+    /// `[streaming chat/completions, model m, #2]`, or empty outside loops; without the
+    /// endpoint and shape when the step's name already says them.
+    fn label(&self, with_variant: bool) -> String {
+        let mut parts = Vec::new();
+        match (
+            self.mode.filter(|_| with_variant),
+            self.endpoint.filter(|_| with_variant),
+        ) {
+            (Some(m), Some(e)) => parts.push(format!("{} {}", m.label(), e.name())),
+            (Some(m), None) => parts.push(m.label().to_string()),
+            (None, Some(e)) => parts.push(e.name().to_string()),
+            (None, None) => {}
+        }
+        if let Some(model) = &self.model {
+            parts.push(format!("model {model}"));
+        }
+        if let Some(i) = self.iteration {
+            parts.push(format!("#{i}"));
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", parts.join(", "))
+        }
+    }
+}
+
+/// A leaf step with the loop values it runs with.
+pub(crate) struct Planned<'a> {
+    step: &'a Step,
+    bindings: Bindings,
+    position: String,
+}
+
+/// Unrolls `repeat` and `for_each` into leaf steps.
+fn plan<'a>(
+    steps: &'a [serde_saphyr::Spanned<Step>],
+    bindings: &Bindings,
+    prefix: &str,
+    out: &mut Vec<Planned<'a>>,
+) {
+    for (i, s) in steps.iter().enumerate() {
+        let position = format!("{prefix}{}", i + 1);
+        match &s.value {
+            Step::Repeat(r) => {
+                for n in 1..=r.times.value {
+                    let b = Bindings {
+                        iteration: Some(n),
+                        ..bindings.clone()
+                    };
+                    plan(&r.steps.value, &b, &format!("{position}.{n}."), out);
+                }
+            }
+            Step::ForEach(f) => {
+                let endpoints: Vec<Option<Endpoint>> = match &f.endpoints {
+                    Some(list) => list.value.iter().copied().map(Some).collect(),
+                    None => vec![bindings.endpoint],
+                };
+                let modes: Vec<Option<Mode>> = match &f.shapes {
+                    Some(list) => list.value.iter().copied().map(Some).collect(),
+                    None => vec![bindings.mode],
+                };
+                let models: Vec<Option<String>> = match &f.models {
+                    Some(list) => list.value.iter().cloned().map(Some).collect(),
+                    None => vec![bindings.model.clone()],
+                };
+                let mut n = 0;
+                for e in &endpoints {
+                    for m in &modes {
+                        for model in &models {
+                            n += 1;
+                            let b = Bindings {
+                                endpoint: *e,
+                                mode: *m,
+                                model: model.clone(),
+                                iteration: bindings.iteration,
+                            };
+                            plan(&f.steps.value, &b, &format!("{position}.{n}."), out);
+                        }
+                    }
+                }
+            }
+            leaf => out.push(Planned {
+                step: leaf,
+                bindings: bindings.clone(),
+                position,
+            }),
+        }
+    }
+}
+
+/// How many requests-bearing steps a scenario unrolls to (for `validate`).
+pub fn leaf_steps(loaded: &Loaded) -> usize {
+    let mut out = Vec::new();
+    plan(
+        &loaded.scenario.steps.value,
+        &Bindings::default(),
+        "",
+        &mut out,
+    );
+    out.len()
+}
+
+/// Settings a scenario runs with, resolved from the file, the command line and the environment.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// Model for generation endpoints, if the scenario or command line names one.
+    pub model: Option<String>,
+    /// Model for `/v1/embeddings`.
+    pub embedding_model: Option<String>,
+    /// Headers on every request.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Runs one scenario against `client`; `on_step` is told of each step as it completes.
+pub async fn run_scenario(
+    loaded: &Loaded,
+    client: &Client,
+    resolved: &Resolved,
+    on_step: &mut dyn FnMut(&StepReport),
+) -> ScenarioReport {
+    let start = Instant::now();
+    let s = &loaded.scenario;
+    let mut report = ScenarioReport {
+        name: loaded.name(),
+        file: loaded.path.display().to_string(),
+        description: s.description.clone(),
+        target: client.display_base(),
+        model: resolved.model.clone(),
+        steps: Vec::new(),
+        aborted: None,
+        skipped_steps: 0,
+        wall_ms: 0.0,
+    };
+    let mut leaves = Vec::new();
+    plan(&s.steps.value, &Bindings::default(), "", &mut leaves);
+
+    if report.model.is_none() {
+        match client.list_models().await {
+            Ok(models) if !models.is_empty() => report.model = models.into_iter().next(),
+            other => {
+                let failure = match other {
+                    Err(ModelsError::Failure(f)) => f,
+                    Err(ModelsError::Status(status)) => crate::http::Failure {
+                        kind: FailureKind::BadBody,
+                        message: format!(
+                            "`GET /v1/models` answered {status}, so no model could be picked"
+                        ),
+                    },
+                    Ok(_) => crate::http::Failure {
+                        kind: FailureKind::BadBody,
+                        message: "`GET /v1/models` listed no models".into(),
+                    },
+                };
+                let hint = steps::hint_for(failure.kind, &report.target);
+                report.aborted = Some(Abort { failure, hint });
+                report.skipped_steps = leaves.len();
+                report.wall_ms = ms(start.elapsed());
+                return report;
+            }
+        }
+    }
+    let model = report.model.clone().unwrap_or_default();
+    let mut ctx = steps::Ctx {
+        client,
+        model: model.clone(),
+        embedding_model: resolved.embedding_model.clone().unwrap_or(model),
+        headers: resolved.headers.clone(),
+        vars: Vars::default(),
+        seq: 0,
+    };
+    ctx.vars.captured.insert("model".into(), ctx.model.clone());
+    for (i, leaf) in leaves.iter().enumerate() {
+        ctx.vars.loops = vec![leaf.bindings.vars()];
+        let step = ctx.run(leaf).await;
+        on_step(&step);
+        let stop = step
+            .exchanges
+            .iter()
+            .filter_map(|e| e.failure.as_ref())
+            .find(|f| {
+                matches!(
+                    f.kind,
+                    FailureKind::Connect | FailureKind::Auth | FailureKind::Timeout
+                )
+            })
+            .cloned();
+        report.steps.push(step);
+        if let Some(failure) = stop {
+            let hint = steps::hint_for(failure.kind, &report.target);
+            report.aborted = Some(Abort { failure, hint });
+            report.skipped_steps = leaves.len() - i - 1;
+            break;
+        }
+    }
+    report.wall_ms = ms(start.elapsed());
+    report
+}

@@ -1,0 +1,258 @@
+//! Checks a parsed scenario for what its types cannot say: empty step lists, zero repeats,
+//! loops over nothing, bad capture names, and variables that nothing defines.
+//!
+//! Variables are checked in step order, so using a value before the step that captures it is
+//! caught here rather than half-way through a run.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+use super::vars::references;
+use super::{LoadError, Loaded, Step};
+
+/// Names every run defines.
+const BUILTIN: [&str; 1] = ["model"];
+
+/// Checks `loaded`; `target_given` skips the `target` field, which `--target` replaces.
+pub fn check(loaded: &Loaded, target_given: bool) -> Result<(), LoadError> {
+    let mut l = Linter {
+        loaded,
+        defined: BUILTIN.iter().map(|s| s.to_string()).collect(),
+    };
+    let s = &loaded.scenario;
+    if !target_given && let Some(t) = &s.target {
+        l.text(&t.value, "target")?;
+    }
+    if let Some(f) = &s.auth.file {
+        l.text(f, "auth.file")?;
+    }
+    for (what, v) in [
+        ("defaults.model", &s.defaults.model),
+        ("defaults.embedding_model", &s.defaults.embedding_model),
+    ] {
+        if let Some(v) = v {
+            l.text(v, what)?;
+        }
+    }
+    for v in s.defaults.headers.values() {
+        l.text(v, "defaults.headers")?;
+    }
+    l.steps(&s.steps, "steps")
+}
+
+struct Linter<'a> {
+    loaded: &'a Loaded,
+    defined: HashSet<String>,
+}
+
+impl Linter<'_> {
+    fn error_at(&self, line: u64, column: u64, message: String) -> LoadError {
+        LoadError::at(
+            &self.loaded.path.display().to_string(),
+            &self.loaded.source,
+            line,
+            column,
+            message,
+        )
+    }
+
+    fn steps(&mut self, steps: &Spanned<Vec<Spanned<Step>>>, what: &str) -> Result<(), LoadError> {
+        if steps.value.is_empty() {
+            return Err(self.error_at(
+                steps.referenced.line(),
+                steps.referenced.column(),
+                format!("`{what}` is empty: give at least one step"),
+            ));
+        }
+        for step in &steps.value {
+            self.step(step)?;
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, step: &Spanned<Step>) -> Result<(), LoadError> {
+        let at = (step.referenced.line(), step.referenced.column());
+        match &step.value {
+            Step::Probe(p) => {
+                self.opt(&p.name, "name")?;
+                if p.repeat == Some(0) {
+                    return Err(self.error_at(
+                        at.0,
+                        at.1,
+                        "`probe.repeat` must be at least 1".into(),
+                    ));
+                }
+                if p.endpoints.as_ref().is_some_and(Vec::is_empty) {
+                    return Err(self.error_at(at.0, at.1, "`probe.endpoints` is empty".into()));
+                }
+            }
+            Step::Request(r) => {
+                self.opt(&r.name, "name")?;
+                self.opt(&r.model, "model")?;
+                if let Some(b) = &r.body {
+                    self.json(b)?;
+                }
+                for v in r.headers.values() {
+                    self.text(v, "headers")?;
+                }
+                for rule in r.expect.headers.values() {
+                    self.opt(&rule.equals, "equals")?;
+                }
+                for (var, header) in &r.capture {
+                    let valid = var
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                        && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    if !valid || header.trim().is_empty() {
+                        let (line, col) = self.find(var).unwrap_or(at);
+                        return Err(self.error_at(
+                            line,
+                            col,
+                            format!("`capture: {{{var}: {header}}}` needs a variable name (letters, digits, `_`) and a header name"),
+                        ));
+                    }
+                }
+                // Captured names are defined for the steps after this one.
+                self.defined.extend(r.capture.keys().cloned());
+            }
+            Step::Exhaust(x) => {
+                self.opt(&x.name, "name")?;
+                self.opt(&x.model, "model")?;
+                if x.max_requests == Some(0) {
+                    return Err(self.error_at(
+                        at.0,
+                        at.1,
+                        "`exhaust.max_requests` must be at least 1".into(),
+                    ));
+                }
+                for rule in x.expect.headers.values() {
+                    self.opt(&rule.equals, "equals")?;
+                }
+            }
+            Step::Repeat(r) => {
+                if r.times.value == 0 {
+                    return Err(self.error_at(
+                        r.times.referenced.line(),
+                        r.times.referenced.column(),
+                        "`repeat.times` must be at least 1".into(),
+                    ));
+                }
+                let added = self.define(&["iteration"]);
+                self.steps(&r.steps, "repeat.steps")?;
+                self.undefine(added);
+            }
+            Step::ForEach(f) => {
+                if f.endpoints.is_none() && f.shapes.is_none() && f.models.is_none() {
+                    return Err(self.error_at(
+                        at.0,
+                        at.1,
+                        "`for_each` needs `endpoints`, `shapes` or `models` to loop over".into(),
+                    ));
+                }
+                let lists = [
+                    f.endpoints
+                        .as_ref()
+                        .map(|s| (s.value.is_empty(), &s.referenced, "endpoints")),
+                    f.shapes
+                        .as_ref()
+                        .map(|s| (s.value.is_empty(), &s.referenced, "shapes")),
+                    f.models
+                        .as_ref()
+                        .map(|s| (s.value.is_empty(), &s.referenced, "models")),
+                ];
+                for (empty, loc, name) in lists.into_iter().flatten() {
+                    if empty {
+                        return Err(self.error_at(
+                            loc.line(),
+                            loc.column(),
+                            format!("`for_each.{name}` is empty: the steps would never run"),
+                        ));
+                    }
+                }
+                if let Some(models) = &f.models {
+                    for m in &models.value {
+                        self.text(m, "models")?;
+                    }
+                }
+                let added = self.define(&["endpoint", "shape", "stream"]);
+                self.steps(&f.steps, "for_each.steps")?;
+                self.undefine(added);
+            }
+        }
+        Ok(())
+    }
+
+    fn define(&mut self, names: &[&str]) -> Vec<String> {
+        names
+            .iter()
+            .filter(|n| self.defined.insert(n.to_string()))
+            .map(|n| n.to_string())
+            .collect()
+    }
+
+    fn undefine(&mut self, added: Vec<String>) {
+        for n in added {
+            self.defined.remove(&n);
+        }
+    }
+
+    fn opt(&self, v: &Option<String>, what: &str) -> Result<(), LoadError> {
+        match v {
+            Some(t) => self.text(t, what),
+            None => Ok(()),
+        }
+    }
+
+    fn json(&self, v: &Value) -> Result<(), LoadError> {
+        match v {
+            Value::String(s) => self.text(s, "body"),
+            Value::Array(items) => items.iter().try_for_each(|i| self.json(i)),
+            Value::Object(map) => map.values().try_for_each(|i| self.json(i)),
+            _ => Ok(()),
+        }
+    }
+
+    fn text(&self, text: &str, what: &str) -> Result<(), LoadError> {
+        let refs = references(text).map_err(|why| {
+            let (line, col) = self.find(text).unwrap_or((1, 1));
+            self.error_at(line, col, format!("in `{what}`: {why}"))
+        })?;
+        for r in refs {
+            if r.has_default
+                || self.defined.contains(&r.name)
+                || std::env::var_os(&r.name).is_some()
+            {
+                continue;
+            }
+            let (line, col) = self.find(&format!("${{{}", r.name)).unwrap_or((1, 1));
+            return Err(self.error_at(
+                line,
+                col,
+                format!(
+                    "undefined variable `{}` in `{what}`: set it in the environment, capture it in an earlier step, or write `${{{}:-default}}`",
+                    r.name, r.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Line and column (from 1) of the first occurrence of `needle` in the source.
+    fn find(&self, needle: &str) -> Option<(u64, u64)> {
+        let src = &self.loaded.source;
+        let at = src.find(needle)?;
+        let before = &src[..at];
+        let line = before.matches('\n').count() + 1;
+        let col = before
+            .rsplit('\n')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .count()
+            + 1;
+        Some((line as u64, col as u64))
+    }
+}

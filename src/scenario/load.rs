@@ -1,0 +1,189 @@
+//! Reading a scenario file: YAML errors and unknown keys become one located line, with the
+//! offending source line under it and a "did you mean" where a near name exists.
+
+use std::fmt;
+use std::path::Path;
+
+use super::{Loaded, Scenario, lint};
+
+/// A scenario that cannot be used, located in its file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadError {
+    /// The file, as given.
+    pub file: String,
+    /// Line, from 1 (0 when the error is about the file as a whole).
+    pub line: u64,
+    /// Column, from 1.
+    pub column: u64,
+    /// What is wrong, in one line.
+    pub message: String,
+    /// The offending source line, when there is one.
+    pub snippet: Option<String>,
+}
+
+impl LoadError {
+    /// An error at a position in `source`.
+    pub fn at(file: &str, source: &str, line: u64, column: u64, message: String) -> Self {
+        let snippet = usize::try_from(line)
+            .ok()
+            .and_then(|l| l.checked_sub(1))
+            .and_then(|l| source.lines().nth(l))
+            .map(|text| text.trim_end().to_string());
+        LoadError {
+            file: file.to_string(),
+            line,
+            column: column.max(1),
+            message,
+            snippet,
+        }
+    }
+
+    /// The source line and a caret under the column, for terminals.
+    pub fn excerpt(&self) -> Option<String> {
+        let text = self.snippet.as_ref()?;
+        let width = self.line.to_string().len();
+        let pad = usize::try_from(self.column.saturating_sub(1)).unwrap_or(0);
+        // Tabs keep their width so the caret stays under the right character.
+        let lead: String = text
+            .chars()
+            .take(pad)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        Some(format!(
+            "{:>width$} | {text}\n{:>width$} | {lead}^",
+            self.line, ""
+        ))
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Reads and checks a scenario file; `target_given` means `--target` replaces its `target`.
+pub fn load(path: &Path, target_given: bool) -> Result<Loaded, LoadError> {
+    let file = path.display().to_string();
+    let source = std::fs::read_to_string(path).map_err(|e| LoadError {
+        file: file.clone(),
+        line: 0,
+        column: 0,
+        message: format!("cannot read the scenario: {e}"),
+        snippet: None,
+    })?;
+    parse(path, source, target_given)
+}
+
+/// Parses and checks scenario text that came from `path`.
+pub fn parse(path: &Path, source: String, target_given: bool) -> Result<Loaded, LoadError> {
+    let file = path.display().to_string();
+    if source.trim().is_empty() {
+        return Err(LoadError::at(
+            &file,
+            &source,
+            1,
+            1,
+            "the scenario is empty: it needs at least `steps:`".into(),
+        ));
+    }
+    let scenario: Scenario = serde_saphyr::from_str(&source).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((1, 1));
+        LoadError::at(&file, &source, line, column, explain(&e))
+    })?;
+    let loaded = Loaded {
+        path: path.to_path_buf(),
+        source,
+        scenario,
+    };
+    lint::check(&loaded, target_given)?;
+    Ok(loaded)
+}
+
+/// serde-saphyr's message without its own location suffix, with a suggestion added for
+/// unknown keys and names.
+fn explain(e: &serde_saphyr::Error) -> String {
+    let text = e.without_snippet().to_string();
+    let text = match text.rfind(" at line ") {
+        Some(i) if text[i..].contains(", column ") => text[..i].to_string(),
+        _ => text,
+    };
+    let text = text.lines().next().unwrap_or_default().to_string();
+    for what in ["unknown field `", "unknown variant `"] {
+        if let Some(rest) = text.strip_prefix(what)
+            && let Some((name, tail)) = rest.split_once('`')
+        {
+            let expected: Vec<&str> = tail
+                .trim_start_matches(", ")
+                .trim_start_matches("expected one of ")
+                .trim_start_matches("expected ")
+                .split(", ")
+                .map(|s| s.trim().trim_matches('`'))
+                .filter(|s| !s.is_empty())
+                .collect();
+            if let Some(best) = suggest(name, &expected) {
+                return format!("{text} (did you mean `{best}`?)");
+            }
+        }
+    }
+    text
+}
+
+/// The closest candidate to `word`, if one is close enough to be a likely typo.
+pub(crate) fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (levenshtein(word, c), *c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1) && *d > 0)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Edit distance between two short words.
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(cur).min(row[j])
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_are_close_names_only() {
+        assert_eq!(
+            suggest("endpoint", &["endpoints", "repeat"]),
+            Some("endpoints")
+        );
+        assert_eq!(suggest("streem", &["stream", "status"]), Some("stream"));
+        assert_eq!(suggest("zzzzzz", &["stream", "status"]), None);
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+    }
+}

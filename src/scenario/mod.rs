@@ -1,0 +1,295 @@
+//! Scenario files: the YAML format `ratecheck run` and `ratecheck validate` read.
+//!
+//! The types here are the format: serde derives them with `deny_unknown_fields`, so an unknown
+//! key is an error that serde-saphyr locates (file, line, column), and `load` adds a "did you
+//! mean". Steps are externally tagged (`- request: {...}`) rather than `kind: request`, because an
+//! internally tagged enum is buffered before it is read and its errors lose their position.
+//!
+//! `load` parses; `lint` checks what the types cannot say (empty step lists, zero repeats,
+//! variables nobody defines); `vars` expands `${VAR}` and `${VAR:-default}`.
+
+mod lint;
+mod load;
+mod rules;
+pub mod vars;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+use crate::endpoint::{Endpoint, Mode};
+
+pub use load::{LoadError, load, parse};
+pub use rules::{Dur, HeaderRule, IntRange, Pattern, StreamExpect};
+
+/// A scenario as written, with the file it came from.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The file, as given on the command line.
+    pub path: PathBuf,
+    /// Its text, kept to locate errors found after parsing.
+    pub source: String,
+    /// The parsed scenario.
+    pub scenario: Scenario,
+}
+
+impl Loaded {
+    /// The scenario's name, or the file stem when it has none.
+    pub fn name(&self) -> String {
+        self.scenario.name.clone().unwrap_or_else(|| {
+            self.path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "scenario".into())
+        })
+    }
+}
+
+/// One scenario file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Name shown in reports (default: the file stem).
+    pub name: Option<String>,
+    /// What the scenario checks and why; shown in Markdown reports.
+    pub description: Option<String>,
+    /// Gateway base URL; `--target` overrides it. `${VAR}` and `${VAR:-default}` expand.
+    pub target: Option<Spanned<String>>,
+    /// Where the API key comes from.
+    #[serde(default)]
+    pub auth: Auth,
+    /// Settings every step inherits.
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// What to do, in order.
+    pub steps: Spanned<Vec<Spanned<Step>>>,
+}
+
+/// Where the API key comes from. Neither set: `RATECHECK_API_KEY`, `LITELLM_API_KEY`, then
+/// `OPENAI_API_KEY`. The key itself is never written in a scenario.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    /// Name of the environment variable holding the key.
+    pub env: Option<String>,
+    /// File whose first line is the key (`${VAR}` expands).
+    pub file: Option<String>,
+    /// Send no key at all.
+    #[serde(default)]
+    pub none: bool,
+}
+
+/// Settings every step inherits.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Model for generation endpoints (default: the first from `GET /v1/models`).
+    pub model: Option<String>,
+    /// Model for `/v1/embeddings` (default: `model`).
+    pub embedding_model: Option<String>,
+    /// Time allowed to connect, to receive headers, and between two chunks (default 30s).
+    pub timeout: Option<Dur>,
+    /// Extra request headers on every request.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// One step. Written as a one-key mapping: `- probe: {...}`, `- request: {...}`, …
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    /// The probe's endpoint × shape matrix, with expectations on it.
+    Probe(ProbeStep),
+    /// One request with expectations on its status, headers and stream.
+    Request(RequestStep),
+    /// Send until the limit answers, then check the 429 contract and the advertised wait.
+    Exhaust(ExhaustStep),
+    /// Run the inner steps several times.
+    Repeat(RepeatStep),
+    /// Run the inner steps once per endpoint, shape or model.
+    ForEach(ForEachStep),
+}
+
+impl Step {
+    /// The step kind as written.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Step::Probe(_) => "probe",
+            Step::Request(_) => "request",
+            Step::Exhaust(_) => "exhaust",
+            Step::Repeat(_) => "repeat",
+            Step::ForEach(_) => "for_each",
+        }
+    }
+}
+
+/// `probe`: the endpoint × shape matrix.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeStep {
+    /// Name shown in reports.
+    pub name: Option<String>,
+    /// Endpoints to probe (default: all five).
+    pub endpoints: Option<Vec<Endpoint>>,
+    /// Rounds of the matrix (default 1); two or more check that counters move.
+    pub repeat: Option<u32>,
+    /// What must hold.
+    #[serde(default)]
+    pub expect: ProbeExpect,
+}
+
+/// Expectations on a probe. Unset fields keep their defaults, which are strict.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeExpect {
+    /// Every successful response carries each of these: a dialect (`litellm`, `openai`,
+    /// `anthropic`, `ietf`, …) or a header name, `*` matching any run of characters.
+    #[serde(default)]
+    pub require: Vec<String>,
+    /// No rate-limit header is present on one response shape and missing on another.
+    #[serde(default = "yes")]
+    pub same_across_shapes: bool,
+    /// Values parse in their dialect, agree with each other, and counters move as they should.
+    #[serde(default = "yes")]
+    pub consistent_values: bool,
+    /// Every request got a complete, successful response.
+    #[serde(default = "yes")]
+    pub no_errors: bool,
+}
+
+impl Default for ProbeExpect {
+    fn default() -> Self {
+        ProbeExpect {
+            require: Vec::new(),
+            same_across_shapes: true,
+            consistent_values: true,
+            no_errors: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `request`: one request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestStep {
+    /// Name shown in reports.
+    pub name: Option<String>,
+    /// Endpoint (default: the enclosing `for_each`'s, else `chat`).
+    pub endpoint: Option<Endpoint>,
+    /// Ask for a stream (default: the enclosing `for_each`'s shape, else `false`).
+    pub stream: Option<bool>,
+    /// Model (default: the scenario's).
+    pub model: Option<String>,
+    /// The JSON body; `model` and `stream` are filled in when absent. Default: a minimal request.
+    pub body: Option<Value>,
+    /// Extra request headers for this request.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// What must hold.
+    #[serde(default)]
+    pub expect: RequestExpect,
+    /// Variables to set from response headers: `variable: header-name`.
+    #[serde(default)]
+    pub capture: BTreeMap<String, String>,
+}
+
+/// Expectations on one response.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestExpect {
+    /// Exact status (default: any 2xx).
+    pub status: Option<u16>,
+    /// Rules per header name (`*` matches any run of characters).
+    #[serde(default)]
+    pub headers: BTreeMap<String, HeaderRule>,
+    /// Rules on the SSE stream.
+    pub stream: Option<StreamExpect>,
+}
+
+/// `exhaust`: send until the limit answers, then check the answer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExhaustStep {
+    /// Name shown in reports.
+    pub name: Option<String>,
+    /// Endpoint (default: the enclosing `for_each`'s, else `chat`).
+    pub endpoint: Option<Endpoint>,
+    /// Ask for streams (default `false`).
+    pub stream: Option<bool>,
+    /// Model (default: the scenario's).
+    pub model: Option<String>,
+    /// Give up when this many requests all succeed (default 200).
+    pub max_requests: Option<u32>,
+    /// After the refusal, wait as advised and check that a request then succeeds (default true).
+    pub recover: Option<bool>,
+    /// Longest wait honoured for the recovery check (default 90s).
+    pub max_wait: Option<Dur>,
+    /// What the refusal must look like.
+    #[serde(default)]
+    pub expect: ExhaustExpect,
+}
+
+/// The 429 contract.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExhaustExpect {
+    /// Status of the refusal (default 429; a 503 is a classic gateway mistake).
+    #[serde(default = "too_many")]
+    pub status: u16,
+    /// The refusal carries `retry-after` or `retry-after-ms`, and it parses (default true).
+    #[serde(default = "yes")]
+    pub retry_after: bool,
+    /// The refusal's body is a JSON error object (default true).
+    #[serde(default = "yes")]
+    pub error_body: bool,
+    /// Rules per header on the refusal.
+    #[serde(default)]
+    pub headers: BTreeMap<String, HeaderRule>,
+}
+
+impl Default for ExhaustExpect {
+    fn default() -> Self {
+        ExhaustExpect {
+            status: 429,
+            retry_after: true,
+            error_body: true,
+            headers: BTreeMap::new(),
+        }
+    }
+}
+
+fn too_many() -> u16 {
+    429
+}
+
+/// `repeat`: the inner steps, several times. `${iteration}` counts from 1.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatStep {
+    /// How many times.
+    pub times: Spanned<u32>,
+    /// The steps to repeat.
+    pub steps: Spanned<Vec<Spanned<Step>>>,
+}
+
+/// `for_each`: the inner steps once per combination. Inner steps that do not name an endpoint,
+/// shape or model take the loop's; `${endpoint}`, `${shape}` and `${model}` are set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForEachStep {
+    /// Endpoints to loop over.
+    pub endpoints: Option<Spanned<Vec<Endpoint>>>,
+    /// Shapes to loop over: `streaming`, `non_streaming`.
+    pub shapes: Option<Spanned<Vec<Mode>>>,
+    /// Models to loop over.
+    pub models: Option<Spanned<Vec<String>>>,
+    /// The steps to run for each combination.
+    pub steps: Spanned<Vec<Spanned<Step>>>,
+}
