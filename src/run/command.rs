@@ -59,7 +59,7 @@ pub fn validate_command(
     for l in &loaded {
         let _ = writeln!(
             out,
-            "{}: ok ({}, {} steps to run)",
+            "{}: ok ({}, requests-bearing steps to run: {})",
             l.path.display(),
             l.name(),
             super::leaf_steps(l)

@@ -122,6 +122,29 @@ fn explain(e: &serde_saphyr::Error) -> String {
         _ => text,
     };
     let text = text.lines().next().unwrap_or_default().to_string();
+    // Plain words for the parser's terse messages about scalars and structure.
+    let plain = match text.as_str() {
+        "invalid boolean" => Some("expected `true` or `false`".to_string()),
+        "invalid u16" => Some("expected a whole number from 0 to 65535".to_string()),
+        "invalid u32" => Some("expected a whole number from 0 to 4294967295".to_string()),
+        "invalid i64" => Some("expected a whole number".to_string()),
+        "expected string scalar" => Some("expected a single text value here".to_string()),
+        "expected end of mapping after enum variant value" => Some(
+            "a step is a mapping with one key (`- request: {...}`): is this line indented under the wrong step?"
+                .to_string(),
+        ),
+        t if t.starts_with("duplicate mapping key: ") => Some(format!(
+            "key `{}` is given twice",
+            t.trim_start_matches("duplicate mapping key: ")
+                .split(',')
+                .next()
+                .unwrap_or_default()
+        )),
+        _ => None,
+    };
+    if let Some(p) = plain {
+        return p;
+    }
     for what in ["unknown field `", "unknown variant `"] {
         if let Some(rest) = text.strip_prefix(what)
             && let Some((name, tail)) = rest.split_once('`')

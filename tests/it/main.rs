@@ -14,3 +14,9 @@ mod secrets;
 
 /// The proof on a real LiteLLM proxy (installed by `tests/litellm/setup.sh`).
 mod litellm_e2e;
+
+/// Shipped scenarios against the simulator, report schemas, the baseline gate.
+mod scenarios_sim;
+
+/// Malformed scenarios: located one-line errors, exit 2.
+mod scenarios_malformed;

@@ -1,0 +1,297 @@
+//! Every shipped scenario in `scenarios/` against the simulator profile it is written for, with
+//! its verdict asserted; reports validated against their schemas (JUnit against the common
+//! Jenkins/Surefire `junit-10.xsd`, installed by `tests/junit/setup.sh`); the baseline gate.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ratecheck::mock::{MockConfig, MockServer, Profile};
+
+use crate::support::{Run, ratecheck};
+
+fn scenario(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(format!("{name}.yaml"))
+        .display()
+        .to_string()
+}
+
+async fn sim(profile: Profile, rpm: u64, window: Duration) -> MockServer {
+    let cfg = MockConfig {
+        profile,
+        rpm,
+        window,
+        chunk_delay: Duration::from_millis(2),
+        ..MockConfig::default()
+    };
+    MockServer::start(cfg, 0).await.unwrap()
+}
+
+async fn run(name: &str, server: &MockServer, extra: &[&str]) -> Run {
+    let file = scenario(name);
+    let url = server.url();
+    let mut args = vec!["run", file.as_str(), "--target", url.as_str()];
+    args.extend_from_slice(extra);
+    ratecheck(&args, &[("LITELLM_API_KEY", "sk-scenario-test-key-000000")]).await
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ratecheck-it-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn validate_json(report: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../docs/run-report.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+/// Validates a JUnit file with `xmlschema` against junit-10.xsd.
+fn validate_junit(path: &std::path::Path) {
+    let python = std::env::var("RATECHECK_JUNIT_PYTHON").expect(
+        "RATECHECK_JUNIT_PYTHON is not set: run the suite with tests/run-all.sh (it runs tests/junit/setup.sh)",
+    );
+    let xsd = std::env::var("RATECHECK_JUNIT_XSD").expect("RATECHECK_JUNIT_XSD is not set");
+    let out = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])",
+            &xsd,
+            &path.display().to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "JUnit report does not validate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn litellm_v3_scenario_fails_with_the_named_finding_and_valid_reports() {
+    let server = sim(Profile::LitellmV3, 1000, Duration::from_secs(60)).await;
+    let (junit, json, md) = (tmp("v3.xml"), tmp("v3.json"), tmp("v3.md"));
+    let r = run(
+        "litellm-v3-streaming-headers",
+        &server,
+        &[
+            "--report-junit",
+            &junit.display().to_string(),
+            "--report-json",
+            &json.display().to_string(),
+            "--report-markdown",
+            &md.display().to_string(),
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("litellm_v3_streaming_drop"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("✗ streaming chat/completions carries `litellm`")
+    );
+    // The non-streaming request steps pass, the streaming ones fail with expected vs actual.
+    assert!(
+        r.stdout
+            .contains("PASS 2.1.1 request: counters on non-streaming chat/completions")
+    );
+    assert!(r.stdout.contains(
+        "✗ header `x-ratelimit-*-remaining-requests` is an integer ≥ 0: expected an integer ≥ 0, got absent"
+    ));
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    validate_json(&report);
+    assert_eq!(report["outcome"]["exit_code"], 1);
+    let kinds: Vec<&str> = report["scenarios"][0]["steps"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"litellm_v3_streaming_drop"), "{kinds:?}");
+
+    validate_junit(&junit);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<failure type=\"expectation\""));
+    assert!(xml.contains("testcase name=\"streaming chat/completions carries `litellm`\""));
+    let markdown = std::fs::read_to_string(&md).unwrap();
+    assert!(markdown.contains("| **FAIL** |"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn litellm_fixed_passes_every_litellm_scenario() {
+    let server = sim(Profile::LitellmFixed, 1000, Duration::from_secs(60)).await;
+    let junit = tmp("fixed.xml");
+    for name in ["litellm-v3-streaming-headers", "litellm-plain-dict-headers"] {
+        let r = run(
+            name,
+            &server,
+            &["--report-junit", &junit.display().to_string()],
+        )
+        .await;
+        assert_eq!(r.code, 0, "{name}: {}\n{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains("0 failed; exit 0 (ok)"), "{}", r.stdout);
+        validate_junit(&junit);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn plain_dict_scenario_fails_on_litellm_v3() {
+    let server = sim(Profile::LitellmV3, 1000, Duration::from_secs(60)).await;
+    let r = run("litellm-plain-dict-headers", &server, &[]).await;
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("PASS 1.1.1 request: counters on non-streaming chat/completions")
+    );
+    assert!(
+        r.stdout
+            .contains("FAIL 1.2.1 request: counters on non-streaming messages")
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn dialect_scenarios_pass_on_their_profiles() {
+    for (profile, name) in [
+        (Profile::Openai, "openai-compatible-contract"),
+        (Profile::Anthropic, "anthropic-contract"),
+    ] {
+        let server = sim(profile, 1000, Duration::from_secs(60)).await;
+        let r = run(name, &server, &[]).await;
+        assert_eq!(r.code, 0, "{name}: {}\n{}", r.stdout, r.stderr);
+        server.shutdown().await;
+    }
+    // And they fail where their dialect is not spoken.
+    let server = sim(Profile::LitellmFixed, 1000, Duration::from_secs(60)).await;
+    let r = run("anthropic-contract", &server, &[]).await;
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("carries `anthropic`"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn contract_429_passes_with_the_measured_wait_on_every_profile() {
+    for profile in [
+        Profile::LitellmV3,
+        Profile::Openai,
+        Profile::Anthropic,
+        Profile::Ietf,
+    ] {
+        let server = sim(profile, 3, Duration::from_secs(1)).await;
+        let json = tmp(&format!("429-{profile}.json"));
+        let r = run(
+            "rate-limit-429-contract",
+            &server,
+            &["--report-json", &json.display().to_string()],
+        )
+        .await;
+        assert_eq!(r.code, 0, "{profile}: {}\n{}", r.stdout, r.stderr);
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        validate_json(&report);
+        let notes = report["scenarios"][0]["steps"][0]["notes"].to_string();
+        assert!(
+            notes.contains("3 requests accepted, then request 4 refused with 429"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("advertised wait accuracy: accepted"),
+            "{notes}"
+        );
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn contract_429_fails_when_the_limit_is_never_reached() {
+    let server = sim(Profile::Openai, 1000, Duration::from_secs(60)).await;
+    let file = tmp("never.yaml");
+    std::fs::write(&file, "steps:\n  - exhaust:\n      max_requests: 5\n").unwrap();
+    let url = server.url();
+    let r = ratecheck(&["run", &file.display().to_string(), "--target", &url], &[]).await;
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains(
+        "✗ the limit answers within 5 requests: expected a refusal, got all 5 requests were accepted"
+    ));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn baseline_recorded_on_fixed_gateway_fails_on_v3() {
+    let fixed = sim(Profile::LitellmFixed, 1000, Duration::from_secs(60)).await;
+    let base = tmp("baseline.json");
+    let b = base.display().to_string();
+    let r = run(
+        "litellm-v3-streaming-headers",
+        &fixed,
+        &["--save-baseline", &b],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(r.stdout.contains("baseline saved to"));
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+    assert!(
+        saved["contract"]["streaming chat/completions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h == "x-ratelimit-api_key-remaining-requests")
+    );
+    // The same gateway still meets its own baseline.
+    let r = run("litellm-plain-dict-headers", &fixed, &["--baseline", &b]).await;
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("not exercised in this run: streaming chat/completions")
+    );
+
+    // "Upgrade" to the v3 gateway: only the baseline gate is asked about, via a scenario
+    // without expectations of its own.
+    let v3 = sim(Profile::LitellmV3, 1000, Duration::from_secs(60)).await;
+    let file = tmp("matrix.yaml");
+    std::fs::write(
+        &file,
+        "steps:\n  - probe:\n      endpoints: [chat]\n      expect: {same_across_shapes: false}\n",
+    )
+    .unwrap();
+    let url = v3.url();
+    let junit = tmp("baseline.xml");
+    let r = ratecheck(
+        &[
+            "run",
+            &file.display().to_string(),
+            "--target",
+            &url,
+            "--baseline",
+            &b,
+            "--report-junit",
+            &junit.display().to_string(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains(
+        "MISSING `x-ratelimit-api_key-remaining-requests` on streaming chat/completions: in the baseline, missing now"
+    ));
+    validate_junit(&junit);
+    fixed.shutdown().await;
+    v3.shutdown().await;
+}
