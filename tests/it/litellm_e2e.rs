@@ -285,3 +285,111 @@ async fn real_litellm_drops_headers_on_streams_and_the_workaround_restores_them(
                 .contains("rate limited during the probe (429)")
     }));
 }
+
+/// Runs a scenario file against `url` with `key`, returning the exit code, stdout and the JSON
+/// report.
+async fn run_scenario(file: &str, url: &str, key: &str) -> (i32, String, serde_json::Value) {
+    let json = std::env::temp_dir().join(format!(
+        "ratecheck-e2e-{}-{:x}.json",
+        std::process::id(),
+        rand_u128()
+    ));
+    let run = ratecheck(
+        &[
+            "run",
+            file,
+            "--target",
+            url,
+            "--timeout",
+            "60s",
+            "--report-json",
+            &json.display().to_string(),
+        ],
+        &[("LITELLM_API_KEY", key)],
+    )
+    .await;
+    assert!(
+        !run.stdout.contains(key) && !run.stderr.contains(key),
+        "the key leaked"
+    );
+    let text = std::fs::read_to_string(&json).unwrap_or_default();
+    assert!(!text.contains(key), "the key leaked into the report");
+    let report = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("run JSON: {e}\n{}\n{}", run.stdout, run.stderr));
+    (run.code, run.stdout, report)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shipped_litellm_scenario_gives_the_probes_verdict_on_real_litellm() {
+    let Some(bin) = litellm_bin() else { return };
+    ratecheck::install_crypto_provider();
+    let (p1, p2) = two_free_ports();
+    let (released, fixed) = tokio::join!(
+        start_proxy(&bin, "config.yaml", p1),
+        start_proxy(&bin, "config-fixed.yaml", p2)
+    );
+    let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/litellm-v3-streaming-headers.yaml")
+        .display()
+        .to_string();
+
+    // As released: exit 1 like the probe, with the same named finding, and the non-streaming
+    // request steps passing while the streaming ones fail.
+    let (code, stdout, report) =
+        run_scenario(&scenario, &released.url, &key(1000, 1_000_000)).await;
+    assert_eq!(code, 1, "{stdout}");
+    let steps = report["scenarios"][0]["steps"].as_array().unwrap();
+    let kinds: Vec<&str> = steps[0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"litellm_v3_streaming_drop"), "{kinds:?}");
+    assert!(!kinds.contains(&"counter_mismatch"), "{kinds:?}");
+    for step in &steps[1..] {
+        let streaming = step["name"].as_str().unwrap().contains(" streaming ");
+        let all_passed = step["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["passed"] == true);
+        assert_eq!(all_passed, !streaming, "{step:#}");
+    }
+
+    // With the workaround callback: exit 0, like the probe.
+    let (code, stdout, _) = run_scenario(&scenario, &fixed.url, &key(1000, 1_000_000)).await;
+    assert_eq!(code, 0, "{stdout}");
+
+    // The 429 contract on LiteLLM's own refusals (without the 60 s recovery wait): the chat
+    // refusal keeps it; the completions refusal carries no `retry-after` on 1.106.12.
+    let file = std::env::temp_dir().join(format!("ratecheck-e2e-429-{}.yaml", std::process::id()));
+    std::fs::write(
+        &file,
+        "steps:\n  - for_each:\n      endpoints: [chat, completions]\n      steps:\n        - exhaust:\n            max_requests: 10\n            recover: false\n",
+    )
+    .unwrap();
+    let (code, stdout, report) = run_scenario(
+        &file.display().to_string(),
+        &released.url,
+        &key(2, 1_000_000),
+    )
+    .await;
+    assert_eq!(code, 1, "{stdout}");
+    let steps = report["scenarios"][0]["steps"].as_array().unwrap();
+    let failed = |i: usize| -> Vec<String> {
+        steps[i]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["passed"] == false)
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(failed(0).is_empty(), "chat: {:?}\n{stdout}", failed(0));
+    assert_eq!(
+        steps[0]["notes"][0],
+        "2 requests accepted, then request 3 refused with 429"
+    );
+    assert_eq!(failed(1), ["the refusal says when to retry"], "{stdout}");
+}
