@@ -50,6 +50,9 @@ pub enum Command {
     Run(RunArgs),
     /// Check scenario files without sending anything.
     Validate(ValidateArgs),
+    /// Write a redacted support bundle: probe, repeat, 429 contract, SSE timeline, in one
+    /// Markdown file.
+    Triage(TriageArgs),
     /// Run the built-in rate-limited simulator on 127.0.0.1.
     Mock(MockArgs),
     /// Show the LiteLLM streaming header drop and its fix on the built-in simulator.
@@ -85,12 +88,9 @@ pub struct ConnectArgs {
     pub insecure: bool,
 }
 
-/// `ratecheck probe`.
-#[derive(Debug, Args)]
-pub struct ProbeArgs {
-    /// Gateway base URL: `http://host:4000` or `http://host:4000/v1`.
-    pub url: String,
-
+/// Which endpoints and models the probe matrix uses (shared by `probe` and `triage`).
+#[derive(Debug, Args, Clone)]
+pub struct SelectArgs {
     /// Model for the generation endpoints (default: the first from `GET /v1/models`).
     #[arg(long)]
     pub model: Option<String>,
@@ -102,6 +102,16 @@ pub struct ProbeArgs {
     /// Endpoints to probe, comma-separated: chat, completions, responses, messages, embeddings.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub endpoints: Option<Vec<String>>,
+}
+
+/// `ratecheck probe`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Gateway base URL: `http://host:4000` or `http://host:4000/v1`.
+    pub url: String,
+
+    #[command(flatten)]
+    pub select: SelectArgs,
 
     /// Rounds of the whole matrix, sent one after another, to check that counters move.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -174,6 +184,39 @@ pub struct RunArgs {
     /// Fail when a header recorded in this baseline is missing now.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+}
+
+/// `ratecheck triage`.
+#[derive(Debug, Args)]
+pub struct TriageArgs {
+    /// Gateway base URL: `http://host:4000` or `http://host:4000/v1`.
+    pub url: String,
+
+    /// Write the bundle to this file (default: standard output).
+    #[arg(long, short = 'o', value_name = "FILE.md")]
+    pub out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    /// Rounds of the probe matrix.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
+
+    /// Skip the 429 contract check (it spends up to `--exhaust-max` requests of the key's quota).
+    #[arg(long)]
+    pub skip_429: bool,
+
+    /// Requests sent while looking for the limit.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub exhaust_max: u32,
+
+    /// Longest advertised wait honoured when checking recovery after the 429.
+    #[arg(long, default_value = "90s", value_name = "DURATION")]
+    pub max_wait: String,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 /// `ratecheck validate`.

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::cli::{ConnectArgs, MockArgs, ProbeArgs};
+use crate::cli::{ConnectArgs, MockArgs, ProbeArgs, SelectArgs};
 use crate::endpoint::Endpoint;
 use crate::exit::Exit;
 use crate::headers::values::parse_go_duration;
@@ -139,7 +139,12 @@ pub fn client_settings(args: &ConnectArgs) -> Result<ClientSettings, CliError> {
 
 /// Resolves probe options.
 pub fn probe_options(args: &ProbeArgs) -> Result<ProbeOptions, CliError> {
-    let endpoints = match &args.endpoints {
+    probe_selection(&args.select, args.repeat)
+}
+
+/// Resolves the probe's endpoint list, models and rounds (shared by `probe` and `triage`).
+pub fn probe_selection(select: &SelectArgs, repeat: u32) -> Result<ProbeOptions, CliError> {
+    let endpoints = match &select.endpoints {
         None => Endpoint::ALL.to_vec(),
         Some(list) => {
             let mut out = Vec::new();
@@ -157,9 +162,9 @@ pub fn probe_options(args: &ProbeArgs) -> Result<ProbeOptions, CliError> {
     };
     Ok(ProbeOptions {
         endpoints,
-        model: args.model.clone(),
-        embedding_model: args.embedding_model.clone(),
-        repeat: args.repeat,
+        model: select.model.clone(),
+        embedding_model: select.embedding_model.clone(),
+        repeat,
     })
 }
 

@@ -19,12 +19,13 @@ pub mod redact;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod triage;
 
 use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use cli::{Cli, ColorChoice, Command, MockArgs, ProbeArgs};
+use cli::{Cli, ColorChoice, Command, MockArgs, ProbeArgs, TriageArgs};
 use config::CliError;
 use exit::Exit;
 use http::{Client, normalize_base};
@@ -53,6 +54,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<E
         Command::Probe(args) => probe_command(&args, color, out, err).await,
         Command::Run(args) => run::command::run_command(&args, color, out, err).await,
         Command::Validate(args) => run::command::validate_command(&args, out, err),
+        Command::Triage(args) => triage_command(&args, out, err).await,
         Command::Mock(args) => mock_command(&args, out).await,
         Command::Demo(args) => demo::run(args.format, color, out).await,
     }
@@ -115,6 +117,64 @@ async fn probe_command(
         .find(|f| exit::for_failure(f.kind) == exit)
     {
         let _ = writeln!(err, "ratecheck: error: {}", f.message);
+    }
+    Ok(exit)
+}
+
+async fn triage_command(
+    args: &TriageArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Exit, CliError> {
+    let base = normalize_base(&args.url).map_err(CliError::usage)?;
+    let settings = config::client_settings(&args.connect)?;
+    let max_wait = config::parse_duration("--max-wait", &args.max_wait)?;
+    let opts = triage::TriageOptions {
+        probe: config::probe_selection(&args.select, args.repeat)?,
+        check_429: !args.skip_429,
+        exhaust_max: args.exhaust_max,
+        max_wait_secs: max_wait.as_secs_f64(),
+    };
+    let client = Client::new(base, settings)
+        .map_err(|e| CliError::usage(format!("could not set up the HTTP client: {e:#}")))?;
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new_spinner();
+        bar.set_message("probing, then checking the 429 contract…");
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let t = triage::triage(&client, &opts).await;
+    bar.finish_and_clear();
+    let generated = jiff::Timestamp::now()
+        .strftime("%Y-%m-%d %H:%M:%S UTC")
+        .to_string();
+    let text = triage::render(&t, &generated);
+    let exit = t.exit();
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &text).map_err(|e| {
+                CliError::usage(format!("could not write `{}`: {e}", path.display()))
+            })?;
+            writeln!(
+                out,
+                "triage bundle written to {} ({} findings, verdict {}, exit {})",
+                path.display(),
+                t.probe.findings.len(),
+                exit.name(),
+                exit.code()
+            )
+            .map_err(|e| io_error(&e))?;
+        }
+        None => out.write_all(text.as_bytes()).map_err(|e| io_error(&e))?,
+    }
+    if let Some(a) = &t.probe.aborted {
+        let _ = writeln!(
+            err,
+            "ratecheck: error: {}\n  hint: {}",
+            a.failure.message, a.hint
+        );
     }
     Ok(exit)
 }

@@ -295,3 +295,47 @@ async fn baseline_recorded_on_fixed_gateway_fails_on_v3() {
     fixed.shutdown().await;
     v3.shutdown().await;
 }
+
+#[tokio::test]
+async fn triage_bundle_names_the_drop_with_its_cause_and_a_stream_timeline() {
+    let server = sim(Profile::LitellmV3, 40, Duration::from_secs(1)).await;
+    let out = tmp("triage.md");
+    let o = out.display().to_string();
+    let url = server.url();
+    let r = ratecheck(
+        &[
+            "triage",
+            &url,
+            "--out",
+            &o,
+            "--endpoints",
+            "chat,completions",
+        ],
+        &[("LITELLM_API_KEY", "sk-triage-test-key-0000000000")],
+    )
+    .await;
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .starts_with(&format!("triage bundle written to {o}")),
+        "{}",
+        r.stdout
+    );
+    let md = std::fs::read_to_string(&out).unwrap();
+    for want in [
+        concat!("- tool: ratecheck ", env!("CARGO_PKG_VERSION")),
+        "- gateway: LiteLLM 1.106.12-ratecheck-mock",
+        "| `x-ratelimit-api_key-remaining-requests` |",
+        "**MISSING**",
+        "- `litellm_v3_streaming_drop`: LiteLLM's v3 parallel_request_limiter computes these headers in a post-call hook",
+        "See https://github.com/BerriAI/litellm/issues/27748.",
+        "| the refusal's status is 429 | pass | 429 | 429 |",
+        "advertised wait accuracy: accepted",
+        "## SSE timeline",
+        "| 1 | ",
+        "end `[DONE]`",
+    ] {
+        assert!(md.contains(want), "missing {want:?} in:\n{md}");
+    }
+    server.shutdown().await;
+}

@@ -81,3 +81,50 @@ async fn key_from_a_file_is_used_and_not_shown() {
     std::fs::remove_file(&path).ok();
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn triage_bundle_has_no_secret() {
+    // A gateway that echoes the key in headers, cookies and bodies; the key also in the URL's
+    // user info and query, and in the environment.
+    let base = faulty_server(Fault::EchoCredentials).await;
+    let url =
+        base.replace("http://", &format!("http://user:{KEY}@")) + &format!("/v1?api_key={KEY}");
+    let out = std::env::temp_dir().join(format!("ratecheck-triage-{}.md", std::process::id()));
+    let o = out.display().to_string();
+    let run = ratecheck(
+        &[
+            "triage",
+            &url,
+            "--model",
+            "m",
+            "--out",
+            &o,
+            "--exhaust-max",
+            "3",
+            "--repeat",
+            "1",
+        ],
+        &[("LITELLM_API_KEY", KEY)],
+    )
+    .await;
+    let bundle = std::fs::read_to_string(&out).unwrap();
+    for (what, text) in [
+        ("stdout", &run.stdout),
+        ("stderr", &run.stderr),
+        ("bundle", &bundle),
+    ] {
+        assert!(!text.contains(KEY), "{what} leaks the key:\n{text}");
+        assert!(
+            !text.contains("5ecret"),
+            "{what} leaks part of the key:\n{text}"
+        );
+    }
+    // The echoed credentials were seen and redacted, and the bundle is complete.
+    assert!(bundle.contains("[redacted]"), "{bundle}");
+    assert!(bundle.contains("## 429 contract"));
+    assert!(
+        bundle.contains("the limit answers within 3 requests | **FAIL**"),
+        "{bundle}"
+    );
+    std::fs::remove_file(&out).ok();
+}
