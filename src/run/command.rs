@@ -59,7 +59,7 @@ pub fn validate_command(
     for l in &loaded {
         let _ = writeln!(
             out,
-            "{}: ok ({}, requests-bearing steps to run: {})",
+            "{}: ok ({}, {} steps once loops are unrolled)",
             l.path.display(),
             l.name(),
             super::leaf_steps(l)

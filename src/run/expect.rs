@@ -322,7 +322,22 @@ pub fn probe_checks(report: &ProbeReport, expect: &ProbeExpect) -> Vec<Check> {
             .findings
             .iter()
             .filter(|f| kinds.contains(&f.kind))
-            .map(|f| format!("{}: {}", f.kind.name(), f.message))
+            .map(|f| {
+                // Findings about missing headers say which and where in a few words; the full
+                // message stays in the step's findings.
+                if f.missing_on.is_empty() {
+                    format!("{}: {}", f.kind.name(), f.message)
+                } else if f.headers.is_empty() {
+                    format!("{} on {}", f.kind.name(), f.missing_on.join(", "))
+                } else {
+                    format!(
+                        "{}: {} missing on {}",
+                        f.kind.name(),
+                        f.headers.join(", "),
+                        f.missing_on.join(", ")
+                    )
+                }
+            })
             .collect();
         checks.push(Check::new(
             name,

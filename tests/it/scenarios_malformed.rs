@@ -246,3 +246,18 @@ async fn an_unreachable_target_exits_3_and_still_reports() {
     assert_eq!(report["scenarios"][0]["skipped_steps"], 1);
     assert_eq!(report["outcome"]["status"], "unreachable");
 }
+
+#[tokio::test]
+async fn the_readme_scenario_example_is_valid() {
+    let readme = include_str!("../../README.md");
+    let from = readme.find("## Scenario format").unwrap();
+    let start = readme[from..].find("```yaml\n").unwrap() + from + "```yaml\n".len();
+    let end = readme[start..].find("```").unwrap() + start;
+    let path = write_case("readme-example", &readme[start..end]);
+    let r = ratecheck(&["validate", &path], &[]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("ok (my-gateway-contract, 10 steps once loops are unrolled)")
+    );
+}
