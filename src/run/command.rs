@@ -101,6 +101,17 @@ fn resolve(l: &Loaded, args: &RunArgs) -> Result<(Client, Resolved), CliError> {
             Some(f) => Some(PathBuf::from(expand(f)?)),
             None => None,
         };
+        if let Some(var) = &s.auth.env
+            && !std::env::var(var).is_ok_and(|v| !v.trim().is_empty())
+        {
+            return Err(located(
+                l,
+                format!("`auth.env: {var}` names a variable that is not set"),
+            )
+            .hint(format!(
+                "export {var}=... (a key with rate limits), or pass `--api-key-env VAR`"
+            )));
+        }
         (s.auth.env.clone(), file)
     };
     let timeout = match (&args.timeout, &s.defaults.timeout) {

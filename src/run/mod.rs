@@ -391,7 +391,8 @@ pub async fn run_scenario(
     ctx.vars.captured.insert("model".into(), ctx.model.clone());
     for (i, leaf) in leaves.iter().enumerate() {
         ctx.vars.loops = vec![leaf.bindings.vars()];
-        let step = ctx.run(leaf).await;
+        let mut step = ctx.run(leaf).await;
+        redact_step(&mut step, client);
         on_step(&step);
         let stop = step
             .exchanges
@@ -414,4 +415,21 @@ pub async fn run_scenario(
     }
     report.wall_ms = ms(start.elapsed());
     report
+}
+
+/// Passes every text a step wrote through the client's redactor. Exchanges are redacted as
+/// they are recorded; names, checks and notes can carry expanded variables (a scenario may
+/// compare a header with `${SOME_TOKEN}`), so they are cleaned here, before any reporter sees
+/// the step.
+fn redact_step(step: &mut StepReport, client: &Client) {
+    let r = client.redactor();
+    step.name = r.text(&step.name);
+    for c in &mut step.checks {
+        c.name = r.text(&c.name);
+        c.expected = r.text(&c.expected);
+        c.actual = r.text(&c.actual);
+    }
+    for n in &mut step.notes {
+        *n = r.text(n);
+    }
 }

@@ -128,3 +128,58 @@ async fn triage_bundle_has_no_secret() {
     );
     std::fs::remove_file(&out).ok();
 }
+
+#[tokio::test]
+async fn run_reports_have_no_secret() {
+    let base = faulty_server(Fault::EchoCredentials).await;
+    let url = base.replace("http://", &format!("http://user:{KEY}@")) + &format!("/v1?key={KEY}");
+    let dir = std::env::temp_dir().join(format!("ratecheck-run-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The scenario compares a header with the key itself: the comparison must not print it.
+    let scenario = dir.join("leak.yaml");
+    std::fs::write(
+        &scenario,
+        "steps:\n  - request:\n      stream: true\n      headers: {x-token: \"${RATECHECK_API_KEY}\"}\n      expect:\n        headers:\n          x-echo-auth: {equals: \"Bearer ${RATECHECK_API_KEY}\"}\n  - probe: {endpoints: [chat]}\n",
+    )
+    .unwrap();
+    let files: Vec<String> = ["r.xml", "r.json", "r.md", "base.json"]
+        .iter()
+        .map(|f| dir.join(f).display().to_string())
+        .collect();
+    let run = ratecheck(
+        &[
+            "run",
+            &scenario.display().to_string(),
+            "--target",
+            &url,
+            "--model",
+            "m",
+            "--report-junit",
+            &files[0],
+            "--report-json",
+            &files[1],
+            "--report-markdown",
+            &files[2],
+            "--save-baseline",
+            &files[3],
+        ],
+        &[("RATECHECK_API_KEY", KEY)],
+    )
+    .await;
+    assert!(run.stdout.contains("[redacted]"), "{}", run.stdout);
+    let mut texts = vec![
+        ("stdout".to_string(), run.stdout),
+        ("stderr".to_string(), run.stderr),
+    ];
+    for f in &files {
+        texts.push((f.clone(), std::fs::read_to_string(f).unwrap()));
+    }
+    for (what, text) in texts {
+        assert!(!text.contains(KEY), "{what} leaks the key:\n{text}");
+        assert!(
+            !text.contains("5ecret"),
+            "{what} leaks part of the key:\n{text}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
