@@ -13,6 +13,7 @@ pub mod endpoint;
 pub mod exit;
 pub mod headers;
 pub mod http;
+pub mod load;
 pub mod mock;
 pub mod probe;
 pub mod redact;

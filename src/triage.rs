@@ -109,6 +109,18 @@ pub fn likely_cause(kind: FindingKind) -> &'static str {
         FindingKind::BrokenResponse => {
             "A stream was cut or a body could not be read: a proxy timeout or buffer limit between client and gateway, or the upstream disconnecting mid-stream."
         }
+        FindingKind::EarlyThrottle => {
+            "The gateway refused while its own counter said there was room: the advertised counter is per worker or per replica while the limit is enforced globally, or another counter (tokens, team, model) binds first."
+        }
+        FindingKind::OverAdmission => {
+            "More requests got through in a window than the advertised limit: the limit is enforced per worker or replica, or the counters are eventually consistent."
+        }
+        FindingKind::WaitTooShort => {
+            "The advertised wait ends before the window refills: the gateway computes Retry-After from a different clock or window than the one it enforces."
+        }
+        FindingKind::NoRetryHint => {
+            "The 429 carries no Retry-After: clients fall back to guessing, which either hammers the gateway or waits too long."
+        }
         FindingKind::InStreamError => {
             "The gateway answered 200 and then sent an error inside the stream: the upstream failed after headers were flushed (see BerriAI/litellm#9035), so the status code cannot tell clients."
         }

@@ -167,6 +167,14 @@ fn explain(e: &serde_saphyr::Error) -> String {
 
 /// The closest candidate to `word`, if one is close enough to be a likely typo.
 pub(crate) fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    // A word that starts a candidate (`p99` for `p99_ms`) most likely means the shortest such.
+    if let Some(c) = candidates
+        .iter()
+        .filter(|c| word.len() >= 2 && c.starts_with(word) && **c != word)
+        .min_by_key(|c| c.len())
+    {
+        return Some(c);
+    }
     candidates
         .iter()
         .map(|c| (levenshtein(word, c), *c))

@@ -23,6 +23,11 @@ use serde_saphyr::Spanned;
 use crate::endpoint::{Endpoint, Mode};
 
 pub use load::{LoadError, load, parse};
+
+/// The closest of `candidates` to a mistyped `word`, if one is close enough to be a typo.
+pub fn suggest_name<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    load::suggest(word, candidates)
+}
 pub use rules::{Dur, HeaderRule, IntRange, Pattern, StreamExpect};
 
 /// A scenario as written, with the file it came from.

@@ -46,6 +46,14 @@ pub enum FindingKind {
     BrokenResponse,
     /// A stream carried an error event.
     InStreamError,
+    /// Under load: a 429 arrived while the advertised `remaining` was still well above zero.
+    EarlyThrottle,
+    /// Under load: more requests were accepted in one window than the advertised limit.
+    OverAdmission,
+    /// Under load: retries sent after the advertised wait were refused again.
+    WaitTooShort,
+    /// Under load: 429s that say nothing about when to retry.
+    NoRetryHint,
 }
 
 impl FindingKind {
@@ -62,6 +70,10 @@ impl FindingKind {
             FindingKind::EndpointError => "endpoint_error",
             FindingKind::BrokenResponse => "broken_response",
             FindingKind::InStreamError => "in_stream_error",
+            FindingKind::EarlyThrottle => "early_throttle",
+            FindingKind::OverAdmission => "over_admission",
+            FindingKind::WaitTooShort => "wait_too_short",
+            FindingKind::NoRetryHint => "no_retry_hint",
         }
     }
 }

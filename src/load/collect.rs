@@ -1,0 +1,554 @@
+//! The single collector: attempt records in, a [`LoadReport`] out.
+//!
+//! Everything is aggregated as it arrives (histograms, counters, per-second buckets, per-shape
+//! tallies, a handful of sample exchanges), so memory does not grow with the request count.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::backoff::HintSource;
+use super::stats::{
+    ErrorClass, Hist, Percentiles, Second, ShapeTally, error_class, request_counters, tally,
+};
+use super::{Arrival, LoadOptions, Record, SlotFate, truth};
+use crate::endpoint::Variant;
+use crate::http::Exchange;
+use crate::probe::Outcome;
+use crate::probe::analyze::Finding;
+
+/// Layout version of the load report.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Successful exchanges kept per shape for the header analysis the probe also runs.
+const SAMPLES_PER_SHAPE: usize = 2;
+
+/// The running numbers, for the progress line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Seconds since the start.
+    pub elapsed_s: f64,
+    /// Attempts sent.
+    pub sent: u64,
+    /// Attempts per second over the run so far.
+    pub rate: f64,
+    /// Requests in flight now.
+    pub in_flight: u64,
+    /// 429s so far.
+    pub throttled: u64,
+    /// p99 of success latency so far, in ms.
+    pub p99_ms: f64,
+}
+
+/// The settings a run used, as reported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Settings {
+    /// The arrival model.
+    pub arrival: Arrival,
+    /// Dispatch stopped after this many seconds.
+    pub duration_s: Option<f64>,
+    /// Dispatch stopped after this many logical requests.
+    pub requests: Option<u64>,
+    /// The mix, as `weight × shape endpoint`.
+    pub mix: Vec<String>,
+    /// Backoff policy.
+    pub backoff: super::backoff::Policy,
+    /// Retries per logical request.
+    pub max_retries: u32,
+    /// Longest advised wait honoured, in seconds.
+    pub max_hint_s: f64,
+    /// Header pacing.
+    pub pace: super::Pace,
+    /// Open-loop in-flight cap.
+    pub max_in_flight: usize,
+    /// The seed.
+    pub seed: u64,
+}
+
+/// How the schedule went.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Schedule {
+    /// Requests per second asked for (open loop).
+    pub target_rate: Option<f64>,
+    /// First attempts sent per second, over the dispatch time.
+    pub achieved_rate: f64,
+    /// Slots sent more than 10 ms after their intended time (still timed from it).
+    pub late: u64,
+    /// Slots not sent because a throttle pause was in force.
+    pub held_by_pause: u64,
+    /// Slots not sent because header pacing held them.
+    pub held_by_pace: u64,
+    /// Slots not sent because the in-flight cap was reached.
+    pub dropped_at_cap: u64,
+}
+
+/// Logical requests and their attempts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Requests {
+    /// Logical requests ended (first attempts).
+    pub logical: u64,
+    /// Ended in a complete 2xx.
+    pub succeeded: u64,
+    /// Ended otherwise.
+    pub failed: u64,
+    /// Attempts sent, retries included.
+    pub attempts: u64,
+    /// Retries sent.
+    pub retries: u64,
+    /// Successes that needed at least one retry.
+    pub retried_successes: u64,
+    /// Retries the budget refused.
+    pub budget_exhausted: u64,
+    /// In flight when the run was interrupted.
+    pub cancelled: u64,
+    /// Time spent in backoff waits, summed over requests, in ms.
+    pub waited_ms: f64,
+}
+
+/// Time distributions, in milliseconds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Latencies {
+    /// Successful requests, from the intended send time of the first attempt to the end of the
+    /// successful one: what a user waits, backoff included.
+    pub from_intended: Percentiles,
+    /// Successful attempts, from send to end of body.
+    pub service: Percentiles,
+    /// Successful attempts, from send to response headers.
+    pub time_to_headers: Percentiles,
+    /// Successful streams, from send to the first event.
+    pub ttft: Percentiles,
+    /// Gaps between consecutive events of successful streams (first 32 events of each).
+    pub inter_event_gap: Percentiles,
+    /// From intended send time to the first attempt's send: time held at the client.
+    pub queued: Percentiles,
+}
+
+/// One shape's header tally.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShapeReport {
+    /// `streaming chat/completions`, …
+    pub variant: String,
+    /// Successful responses.
+    pub responses: u64,
+    /// Per rate-limit header: responses that carried it.
+    pub carried: BTreeMap<String, u64>,
+}
+
+/// What the headers said against what the gateway did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Truth {
+    /// The advertised request limit, when a response said it.
+    pub limit_requests: Option<i64>,
+    /// The first 429: when, the last `remaining` advertised before it, requests in flight.
+    pub first_429: Option<First429>,
+    /// Windows seen (a window ends when `remaining` goes up).
+    pub windows: u64,
+    /// Most requests accepted within one window.
+    pub max_accepted_per_window: u64,
+    /// Retries sent after waiting an advised time.
+    pub retries_after_hint: u64,
+    /// Of those, accepted.
+    pub retries_after_hint_accepted: u64,
+    /// 429s without any wait advice.
+    pub throttles_without_hint: u64,
+}
+
+/// The first refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct First429 {
+    /// Milliseconds after the start.
+    pub at_ms: f64,
+    /// The last `remaining` (requests) advertised before it, if any.
+    pub last_remaining: Option<i64>,
+    /// Requests in flight when it was sent.
+    pub in_flight: usize,
+}
+
+/// Everything a load run found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadReport {
+    /// Layout version ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// `ratecheck X.Y.Z`.
+    pub tool: String,
+    /// The target, redacted.
+    pub target: String,
+    /// What was asked for.
+    pub settings: Settings,
+    /// Wall time, in ms.
+    pub wall_ms: f64,
+    /// The run was stopped by Ctrl-C; the numbers cover what happened until then.
+    pub interrupted: bool,
+    /// The schedule against what happened.
+    pub schedule: Schedule,
+    /// Request counts.
+    pub requests: Requests,
+    /// Time distributions (successes only: refusals and errors never enter them).
+    pub latency: Latencies,
+    /// Failed attempts by class.
+    pub errors: BTreeMap<ErrorClass, u64>,
+    /// Waits advised, by source.
+    pub hints: BTreeMap<HintSource, u64>,
+    /// Advised waits longer than the cap, clamped.
+    pub clamped_hints: u64,
+    /// Rate-limit headers carried, per shape.
+    pub shapes: Vec<ShapeReport>,
+    /// Headers against behaviour.
+    pub truth: Truth,
+    /// Problems; any makes the exit code at least 1.
+    pub findings: Vec<Finding>,
+    /// Observations.
+    pub notes: Vec<String>,
+    /// `--fail-if` results.
+    pub thresholds: Vec<super::Threshold>,
+    /// Per second of the run.
+    pub timeline: Vec<Second>,
+    /// Exit code and status.
+    pub outcome: Outcome,
+}
+
+/// Aggregates records.
+pub(crate) struct Collector {
+    target: String,
+    in_flight: Arc<AtomicUsize>,
+    settings: Settings,
+    from_intended: Hist,
+    service: Hist,
+    headers: Hist,
+    ttft: Hist,
+    gaps: Hist,
+    queued: Hist,
+    schedule: Schedule,
+    requests: Requests,
+    errors: BTreeMap<ErrorClass, u64>,
+    hints: BTreeMap<HintSource, u64>,
+    clamped: u64,
+    shapes: BTreeMap<Variant, ShapeTally>,
+    timeline: Vec<Second>,
+    samples: Vec<Exchange>,
+    truth: Truth,
+    last_remaining: Option<i64>,
+    window_accepted: u64,
+    dispatch_end: Duration,
+}
+
+impl Collector {
+    pub fn new(opts: &LoadOptions, target: String, in_flight: Arc<AtomicUsize>) -> Self {
+        let settings = Settings {
+            arrival: opts.arrival,
+            duration_s: opts.duration.map(|d| d.as_secs_f64()),
+            requests: opts.requests,
+            mix: opts
+                .mix
+                .iter()
+                .map(|m| format!("{} × {}", m.weight, m.variant))
+                .collect(),
+            backoff: opts.backoff.policy,
+            max_retries: opts.backoff.max_retries,
+            max_hint_s: opts.backoff.max_hint.as_secs_f64(),
+            pace: opts.pace,
+            max_in_flight: opts.max_in_flight,
+            seed: opts.seed,
+        };
+        Collector {
+            target,
+            in_flight,
+            schedule: Schedule {
+                target_rate: match opts.arrival {
+                    Arrival::Constant { rate } | Arrival::Poisson { rate } => Some(rate),
+                    Arrival::Closed { .. } => None,
+                },
+                ..Schedule::default()
+            },
+            settings,
+            from_intended: Hist::default(),
+            service: Hist::default(),
+            headers: Hist::default(),
+            ttft: Hist::default(),
+            gaps: Hist::default(),
+            queued: Hist::default(),
+            requests: Requests::default(),
+            errors: BTreeMap::new(),
+            hints: BTreeMap::new(),
+            clamped: 0,
+            shapes: BTreeMap::new(),
+            timeline: Vec::new(),
+            samples: Vec::new(),
+            truth: Truth::default(),
+            last_remaining: None,
+            window_accepted: 0,
+            dispatch_end: Duration::ZERO,
+        }
+    }
+
+    /// Receives until every worker is done, reporting progress about four times a second.
+    pub async fn collect(
+        &mut self,
+        mut rx: mpsc::UnboundedReceiver<Record>,
+        start: Instant,
+        progress: &mut dyn FnMut(&Progress),
+    ) {
+        let mut next_tick = start;
+        while let Some(r) = rx.recv().await {
+            self.add(r);
+            let now = Instant::now();
+            if now >= next_tick {
+                next_tick = now + Duration::from_millis(250);
+                progress(&self.progress(now - start));
+            }
+        }
+    }
+
+    fn progress(&self, elapsed: Duration) -> Progress {
+        let secs = elapsed.as_secs_f64().max(1e-3);
+        let throttled = self
+            .errors
+            .get(&ErrorClass::GatewayThrottle)
+            .copied()
+            .unwrap_or(0)
+            + self
+                .errors
+                .get(&ErrorClass::UpstreamThrottle)
+                .copied()
+                .unwrap_or(0);
+        Progress {
+            elapsed_s: secs,
+            sent: self.requests.attempts,
+            rate: self.requests.attempts as f64 / secs,
+            in_flight: self.in_flight.load(Ordering::Relaxed) as u64,
+            throttled,
+            p99_ms: self.from_intended.summary().p99,
+        }
+    }
+
+    fn second(&mut self, at: Duration) -> &mut Second {
+        let i = usize::try_from(at.as_secs())
+            .unwrap_or(usize::MAX)
+            .min(86_400);
+        if self.timeline.len() <= i {
+            self.timeline.resize_with(i + 1, Second::default);
+        }
+        &mut self.timeline[i]
+    }
+
+    fn add(&mut self, r: Record) {
+        match r {
+            Record::Attempt {
+                at,
+                ex,
+                retry,
+                after_hint,
+                in_flight,
+            } => self.attempt(at, &ex, retry, after_hint, in_flight),
+            Record::Done {
+                success,
+                latency_ms,
+                queued_ms,
+                retries,
+                waited_ms,
+            } => {
+                self.requests.logical += 1;
+                self.requests.waited_ms += waited_ms;
+                self.queued.record_ms(queued_ms);
+                if success {
+                    self.requests.succeeded += 1;
+                    self.from_intended.record_ms(latency_ms);
+                    if retries > 0 {
+                        self.requests.retried_successes += 1;
+                    }
+                } else {
+                    self.requests.failed += 1;
+                }
+            }
+            Record::Hint(source, clamped) => {
+                *self.hints.entry(source).or_default() += 1;
+                if clamped {
+                    self.clamped += 1;
+                }
+            }
+            Record::BudgetExhausted => self.requests.budget_exhausted += 1,
+            Record::Cancelled => self.requests.cancelled += 1,
+            Record::Slot(fate) => match fate {
+                SlotFate::Late => self.schedule.late += 1,
+                SlotFate::HeldByPause => self.schedule.held_by_pause += 1,
+                SlotFate::HeldByPace => self.schedule.held_by_pace += 1,
+                SlotFate::DroppedAtCap => self.schedule.dropped_at_cap += 1,
+            },
+        }
+    }
+
+    fn attempt(
+        &mut self,
+        at: Duration,
+        ex: &Exchange,
+        retry: bool,
+        after_hint: bool,
+        in_flight: usize,
+    ) {
+        self.requests.attempts += 1;
+        if retry {
+            self.requests.retries += 1;
+        } else {
+            self.dispatch_end = self.dispatch_end.max(at);
+        }
+        let class = error_class(ex);
+        let (remaining, limit) = request_counters(ex);
+        let label = ex.variant.to_string();
+        {
+            let s = self.second(at);
+            s.sent += 1;
+            match class {
+                None => s.accepted += 1,
+                Some(ErrorClass::GatewayThrottle | ErrorClass::UpstreamThrottle) => {
+                    s.throttled += 1
+                }
+                Some(_) => s.errors += 1,
+            }
+            if let Some(r) = remaining {
+                s.remaining.insert(label, r);
+            }
+        }
+        if retry && after_hint {
+            self.truth.retries_after_hint += 1;
+            if class.is_none() {
+                self.truth.retries_after_hint_accepted += 1;
+            }
+        }
+        match class {
+            None => {
+                self.service.record_ms(ex.total_ms);
+                if let Some(h) = ex.time_to_headers_ms {
+                    self.headers.record_ms(h);
+                }
+                if let Some(stream) = &ex.stream {
+                    if let Some(t) = ex.time_to_first_event_ms {
+                        self.ttft.record_ms(t);
+                    }
+                    for pair in stream.timeline.windows(2) {
+                        self.gaps
+                            .record_ms((pair[1].at_ms - pair[0].at_ms).max(0.0));
+                    }
+                }
+                tally(&mut self.shapes, ex);
+                if self
+                    .samples
+                    .iter()
+                    .filter(|s| s.variant == ex.variant)
+                    .count()
+                    < SAMPLES_PER_SHAPE
+                {
+                    let mut sample = ex.clone();
+                    sample.seq = u32::try_from(self.samples.len() + 1).unwrap_or(u32::MAX);
+                    self.samples.push(sample);
+                }
+                if let Some(l) = limit {
+                    self.truth.limit_requests = Some(l);
+                }
+                if let Some(r) = remaining {
+                    // A window ends when `remaining` goes back up.
+                    if self.last_remaining.is_some_and(|prev| r > prev) {
+                        self.close_window();
+                    }
+                    self.last_remaining = Some(r);
+                }
+                self.window_accepted += 1;
+            }
+            Some(c) => {
+                *self.errors.entry(c).or_default() += 1;
+                if matches!(
+                    c,
+                    ErrorClass::GatewayThrottle | ErrorClass::UpstreamThrottle
+                ) {
+                    if self.truth.first_429.is_none() {
+                        self.truth.first_429 = Some(First429 {
+                            at_ms: at.as_secs_f64() * 1000.0,
+                            last_remaining: self.last_remaining,
+                            in_flight,
+                        });
+                    }
+                    if super::backoff::wait_hint(ex, 0.0).is_none() {
+                        self.truth.throttles_without_hint += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn close_window(&mut self) {
+        self.truth.windows += 1;
+        self.truth.max_accepted_per_window =
+            self.truth.max_accepted_per_window.max(self.window_accepted);
+        self.window_accepted = 0;
+    }
+
+    /// The report.
+    pub fn finish(mut self, start: Instant, interrupted: bool) -> LoadReport {
+        let wall = start.elapsed();
+        if self.window_accepted > 0 && self.truth.windows > 0 {
+            // The last, unfinished window only counts if it already went over.
+            self.truth.max_accepted_per_window =
+                self.truth.max_accepted_per_window.max(self.window_accepted);
+        }
+        let dispatch_s = self.dispatch_end.as_secs_f64().max(
+            wall.as_secs_f64()
+                .min(self.settings.duration_s.unwrap_or(f64::MAX)),
+        );
+        self.schedule.achieved_rate = if dispatch_s > 0.0 {
+            self.requests.logical as f64 / dispatch_s
+        } else {
+            0.0
+        };
+        let shapes: Vec<ShapeReport> = self
+            .shapes
+            .iter()
+            .map(|(v, t)| ShapeReport {
+                variant: v.to_string(),
+                responses: t.responses,
+                carried: t.carried.clone(),
+            })
+            .collect();
+        let (findings, notes) = truth::findings(
+            &self.shapes,
+            &self.samples,
+            &self.truth,
+            &self.errors,
+            self.settings.max_in_flight,
+        );
+        LoadReport {
+            schema_version: SCHEMA_VERSION,
+            tool: concat!("ratecheck ", env!("CARGO_PKG_VERSION")).to_string(),
+            target: self.target,
+            settings: self.settings,
+            wall_ms: wall.as_secs_f64() * 1000.0,
+            interrupted,
+            schedule: self.schedule,
+            requests: self.requests,
+            latency: Latencies {
+                from_intended: self.from_intended.summary(),
+                service: self.service.summary(),
+                time_to_headers: self.headers.summary(),
+                ttft: self.ttft.summary(),
+                inter_event_gap: self.gaps.summary(),
+                queued: self.queued.summary(),
+            },
+            errors: self.errors,
+            hints: self.hints,
+            clamped_hints: self.clamped,
+            shapes,
+            truth: self.truth,
+            findings,
+            notes,
+            thresholds: Vec::new(),
+            timeline: self.timeline,
+            outcome: Outcome {
+                exit_code: 0,
+                status: "ok",
+            },
+        }
+    }
+}

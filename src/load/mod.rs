@@ -1,0 +1,592 @@
+//! `ratecheck load`: load that backs off the way a good client does, measured honestly.
+//!
+//! One dispatcher turns the arrival model into intended send times; one worker function runs
+//! every logical request (send, classify, back off, retry) with the backoff policy given as data;
+//! one collector turns attempt records into histograms and tallies. Latency is measured from the
+//! *intended* send time, so neither a slow target nor our own backoff pauses hide time (no
+//! coordinated omission); slots held back by a pause or by pacing are counted, not hidden.
+//!
+//! The target is a [`Transport`], so tests can drive the engine with an in-memory target and
+//! tokio's paused clock; the real one is [`crate::http::Client`].
+
+pub mod backoff;
+mod collect;
+mod pace;
+pub mod stats;
+#[cfg(test)]
+mod tests;
+pub mod threshold;
+mod truth;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{Mutex, Semaphore, mpsc, watch};
+use tokio::time::Instant;
+
+use crate::endpoint::{Endpoint, Mode, Variant};
+use crate::http::{Client, Exchange, Request};
+use backoff::{Backoff, HintSource, Policy, RetryBudget, Verdict, verdict, wait_hint};
+pub use collect::{LoadReport, Progress};
+pub use pace::Pace;
+pub use threshold::Threshold;
+
+/// Where requests go. The engine only needs one request turned into one exchange.
+pub trait Transport: Send + Sync + 'static {
+    /// Sends `req` and reads the response to its end.
+    fn deliver(&self, req: Request) -> impl Future<Output = Exchange> + Send;
+}
+
+impl Transport for Client {
+    async fn deliver(&self, req: Request) -> Exchange {
+        self.send(&req).await
+    }
+}
+
+/// When requests are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "model", rename_all = "snake_case")]
+pub enum Arrival {
+    /// Open loop: evenly spaced at `rate` per second, whatever the responses do.
+    Constant {
+        /// Requests per second.
+        rate: f64,
+    },
+    /// Open loop: exponential gaps averaging `rate` per second (bursty, like real users).
+    Poisson {
+        /// Requests per second, on average.
+        rate: f64,
+    },
+    /// Closed loop: `concurrency` workers, each sending when its previous request is done.
+    Closed {
+        /// Workers.
+        concurrency: usize,
+    },
+}
+
+/// One entry of the request mix.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MixEntry {
+    /// Endpoint and shape.
+    pub variant: Variant,
+    /// Relative weight.
+    pub weight: f64,
+}
+
+/// Everything a load run needs.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Arrival model.
+    pub arrival: Arrival,
+    /// Most logical requests in flight in the open loop; slots beyond it are dropped.
+    pub max_in_flight: usize,
+    /// Stop dispatching after this long.
+    pub duration: Option<Duration>,
+    /// Stop dispatching after this many logical requests.
+    pub requests: Option<u64>,
+    /// What to send.
+    pub mix: Vec<MixEntry>,
+    /// Model for generation endpoints.
+    pub model: String,
+    /// Model for embeddings.
+    pub embedding_model: String,
+    /// `max_tokens` per request.
+    pub max_tokens: u32,
+    /// Prompt length in characters.
+    pub prompt_chars: usize,
+    /// Backoff and retries.
+    pub backoff: Backoff,
+    /// Retry budget: share of recent requests, and floor per ttl.
+    pub budget_percent: f64,
+    /// Retries always allowed per 10 s.
+    pub budget_floor: u32,
+    /// Proactive pacing from the headers.
+    pub pace: Pace,
+    /// Seed for arrivals, the mix and jitter: the same seed gives the same schedule.
+    pub seed: u64,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            arrival: Arrival::Constant { rate: 10.0 },
+            max_in_flight: 256,
+            duration: Some(Duration::from_secs(10)),
+            requests: None,
+            mix: vec![MixEntry {
+                variant: Variant {
+                    endpoint: Endpoint::Chat,
+                    mode: Mode::NonStreaming,
+                },
+                weight: 1.0,
+            }],
+            model: "mock-model".into(),
+            embedding_model: "mock-model".into(),
+            max_tokens: 16,
+            prompt_chars: 16,
+            backoff: Backoff::default(),
+            budget_percent: 0.2,
+            budget_floor: 10,
+            pace: Pace::None,
+            seed: 1,
+        }
+    }
+}
+
+/// What the worker loop reports to the collector.
+#[derive(Debug)]
+pub(crate) enum Record {
+    /// One attempt and its response.
+    Attempt {
+        /// Send time since the start.
+        at: Duration,
+        /// The response.
+        ex: Box<Exchange>,
+        /// Whether this attempt is a retry.
+        retry: bool,
+        /// Whether it was sent after waiting an advised time.
+        after_hint: bool,
+        /// Requests in flight when it was sent (itself included).
+        in_flight: usize,
+    },
+    /// A logical request ended.
+    Done {
+        /// It ended in a complete 2xx.
+        success: bool,
+        /// Intended send time to the end of the successful attempt, in ms.
+        latency_ms: f64,
+        /// Intended send time to the first attempt's send, in ms (client-side queueing).
+        queued_ms: f64,
+        /// Retries it took.
+        retries: u32,
+        /// Time spent in backoff waits, in ms.
+        waited_ms: f64,
+    },
+    /// A wait advice was used; `clamped` when it was longer than the cap.
+    Hint(HintSource, bool),
+    /// A retry was refused by the budget.
+    BudgetExhausted,
+    /// An open-loop slot not sent, and why.
+    Slot(SlotFate),
+    /// A request in flight when the run was interrupted; its response was not awaited.
+    Cancelled,
+}
+
+/// Run states, in order: each only moves forward.
+const RUNNING: u8 = 0;
+/// Dispatching is over: requests in flight finish, but nothing new starts and no retry waits.
+const ENDING: u8 = 1;
+/// Interrupted (Ctrl-C): requests in flight are abandoned.
+const INTERRUPTED: u8 = 2;
+
+/// What happened to an open-loop schedule slot that was not sent on time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SlotFate {
+    /// Sent more than [`LATE`] after its intended time.
+    Late,
+    /// Not sent: a throttle pause was in force.
+    HeldByPause,
+    /// Not sent: header pacing said the quota would not allow it.
+    HeldByPace,
+    /// Not sent: `max_in_flight` requests were already in flight.
+    DroppedAtCap,
+}
+
+/// A slot dispatched later than this after its intended time counts as late.
+pub const LATE: Duration = Duration::from_millis(10);
+
+/// State every worker shares.
+struct Shared<T> {
+    transport: T,
+    opts: LoadOptions,
+    start: Instant,
+    paused_until: Mutex<Instant>,
+    budget: Mutex<RetryBudget>,
+    pacer: Mutex<pace::Pacer>,
+    in_flight: Arc<AtomicUsize>,
+    started: AtomicU64,
+    state: Arc<watch::Sender<u8>>,
+    tx: mpsc::UnboundedSender<Record>,
+}
+
+impl<T: Transport> Shared<T> {
+    fn stopped(&self) -> bool {
+        *self.state.borrow() != RUNNING
+    }
+
+    fn advance(&self, state: u8) {
+        advance(&self.state, state);
+    }
+
+    /// Sleeps until `until`, or less if the run stops. Returns false when it stopped.
+    async fn sleep_until(&self, until: Instant) -> bool {
+        let mut rx = self.state.subscribe();
+        if *rx.borrow_and_update() != RUNNING {
+            return false;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(until) => !self.stopped(),
+            _ = rx.wait_for(|s| *s != RUNNING) => false,
+        }
+    }
+
+    /// Waits while a throttle pause is in force.
+    async fn wait_pause(&self) -> bool {
+        loop {
+            let until = *self.paused_until.lock().await;
+            if until <= Instant::now() {
+                return !self.stopped();
+            }
+            if !self.sleep_until(until).await {
+                return false;
+            }
+        }
+    }
+
+    fn request(&self, variant: Variant, seq: u64) -> Request {
+        let model = if variant.endpoint == Endpoint::Embeddings {
+            &self.opts.embedding_model
+        } else {
+            &self.opts.model
+        };
+        let mut body = variant
+            .endpoint
+            .body(model, variant.mode == Mode::Streaming);
+        let prompt: String = "Reply with OK. "
+            .chars()
+            .cycle()
+            .take(self.opts.prompt_chars.max(1))
+            .collect();
+        let obj = body.as_object_mut();
+        if let Some(obj) = obj {
+            for key in ["max_tokens", "max_output_tokens"] {
+                if obj.contains_key(key) {
+                    obj.insert(key.into(), self.opts.max_tokens.into());
+                }
+            }
+            if let Some(m) = obj.get_mut("messages").and_then(|m| m.get_mut(0)) {
+                m["content"] = prompt.clone().into();
+            } else if obj.contains_key("prompt") {
+                obj.insert("prompt".into(), prompt.clone().into());
+            } else if obj.contains_key("input") {
+                obj.insert("input".into(), prompt.into());
+            }
+        }
+        Request {
+            variant,
+            body,
+            headers: Vec::new(),
+            round: 1,
+            seq: u32::try_from(seq).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn send_record(&self, r: Record) {
+        let _ = self.tx.send(r);
+    }
+}
+
+/// Moves the run to `state` unless it is already further along.
+fn advance(tx: &watch::Sender<u8>, state: u8) {
+    tx.send_if_modified(|s| {
+        let later = state > *s;
+        if later {
+            *s = state;
+        }
+        later
+    });
+}
+
+/// Picks a variant from the mix with a uniform sample `u`.
+fn pick(mix: &[MixEntry], u: f64) -> Variant {
+    let total: f64 = mix.iter().map(|m| m.weight.max(0.0)).sum();
+    let mut x = u * total;
+    for m in mix {
+        x -= m.weight.max(0.0);
+        if x < 0.0 {
+            return m.variant;
+        }
+    }
+    mix.last().map_or(
+        Variant {
+            endpoint: Endpoint::Chat,
+            mode: Mode::NonStreaming,
+        },
+        |m| m.variant,
+    )
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// One logical request: send, and on a refusal back off and retry as the policy says.
+async fn logical<T: Transport>(sh: Arc<Shared<T>>, intended: Instant, variant: Variant, seed: u64) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let seq = sh.started.load(Ordering::Relaxed);
+    let mut attempt = 0u32;
+    let mut after_hint = false;
+    let mut waited = Duration::ZERO;
+    let mut first_send: Option<Instant> = None;
+    sh.budget.lock().await.deposit(intended - sh.start);
+    loop {
+        if !sh.wait_pause().await && attempt > 0 {
+            break;
+        }
+        let sent = Instant::now();
+        first_send.get_or_insert(sent);
+        let in_flight = sh.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut rx = sh.state.subscribe();
+        let ex = tokio::select! {
+            ex = sh.transport.deliver(sh.request(variant, seq)) => Some(ex),
+            _ = rx.wait_for(|s| *s == INTERRUPTED) => None,
+        };
+        sh.in_flight.fetch_sub(1, Ordering::SeqCst);
+        let Some(ex) = ex else {
+            sh.send_record(Record::Cancelled);
+            return;
+        };
+        let done = Instant::now();
+        if sh.opts.pace != Pace::None {
+            sh.pacer.lock().await.observe(&ex, done, unix_now());
+        }
+        let v = verdict(&ex);
+        sh.send_record(Record::Attempt {
+            at: sent - sh.start,
+            ex: Box::new(ex.clone()),
+            retry: attempt > 0,
+            after_hint,
+            in_flight,
+        });
+        let retryable = matches!(v, Verdict::Throttled | Verdict::Transient)
+            && sh.opts.backoff.policy != Policy::None
+            && attempt < sh.opts.backoff.max_retries
+            && !sh.stopped();
+        if v == Verdict::Success || !retryable {
+            sh.send_record(Record::Done {
+                success: v == Verdict::Success,
+                latency_ms: ms(done - intended),
+                queued_ms: ms(first_send.unwrap_or(sent) - intended),
+                retries: attempt,
+                waited_ms: ms(waited),
+            });
+            return;
+        }
+        if !sh.budget.lock().await.withdraw(done - sh.start) {
+            sh.send_record(Record::BudgetExhausted);
+            break;
+        }
+        let hint = wait_hint(&ex, unix_now());
+        let (delay, clamped) = sh.opts.backoff.delay(hint, attempt, rng.f64());
+        if let Some(h) = hint {
+            sh.send_record(Record::Hint(h.source, clamped));
+        }
+        after_hint = hint.is_some();
+        let resume = done + delay;
+        if v == Verdict::Throttled {
+            // One refusal slows every worker, not just this one.
+            let mut p = sh.paused_until.lock().await;
+            if *p < resume {
+                *p = resume;
+            }
+        }
+        attempt += 1;
+        waited += delay;
+        if !sh.sleep_until(resume).await {
+            break;
+        }
+    }
+    sh.send_record(Record::Done {
+        success: false,
+        latency_ms: ms(Instant::now() - intended),
+        queued_ms: ms(first_send.unwrap_or(intended) - intended),
+        retries: attempt,
+        waited_ms: ms(waited),
+    });
+}
+
+/// Runs the load until the duration or request count is reached, or `stop` completes (Ctrl-C).
+/// `progress` is called about four times a second with the running numbers.
+pub async fn run<T: Transport>(
+    transport: T,
+    opts: LoadOptions,
+    target: String,
+    stop: impl Future<Output = ()> + Send,
+    progress: &mut dyn FnMut(&Progress),
+) -> LoadReport {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let start = Instant::now();
+    let state = Arc::new(watch::channel(RUNNING).0);
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let sh = Arc::new(Shared {
+        transport,
+        start,
+        paused_until: Mutex::new(start),
+        budget: Mutex::new(RetryBudget::new(
+            opts.budget_percent,
+            opts.budget_floor,
+            Duration::from_secs(10),
+        )),
+        pacer: Mutex::new(pace::Pacer::default()),
+        in_flight: in_flight.clone(),
+        started: AtomicU64::new(0),
+        state: state.clone(),
+        tx,
+        opts: opts.clone(),
+    });
+    let dispatcher = tokio::spawn(dispatch(sh.clone()));
+    // The watcher holds only the state, not the workers' shared state: the collector ends when
+    // the last worker drops its sender.
+    let watcher = {
+        let state = state.clone();
+        async move {
+            stop.await;
+            advance(&state, INTERRUPTED);
+        }
+    };
+    drop(sh);
+    let mut collector = collect::Collector::new(&opts, target, in_flight);
+    {
+        let collecting = collector.collect(rx, start, progress);
+        tokio::pin!(collecting);
+        tokio::pin!(watcher);
+        let mut watching = true;
+        loop {
+            tokio::select! {
+                () = &mut collecting => break,
+                () = &mut watcher, if watching => watching = false,
+            }
+        }
+    }
+    let _ = dispatcher.await;
+    let interrupted = *state.borrow() == INTERRUPTED;
+    collector.finish(start, interrupted)
+}
+
+/// Turns the arrival model into sends; returns when dispatching is over and every request it
+/// started has ended.
+async fn dispatch<T: Transport>(sh: Arc<Shared<T>>) {
+    let opts = sh.opts.clone();
+    let deadline = opts.duration.map(|d| sh.start + d);
+    let mut rng = fastrand::Rng::with_seed(opts.seed);
+    let mut tasks = tokio::task::JoinSet::new();
+    let max_requests = opts.requests;
+    let take = move |sh: &Shared<T>| -> bool {
+        let n = sh.started.fetch_add(1, Ordering::SeqCst);
+        max_requests.is_none_or(|max| n < max)
+    };
+    match opts.arrival {
+        Arrival::Closed { concurrency } => {
+            for w in 0..concurrency.max(1) {
+                let sh = sh.clone();
+                let mix = opts.mix.clone();
+                let seed = opts.seed ^ ((w as u64 + 1) << 32);
+                tasks.spawn(async move {
+                    let mut rng = fastrand::Rng::with_seed(seed);
+                    loop {
+                        if sh.stopped() || deadline.is_some_and(|d| Instant::now() >= d) {
+                            return;
+                        }
+                        if !sh.wait_pause().await {
+                            return;
+                        }
+                        if sh.opts.pace != Pace::None {
+                            let hold = sh
+                                .pacer
+                                .lock()
+                                .await
+                                .hold_until(Instant::now(), sh.in_flight.load(Ordering::SeqCst));
+                            if let Some(until) = hold
+                                && !sh.sleep_until(until).await
+                            {
+                                return;
+                            }
+                        }
+                        if !take(&sh) {
+                            return;
+                        }
+                        let variant = pick(&mix, rng.f64());
+                        logical(sh.clone(), Instant::now(), variant, rng.u64(..)).await;
+                    }
+                });
+            }
+            // Closed-loop workers end on their own (deadline, request count, interrupt).
+            while tasks.join_next().await.is_some() {}
+        }
+        Arrival::Constant { rate } | Arrival::Poisson { rate } => {
+            let poisson = matches!(opts.arrival, Arrival::Poisson { .. });
+            let rate = rate.max(1e-6);
+            let cap = Arc::new(Semaphore::new(opts.max_in_flight.max(1)));
+            let mut offset = 0.0f64;
+            let mut slot: u64 = 0;
+            loop {
+                let intended = sh.start + Duration::from_secs_f64(offset);
+                if deadline.is_some_and(|d| intended >= d) {
+                    break;
+                }
+                if Instant::now() < intended && !sh.sleep_until(intended).await {
+                    break;
+                }
+                if sh.stopped() {
+                    break;
+                }
+                slot += 1;
+                offset = if poisson {
+                    offset + -(1.0 - rng.f64()).ln() / rate
+                } else {
+                    slot as f64 / rate
+                };
+                let now = Instant::now();
+                let paused = *sh.paused_until.lock().await > now;
+                let held = if paused {
+                    Some(SlotFate::HeldByPause)
+                } else if sh.opts.pace != Pace::None
+                    && sh
+                        .pacer
+                        .lock()
+                        .await
+                        .hold_until(now, sh.in_flight.load(Ordering::SeqCst))
+                        .is_some()
+                {
+                    Some(SlotFate::HeldByPace)
+                } else {
+                    None
+                };
+                if let Some(fate) = held {
+                    sh.send_record(Record::Slot(fate));
+                    continue;
+                }
+                let Ok(permit) = cap.clone().try_acquire_owned() else {
+                    sh.send_record(Record::Slot(SlotFate::DroppedAtCap));
+                    continue;
+                };
+                if !take(&sh) {
+                    break;
+                }
+                if now - intended > LATE {
+                    sh.send_record(Record::Slot(SlotFate::Late));
+                }
+                let variant = pick(&opts.mix, rng.f64());
+                let seed = rng.u64(..);
+                let sh2 = sh.clone();
+                tasks.spawn(async move {
+                    logical(sh2, intended, variant, seed).await;
+                    drop(permit);
+                });
+                // Reap finished tasks so the set stays as small as the in-flight count.
+                while tasks.try_join_next().is_some() {}
+            }
+        }
+    }
+    sh.advance(ENDING);
+    while tasks.join_next().await.is_some() {}
+}

@@ -1,0 +1,206 @@
+//! What a load run measures, kept in fixed-size structures so memory stays flat however many
+//! requests are sent: HdrHistograms for times, counters for outcomes, per-second buckets for
+//! the timeline, per-shape header tallies for the rate-limit truth.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::endpoint::Variant;
+use crate::headers::{Family, Role};
+use crate::http::{Exchange, FailureKind};
+
+/// A latency histogram in microseconds, 1 µs to 1 hour at 3 significant digits.
+#[derive(Debug, Clone)]
+pub struct Hist(Histogram<u64>);
+
+impl Default for Hist {
+    fn default() -> Self {
+        Hist(Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("static histogram bounds"))
+    }
+}
+
+impl Hist {
+    /// Records a time in milliseconds.
+    pub fn record_ms(&mut self, ms: f64) {
+        let us = (ms * 1000.0).round().clamp(1.0, 3_600_000_000.0) as u64;
+        self.0.saturating_record(us);
+    }
+
+    /// Count and percentiles, in milliseconds.
+    pub fn summary(&self) -> Percentiles {
+        let q = |p: f64| self.0.value_at_quantile(p) as f64 / 1000.0;
+        Percentiles {
+            count: self.0.len(),
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            p999: q(0.999),
+            max: self.0.max() as f64 / 1000.0,
+            mean: self.0.mean() / 1000.0,
+        }
+    }
+}
+
+/// Percentiles of one distribution, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Percentiles {
+    /// Values recorded.
+    pub count: u64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+}
+
+/// Why an attempt failed, by who is to blame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// 429 from the gateway itself.
+    GatewayThrottle,
+    /// 429 passed through from the upstream provider (`llm_provider-*` headers say so).
+    UpstreamThrottle,
+    /// 503 where a 429 belongs: clients treat it as an outage.
+    Unavailable503,
+    /// Other 5xx.
+    ServerError,
+    /// 401 or 403.
+    Auth,
+    /// Other 4xx.
+    ClientError,
+    /// No answer in time, or a stream that stalled.
+    Timeout,
+    /// No connection.
+    Connect,
+    /// A stream or body cut mid-way.
+    CutStream,
+    /// A body that is not what it claims.
+    BadBody,
+}
+
+impl ErrorClass {
+    /// Human label.
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorClass::GatewayThrottle => "gateway throttle (429)",
+            ErrorClass::UpstreamThrottle => "upstream throttle (429 via llm_provider-*)",
+            ErrorClass::Unavailable503 => "503 instead of 429",
+            ErrorClass::ServerError => "server error (5xx)",
+            ErrorClass::Auth => "authentication (401/403)",
+            ErrorClass::ClientError => "client error (4xx)",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Connect => "connect",
+            ErrorClass::CutStream => "cut stream",
+            ErrorClass::BadBody => "bad body",
+        }
+    }
+}
+
+/// The class of a failed attempt; `None` for a complete 2xx.
+pub fn error_class(ex: &Exchange) -> Option<ErrorClass> {
+    if let Some(f) = &ex.failure {
+        return Some(match f.kind {
+            FailureKind::Connect => ErrorClass::Connect,
+            FailureKind::Timeout => ErrorClass::Timeout,
+            FailureKind::StreamCut => ErrorClass::CutStream,
+            FailureKind::BadBody => ErrorClass::BadBody,
+            FailureKind::Auth => ErrorClass::Auth,
+        });
+    }
+    match ex.status? {
+        200..=299 => None,
+        429 | 529 => Some(
+            if ex
+                .rate_headers
+                .iter()
+                .any(|h| h.family == Family::Provider && h.name.contains("retry-after"))
+            {
+                ErrorClass::UpstreamThrottle
+            } else {
+                ErrorClass::GatewayThrottle
+            },
+        ),
+        503 => Some(ErrorClass::Unavailable503),
+        500..=599 => Some(ErrorClass::ServerError),
+        401 | 403 => Some(ErrorClass::Auth),
+        _ => Some(ErrorClass::ClientError),
+    }
+}
+
+/// How many successful responses of one shape carried each rate-limit header.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ShapeTally {
+    /// Successful responses of this shape.
+    pub responses: u64,
+    /// Per header name: responses that carried it.
+    pub carried: BTreeMap<String, u64>,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Second {
+    /// Attempts sent in this second (first tries and retries).
+    pub sent: u64,
+    /// Complete 2xx responses.
+    pub accepted: u64,
+    /// 429s.
+    pub throttled: u64,
+    /// Other failures.
+    pub errors: u64,
+    /// The last `remaining` (requests) each shape advertised in this second; absent when the
+    /// shape's responses carried none.
+    pub remaining: BTreeMap<String, i64>,
+}
+
+/// The advertised request quota on a response: (`remaining`, `limit`) for requests, from the
+/// first dialect that has them.
+pub fn request_counters(ex: &Exchange) -> (Option<i64>, Option<i64>) {
+    let find = |role: Role| {
+        ex.rate_headers
+            .iter()
+            .filter(|h| h.role == role && h.unit.as_deref() == Some("requests"))
+            .find_map(|h| h.count())
+    };
+    (find(Role::Remaining), find(Role::Limit))
+}
+
+/// Header tallies per shape, from successful responses.
+pub fn tally(shapes: &mut BTreeMap<Variant, ShapeTally>, ex: &Exchange) {
+    let t = shapes.entry(ex.variant).or_default();
+    t.responses += 1;
+    for h in ex
+        .rate_headers
+        .iter()
+        .filter(|h| h.family.compared_across_shapes())
+    {
+        *t.carried.entry(h.name.clone()).or_default() += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_reports_milliseconds() {
+        let mut h = Hist::default();
+        for i in 1..=1000 {
+            h.record_ms(f64::from(i));
+        }
+        let s = h.summary();
+        assert_eq!(s.count, 1000);
+        assert!((s.p50 - 500.0).abs() < 1.0, "{s:?}");
+        assert!((s.p99 - 990.0).abs() < 1.5, "{s:?}");
+        assert!((s.max - 1000.0).abs() < 1.0, "{s:?}");
+    }
+}

@@ -1,0 +1,185 @@
+//! Rate-limit truth under load: findings from what the headers said against what the gateway
+//! did. Pure functions of the collector's tallies.
+
+use std::collections::BTreeMap;
+
+use super::collect::Truth;
+use super::stats::{ErrorClass, ShapeTally};
+use crate::endpoint::Variant;
+use crate::http::Exchange;
+use crate::probe::analyze::{self, Finding, FindingKind};
+
+/// Findings the probe's per-response checks give on sampled exchanges that still hold under
+/// concurrency (counter and error checks need sequential sends, so they are left out).
+const SAMPLE_KINDS: [FindingKind; 5] = [
+    FindingKind::LitellmV3StreamingDrop,
+    FindingKind::LitellmV3PlainDictDrop,
+    FindingKind::MalformedValue,
+    FindingKind::InconsistentValue,
+    FindingKind::ImplausibleReset,
+];
+
+/// A header counts as sent on a shape when at least this share of its responses carried it.
+const ALWAYS: f64 = 0.99;
+
+/// Everything found, and notes.
+pub fn findings(
+    shapes: &BTreeMap<Variant, ShapeTally>,
+    samples: &[Exchange],
+    truth: &Truth,
+    errors: &BTreeMap<ErrorClass, u64>,
+    max_in_flight: usize,
+) -> (Vec<Finding>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut notes = Vec::new();
+    let (sampled, sample_notes) = analyze::analyze(samples);
+    out.extend(
+        sampled
+            .into_iter()
+            .filter(|f| SAMPLE_KINDS.contains(&f.kind)),
+    );
+    notes.extend(sample_notes);
+    missing_under_load(shapes, &mut out);
+
+    if let Some(first) = truth.first_429 {
+        let slack = i64::try_from(first.in_flight).unwrap_or(i64::MAX);
+        match first.last_remaining {
+            Some(r) if r > slack => out.push(finding(
+                FindingKind::EarlyThrottle,
+                format!(
+                    "the first 429 came {:.0} ms in while the last response still advertised {r} requests remaining ({} in flight): the advertised counter is not the one enforced",
+                    first.at_ms, first.in_flight
+                ),
+            )),
+            Some(r) => notes.push(format!(
+                "the first 429 came {:.0} ms in, after `remaining` reached {r} ({} in flight): the counter predicted it",
+                first.at_ms, first.in_flight
+            )),
+            None => notes.push(format!(
+                "the first 429 came {:.0} ms in; no response before it advertised `remaining`",
+                first.at_ms
+            )),
+        }
+    }
+    if let Some(limit) = truth.limit_requests
+        && truth.windows > 0
+    {
+        let slack = u64::try_from(max_in_flight).unwrap_or(u64::MAX);
+        let most = truth.max_accepted_per_window;
+        let limit_u = u64::try_from(limit.max(0)).unwrap_or(0);
+        if most > limit_u.saturating_add(slack) {
+            out.push(finding(
+                FindingKind::OverAdmission,
+                format!("{most} requests were accepted in one window against an advertised limit of {limit}"),
+            ));
+        } else {
+            notes.push(format!(
+                "at most {most} requests accepted per window ({} windows seen), advertised limit {limit}",
+                truth.windows
+            ));
+        }
+    }
+    let refused_again = truth.retries_after_hint - truth.retries_after_hint_accepted;
+    if truth.retries_after_hint > 0 {
+        if refused_again * 10 > truth.retries_after_hint {
+            out.push(finding(
+                FindingKind::WaitTooShort,
+                format!(
+                    "{refused_again} of {} retries sent after the advertised wait were refused again: the advertised wait is too short",
+                    truth.retries_after_hint
+                ),
+            ));
+        } else {
+            notes.push(format!(
+                "{} of {} retries sent after the advertised wait were accepted",
+                truth.retries_after_hint_accepted, truth.retries_after_hint
+            ));
+        }
+    }
+    if truth.throttles_without_hint > 0 {
+        out.push(finding(
+            FindingKind::NoRetryHint,
+            format!(
+                "{} 429s carried no `retry-after`, `retry-after-ms`, `RateLimit` t or exhausted reset: clients can only guess how long to wait",
+                truth.throttles_without_hint
+            ),
+        ));
+    }
+    if let Some(n) = errors.get(&ErrorClass::Unavailable503) {
+        out.push(finding(
+            FindingKind::EndpointError,
+            format!("{n} responses were 503: if these are throttling, clients treat them as an outage (a limit should answer 429)"),
+        ));
+    }
+    (out, notes)
+}
+
+fn finding(kind: FindingKind, message: String) -> Finding {
+    Finding {
+        kind,
+        headers: Vec::new(),
+        message,
+        present_on: Vec::new(),
+        missing_on: Vec::new(),
+        link: None,
+    }
+}
+
+/// "streaming chat/completions: 0 of 512 responses carried `x-…`" for every header that one
+/// shape always carries and another does not.
+fn missing_under_load(shapes: &BTreeMap<Variant, ShapeTally>, out: &mut Vec<Finding>) {
+    let share = |t: &ShapeTally, h: &str| {
+        if t.responses == 0 {
+            0.0
+        } else {
+            t.carried.get(h).copied().unwrap_or(0) as f64 / t.responses as f64
+        }
+    };
+    let names: std::collections::BTreeSet<&String> =
+        shapes.values().flat_map(|t| t.carried.keys()).collect();
+    for (variant, tally) in shapes {
+        let mut missing = Vec::new();
+        let mut present_on = Vec::new();
+        for name in &names {
+            let always: Vec<String> = shapes
+                .iter()
+                .filter(|(v, t)| *v != variant && share(t, name) >= ALWAYS)
+                .map(|(v, _)| v.to_string())
+                .collect();
+            if !always.is_empty() && share(tally, name) < ALWAYS {
+                missing.push((
+                    (*name).clone(),
+                    tally.carried.get(*name).copied().unwrap_or(0),
+                ));
+                for a in always {
+                    if !present_on.contains(&a) {
+                        present_on.push(a);
+                    }
+                }
+            }
+        }
+        if missing.is_empty() {
+            continue;
+        }
+        let detail: Vec<String> = missing
+            .iter()
+            .map(|(n, c)| format!("{c} of {} carried `{n}`", tally.responses))
+            .collect();
+        let litellm = missing.iter().any(|(n, _)| {
+            crate::headers::classify(n, "1")
+                .is_some_and(|h| h.family == crate::headers::Family::LitellmDescriptor)
+        });
+        out.push(Finding {
+            kind: FindingKind::MissingOnShape,
+            headers: missing.iter().map(|(n, _)| n.clone()).collect(),
+            message: format!(
+                "{variant}: {} (always sent on {})",
+                detail.join(", "),
+                present_on.join(", ")
+            ),
+            present_on,
+            missing_on: vec![variant.to_string()],
+            link: litellm.then(|| "https://github.com/BerriAI/litellm/issues/27748".into()),
+        });
+    }
+}
