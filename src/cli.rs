@@ -53,6 +53,13 @@ pub enum Command {
     /// Write a redacted support bundle: probe, repeat, 429 contract, SSE timeline, in one
     /// Markdown file.
     Triage(TriageArgs),
+    /// Load a gateway the way a well-behaved client would, and check its rate-limit headers
+    /// against what it does under load.
+    ///
+    /// Open loop (`--rate`, optionally `--poisson`) or closed loop (`--concurrency` alone).
+    /// Refusals are backed off per `retry-after-ms`, `Retry-After`, IETF `RateLimit` or the reset
+    /// of an exhausted limit; latency is timed from each request's intended send time.
+    Load(LoadArgs),
     /// Run the built-in rate-limited simulator on 127.0.0.1.
     Mock(MockArgs),
     /// Show the LiteLLM streaming header drop and its fix on the built-in simulator.
@@ -214,6 +221,110 @@ pub struct TriageArgs {
     /// Longest advertised wait honoured when checking recovery after the 429.
     #[arg(long, default_value = "90s", value_name = "DURATION")]
     pub max_wait: String,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// `ratecheck load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Gateway base URL: `http://host:4000` or `http://host:4000/v1`.
+    pub url: String,
+
+    /// Open loop: requests per second, sent on schedule whatever the responses do.
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate: Option<f64>,
+
+    /// With `--rate`: exponential gaps (Poisson arrivals) instead of even spacing.
+    #[arg(long, requires = "rate")]
+    pub poisson: bool,
+
+    /// Without `--rate`: closed loop with this many workers. With `--rate`: the most requests
+    /// in flight; slots beyond it are dropped and counted (default 256).
+    #[arg(long, short = 'c', value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// Stop sending after this long (default 10s unless `--requests` is given).
+    #[arg(long, short = 'd', value_name = "DURATION")]
+    pub duration: Option<String>,
+
+    /// Stop sending after this many requests (retries not counted).
+    #[arg(long, short = 'n', value_name = "N")]
+    pub requests: Option<u64>,
+
+    /// Endpoints to send to, comma-separated, in equal shares.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "LIST",
+        default_value = "chat"
+    )]
+    pub endpoints: Vec<String>,
+
+    /// Share of requests sent with `stream: true` (0 to 1), on endpoints that stream.
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    pub stream_fraction: f64,
+
+    /// Model for the generation endpoints (default: the first from `GET /v1/models`).
+    #[arg(long)]
+    pub model: Option<String>,
+
+    /// Model for `/v1/embeddings` (default: `--model`).
+    #[arg(long)]
+    pub embedding_model: Option<String>,
+
+    /// `max_tokens` per request.
+    #[arg(long, default_value_t = 16)]
+    pub max_tokens: u32,
+
+    /// Prompt length in characters.
+    #[arg(long, default_value_t = 16)]
+    pub prompt_chars: usize,
+
+    /// How to wait when a refusal gives no advice; `none` never retries nor pauses.
+    #[arg(long, value_enum, default_value_t = crate::load::backoff::Policy::FullJitter)]
+    pub backoff: crate::load::backoff::Policy,
+
+    /// Retries per request.
+    #[arg(long, default_value_t = 3)]
+    pub max_retries: u32,
+
+    /// First computed backoff wait.
+    #[arg(long, default_value = "500ms", value_name = "DURATION")]
+    pub backoff_base: String,
+
+    /// Longest computed backoff wait.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub backoff_cap: String,
+
+    /// Longest advised wait honoured; longer advice is clamped and reported.
+    #[arg(long, default_value = "120s", value_name = "DURATION")]
+    pub max_wait: String,
+
+    /// Retries allowed as a share of the last 10 s of requests (plus 10 per 10 s).
+    #[arg(long, default_value_t = 0.2, value_name = "FRACTION")]
+    pub retry_budget: f64,
+
+    /// `headers`: pace sends from `remaining` and the reset so the limit is not hit.
+    #[arg(long, value_enum, default_value_t = crate::load::Pace::None)]
+    pub pace: crate::load::Pace,
+
+    /// Fail (exit 1) when this holds, e.g. `p99_ms>2000` or `error_rate>0.01` (repeatable).
+    #[arg(long = "fail-if", value_name = "EXPR")]
+    pub fail_if: Vec<String>,
+
+    /// Seed for arrivals, the mix and jitter.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Also write the report to this file (format from `--format`).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 
     #[command(flatten)]
     pub connect: ConnectArgs,

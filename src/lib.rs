@@ -56,6 +56,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<E
         Command::Run(args) => run::command::run_command(&args, color, out, err).await,
         Command::Validate(args) => run::command::validate_command(&args, out, err),
         Command::Triage(args) => triage_command(&args, out, err).await,
+        Command::Load(args) => load::command::load_command(&args, color, out, err).await,
         Command::Mock(args) => mock_command(&args, out).await,
         Command::Demo(args) => demo::run(args.format, color, out).await,
     }

@@ -11,6 +11,7 @@
 
 pub mod backoff;
 mod collect;
+pub mod command;
 mod pace;
 pub mod stats;
 #[cfg(test)]

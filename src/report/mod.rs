@@ -5,6 +5,7 @@
 //! the human and Markdown forms share is built once here.
 
 pub mod human;
+pub mod load;
 pub mod markdown;
 pub mod run;
 

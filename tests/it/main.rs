@@ -20,3 +20,6 @@ mod scenarios_sim;
 
 /// Malformed scenarios: located one-line errors, exit 2.
 mod scenarios_malformed;
+
+/// `load` against the simulator: findings under load, backoff on real 429s, Ctrl-C.
+mod load_sim;

@@ -1,0 +1,206 @@
+//! `load` against the simulator through the binary: the streaming drop found under load, a
+//! clean run on the fixed profile, backoff on real 429s, thresholds, Ctrl-C.
+
+use std::time::Duration;
+
+use ratecheck::mock::{MockConfig, MockServer, Profile};
+
+use crate::support::ratecheck;
+
+async fn sim(profile: Profile, rpm: u64, window: Duration) -> MockServer {
+    MockServer::start(
+        MockConfig {
+            profile,
+            rpm,
+            window,
+            chunk_delay: Duration::from_millis(1),
+            ..MockConfig::default()
+        },
+        0,
+    )
+    .await
+    .unwrap()
+}
+
+async fn load_json(url: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
+    let mut args = vec!["load", url, "--format", "json"];
+    args.extend_from_slice(extra);
+    let r = ratecheck(
+        &args,
+        &[("RATECHECK_API_KEY", "sk-load-test-key-0000000000")],
+    )
+    .await;
+    let json = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("load JSON: {e}\n{}\n{}", r.stdout, r.stderr));
+    (r.code, json, r.stderr)
+}
+
+fn kinds(report: &serde_json::Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn litellm_v3_streams_carry_no_counters_under_load_and_fixed_does() {
+    let args = [
+        "--rate",
+        "40",
+        "--duration",
+        "2s",
+        "--stream-fraction",
+        "0.5",
+    ];
+    let v3 = sim(Profile::LitellmV3, 100_000, Duration::from_secs(60)).await;
+    let (code, report, stderr) = load_json(&v3.url(), &args).await;
+    assert_eq!(code, 1, "{stderr}");
+    let k = kinds(&report);
+    assert!(
+        k.contains(&"litellm_v3_streaming_drop".to_string()),
+        "{k:?}"
+    );
+    let shape = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "missing_on_shape")
+        .unwrap();
+    let msg = shape["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("streaming chat/completions: 0 of "),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("carried `x-ratelimit-api_key-remaining-requests`"),
+        "{msg}"
+    );
+    assert_eq!(report["requests"]["logical"], 80);
+    assert_eq!(report["requests"]["failed"], 0);
+    v3.shutdown().await;
+
+    let fixed = sim(Profile::LitellmFixed, 100_000, Duration::from_secs(60)).await;
+    let (code, report, stderr) = load_json(&fixed.url(), &args).await;
+    assert_eq!(code, 0, "{stderr}\n{report:#}");
+    assert!(kinds(&report).is_empty());
+    for s in report["shapes"].as_array().unwrap() {
+        let n = s["responses"].as_u64().unwrap();
+        assert_eq!(
+            s["carried"]["x-ratelimit-api_key-remaining-requests"], n,
+            "{s}"
+        );
+    }
+    fixed.shutdown().await;
+}
+
+#[tokio::test]
+async fn real_429s_pause_dispatch_for_the_advised_wait() {
+    // 10 requests per 1 s window, asked for 40/s: every refusal says `retry-after: 1`.
+    let server = sim(Profile::Openai, 10, Duration::from_secs(1)).await;
+    let (code, report, stderr) =
+        load_json(&server.url(), &["--rate", "40", "--duration", "3s"]).await;
+    assert!(code == 0 || code == 1, "{stderr}");
+    let sched = &report["schedule"];
+    assert!(sched["held_by_pause"].as_u64().unwrap() > 40, "{report:#}");
+    assert!(
+        report["hints"]["retry_after_ms"].as_u64().unwrap() >= 1,
+        "{report:#}"
+    );
+    // Accepted per second stays at the limit; the 429s are a small share of what was asked.
+    let throttled: u64 = report["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["throttled"].as_u64().unwrap())
+        .sum();
+    assert!(throttled <= 12, "{throttled} refusals: {report:#}");
+    assert_eq!(
+        report["latency"]["from_intended"]["count"],
+        report["requests"]["succeeded"]
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn failed_threshold_exits_1() {
+    let server = sim(Profile::LitellmFixed, 100_000, Duration::from_secs(60)).await;
+    let (code, report, _) = load_json(
+        &server.url(),
+        &[
+            "--requests",
+            "20",
+            "--concurrency",
+            "2",
+            "--fail-if",
+            "p50_ms<100000",
+            "--fail-if",
+            "error_rate>0.5",
+        ],
+    )
+    .await;
+    assert_eq!(code, 1);
+    let t = report["thresholds"].as_array().unwrap();
+    assert_eq!(t[0]["failed"], true);
+    assert_eq!(t[1]["failed"], false);
+    let r = ratecheck(
+        &["load", &server.url(), "--rate", "5", "--fail-if", "p99>3"],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("did you mean `p99_ms`"), "{}", r.stderr);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn ctrl_c_stops_cleanly_and_still_writes_the_report() {
+    let server = sim(Profile::LitellmV3, 100_000, Duration::from_secs(60)).await;
+    let out = std::env::temp_dir().join(format!("ratecheck-interrupt-{}.json", std::process::id()));
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ratecheck"))
+        .args([
+            "load",
+            &server.url(),
+            "--rate",
+            "20",
+            "--duration",
+            "60s",
+            "--stream-fraction",
+            "0.5",
+            "--format",
+            "json",
+            "-o",
+            &out.display().to_string(),
+        ])
+        .env("RATECHECK_API_KEY", "sk-interrupt-test-0000000000")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let started = std::time::Instant::now();
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(report["interrupted"], true);
+    let sent = report["requests"]["logical"].as_u64().unwrap();
+    assert!((20..=40).contains(&sent), "{sent}");
+    // The partial run already shows the streaming drop.
+    assert!(kinds(&report).contains(&"litellm_v3_streaming_drop".to_string()));
+    assert_eq!(output.status.code(), Some(1));
+    server.shutdown().await;
+}
