@@ -165,6 +165,8 @@ pub struct First429 {
     pub at_ms: f64,
     /// The last `remaining` (requests) advertised before it, if any.
     pub last_remaining: Option<i64>,
+    /// Requests accepted after that advertisement by responses that carried no counter.
+    pub accepted_since: u64,
     /// Requests in flight when it was sent.
     pub in_flight: usize,
 }
@@ -233,6 +235,7 @@ pub(crate) struct Collector {
     samples: Vec<Exchange>,
     truth: Truth,
     last_remaining: Option<i64>,
+    accepted_since_remaining: u64,
     window_accepted: u64,
     dispatch_end: Duration,
 }
@@ -281,6 +284,7 @@ impl Collector {
             samples: Vec::new(),
             truth: Truth::default(),
             last_remaining: None,
+            accepted_since_remaining: 0,
             window_accepted: 0,
             dispatch_end: Duration::ZERO,
         }
@@ -455,6 +459,9 @@ impl Collector {
                         self.close_window();
                     }
                     self.last_remaining = Some(r);
+                    self.accepted_since_remaining = 0;
+                } else {
+                    self.accepted_since_remaining += 1;
                 }
                 self.window_accepted += 1;
             }
@@ -468,6 +475,7 @@ impl Collector {
                         self.truth.first_429 = Some(First429 {
                             at_ms: at.as_secs_f64() * 1000.0,
                             last_remaining: self.last_remaining,
+                            accepted_since: self.accepted_since_remaining,
                             in_flight,
                         });
                     }

@@ -43,11 +43,13 @@ pub fn findings(
 
     if let Some(first) = truth.first_429 {
         let slack = i64::try_from(first.in_flight).unwrap_or(i64::MAX);
+        // Responses without counters (streams, on some gateways) still used up the quota.
+        let since = i64::try_from(first.accepted_since).unwrap_or(i64::MAX);
         match first.last_remaining {
-            Some(r) if r > slack => out.push(finding(
+            Some(r) if r.saturating_sub(since) > slack => out.push(finding(
                 FindingKind::EarlyThrottle,
                 format!(
-                    "the first 429 came {:.0} ms in while the last response still advertised {r} requests remaining ({} in flight): the advertised counter is not the one enforced",
+                    "the first 429 came {:.0} ms in while the last response still advertised {r} requests remaining ({since} accepted since, {} in flight): the advertised counter is not the one enforced",
                     first.at_ms, first.in_flight
                 ),
             )),

@@ -393,3 +393,89 @@ async fn shipped_litellm_scenario_gives_the_probes_verdict_on_real_litellm() {
     );
     assert_eq!(failed(1), ["the refusal says when to retry"], "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_load_on_real_litellm_matches_the_probe_and_backs_off_per_retry_after() {
+    let Some(bin) = litellm_bin() else { return };
+    ratecheck::install_crypto_provider();
+    let (port, _) = two_free_ports();
+    let proxy = start_proxy(&bin, "config.yaml", port).await;
+
+    let (_, probe, _) =
+        probe_json(&proxy.url, &key(1000, 1_000_000), &["--endpoints", "chat"]).await;
+    let probe_kinds: Vec<String> = probe["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap().to_string())
+        .collect();
+
+    // 8 requests a minute, asked for 4 a second for 4 s, half of them streamed.
+    let k = key(8, 1_000_000);
+    let run = ratecheck(
+        &[
+            "load",
+            &proxy.url,
+            "--rate",
+            "4",
+            "--duration",
+            "4s",
+            "--stream-fraction",
+            "0.5",
+            "--format",
+            "json",
+            "--timeout",
+            "60s",
+        ],
+        &[("RATECHECK_API_KEY", k.as_str())],
+    )
+    .await;
+    assert!(
+        !run.stdout.contains(&k) && !run.stderr.contains(&k),
+        "the key leaked"
+    );
+    let report: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("load JSON: {e}\n{}\n{}", run.stdout, run.stderr));
+    assert_eq!(run.code, 1, "{report:#}");
+    let kinds: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap().to_string())
+        .collect();
+    // The same named drop as the probe, and nothing the probe did not see but the load
+    // findings about LiteLLM's own refusals.
+    for want in ["litellm_v3_streaming_drop", "missing_on_shape"] {
+        assert!(
+            probe_kinds.contains(&want.to_string()),
+            "probe: {probe_kinds:?}"
+        );
+        assert!(
+            kinds.contains(&want.to_string()),
+            "load: {kinds:?}\n{report:#}"
+        );
+    }
+    assert!(!kinds.contains(&"early_throttle".to_string()), "{report:#}");
+    // LiteLLM answers the 9th request with 429 and `retry-after: 60`: the run honours it, so
+    // everything after the first refusal is held, not sent.
+    assert_eq!(report["requests"]["succeeded"], 8, "{report:#}");
+    assert!(
+        report["hints"]["retry_after_seconds"].as_u64().unwrap() >= 1,
+        "{report:#}"
+    );
+    assert!(
+        report["schedule"]["held_by_pause"].as_u64().unwrap() >= 4,
+        "{report:#}"
+    );
+    let first = report["truth"]["first_429"]["at_ms"].as_f64().unwrap();
+    let after: u64 = report["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| (*i as f64) * 1000.0 > first + 1000.0)
+        .map(|(_, s)| s["sent"].as_u64().unwrap())
+        .sum();
+    assert_eq!(after, 0, "sent during the advised wait: {report:#}");
+    assert_eq!(report["latency"]["from_intended"]["count"], 8);
+}
