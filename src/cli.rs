@@ -326,6 +326,11 @@ pub struct LoadArgs {
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Write a self-contained HTML report with charts: timeline, advertised `remaining` per
+    /// shape, latency distribution.
+    #[arg(long, value_name = "FILE")]
+    pub report_html: Option<PathBuf>,
+
     #[command(flatten)]
     pub connect: ConnectArgs,
 }

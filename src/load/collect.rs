@@ -126,6 +126,8 @@ pub struct Latencies {
     pub inter_event_gap: Percentiles,
     /// From intended send time to the first attempt's send: time held at the client.
     pub queued: Percentiles,
+    /// `from_intended` as (percentile, ms) points, for plotting the distribution.
+    pub curve: Vec<(f64, f64)>,
 }
 
 /// One shape's header tally.
@@ -543,6 +545,7 @@ impl Collector {
                 ttft: self.ttft.summary(),
                 inter_event_gap: self.gaps.summary(),
                 queued: self.queued.summary(),
+                curve: self.from_intended.curve(),
             },
             errors: self.errors,
             hints: self.hints,

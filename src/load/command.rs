@@ -210,6 +210,10 @@ pub async fn load_command(
         std::fs::write(path, text)
             .map_err(|e| CliError::usage(format!("could not write `{}`: {e}", path.display())))?;
     }
+    if let Some(path) = &args.report_html {
+        std::fs::write(path, crate::report::html::render(&report))
+            .map_err(|e| CliError::usage(format!("could not write `{}`: {e}", path.display())))?;
+    }
     if report.interrupted {
         let _ = writeln!(
             err,

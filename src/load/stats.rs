@@ -28,6 +28,17 @@ impl Hist {
         self.0.saturating_record(us);
     }
 
+    /// The percentile curve at fixed points (percentile, milliseconds), for plotting.
+    pub fn curve(&self) -> Vec<(f64, f64)> {
+        if self.0.is_empty() {
+            return Vec::new();
+        }
+        CURVE_POINTS
+            .iter()
+            .map(|p| (*p, self.0.value_at_quantile(p / 100.0) as f64 / 1000.0))
+            .collect()
+    }
+
     /// Count and percentiles, in milliseconds.
     pub fn summary(&self) -> Percentiles {
         let q = |p: f64| self.0.value_at_quantile(p) as f64 / 1000.0;
@@ -42,6 +53,12 @@ impl Hist {
         }
     }
 }
+
+/// Percentiles at which the latency curve is reported.
+pub const CURVE_POINTS: [f64; 17] = [
+    0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 95.0, 97.5, 99.0, 99.5, 99.9, 99.99,
+    100.0,
+];
 
 /// Percentiles of one distribution, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

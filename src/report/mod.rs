@@ -4,6 +4,7 @@
 //! `json` the stable machine form (schema in `docs/probe-report.schema.json`). The matrix that
 //! the human and Markdown forms share is built once here.
 
+pub mod html;
 pub mod human;
 pub mod load;
 pub mod markdown;

@@ -54,8 +54,12 @@ async fn litellm_v3_streams_carry_no_counters_under_load_and_fixed_does() {
         "--stream-fraction",
         "0.5",
     ];
+    let html = std::env::temp_dir().join(format!("ratecheck-load-{}.html", std::process::id()));
+    let html_arg = html.display().to_string();
     let v3 = sim(Profile::LitellmV3, 100_000, Duration::from_secs(60)).await;
-    let (code, report, stderr) = load_json(&v3.url(), &args).await;
+    let mut with_html = args.to_vec();
+    with_html.extend(["--report-html", html_arg.as_str()]);
+    let (code, report, stderr) = load_json(&v3.url(), &with_html).await;
     assert_eq!(code, 1, "{stderr}");
     let k = kinds(&report);
     assert!(
@@ -80,6 +84,18 @@ async fn litellm_v3_streams_carry_no_counters_under_load_and_fixed_does() {
     assert_eq!(report["requests"]["logical"], 80);
     assert_eq!(report["requests"]["failed"], 0);
     v3.shutdown().await;
+
+    // The HTML report: three charts drawn inline, nothing fetched, the silent shape named.
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(page.matches("<svg").count(), 3, "{page}");
+    assert!(page.matches("<polyline").count() >= 6);
+    assert!(!page.contains("src=") && !page.contains("href=") && !page.contains("<script"));
+    assert!(page.contains("No line for: streaming chat/completions"));
+    assert!(
+        page.contains("\nnon-streaming chat/completions\n</text>"),
+        "the legend names the shape that carries the counter"
+    );
+    assert!(page.contains("litellm_v3_streaming_drop"));
 
     let fixed = sim(Profile::LitellmFixed, 100_000, Duration::from_secs(60)).await;
     let (code, report, stderr) = load_json(&fixed.url(), &args).await;
