@@ -108,7 +108,7 @@ pub fn wait_hint(ex: &Exchange, now_unix: f64) -> Option<Hint> {
 }
 
 /// How to wait when the response gives no advice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Policy {
     /// Never retry, never pause: the behaviour of every other load generator, for comparison.

@@ -9,10 +9,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::backoff::Backoff;
 use super::stats::ErrorClass;
 use super::threshold::{self, Condition};
-use super::{Arrival, LoadOptions, LoadReport, MixEntry, run};
+use super::{Arrival, LoadOptions, LoadReport, run};
 use crate::cli::LoadArgs;
 use crate::config::{self, CliError};
-use crate::endpoint::{Endpoint, Mode, Variant};
+use crate::endpoint::Endpoint;
 use crate::exit::Exit;
 use crate::http::{Client, ModelsError, normalize_base};
 use crate::report::{Format, load as reporter};
@@ -51,23 +51,11 @@ pub fn options(args: &LoadArgs) -> Result<(LoadOptions, Vec<Condition>), CliErro
             "`--stream-fraction` is a share from 0 to 1",
         ));
     }
-    let mut mix = Vec::new();
+    let mut endpoints = Vec::new();
     for item in args.endpoints.iter().filter(|s| !s.trim().is_empty()) {
-        let endpoint: Endpoint = item.parse().map_err(CliError::usage)?;
-        let f = if endpoint.streams() {
-            args.stream_fraction
-        } else {
-            0.0
-        };
-        for (mode, weight) in [(Mode::NonStreaming, 1.0 - f), (Mode::Streaming, f)] {
-            if weight > 0.0 {
-                mix.push(MixEntry {
-                    variant: Variant { endpoint, mode },
-                    weight,
-                });
-            }
-        }
+        endpoints.push(item.parse::<Endpoint>().map_err(CliError::usage)?);
     }
+    let mix = super::mix(&endpoints, args.stream_fraction);
     if mix.is_empty() {
         return Err(CliError::usage("`--endpoints` is empty"));
     }

@@ -290,6 +290,27 @@ impl<T: Transport> Shared<T> {
     }
 }
 
+/// The mix for `endpoints` in equal shares, `stream_fraction` of each streamed where it can be.
+pub fn mix(endpoints: &[Endpoint], stream_fraction: f64) -> Vec<MixEntry> {
+    let mut out = Vec::new();
+    for &endpoint in endpoints {
+        let f = if endpoint.streams() {
+            stream_fraction.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        for (mode, weight) in [(Mode::NonStreaming, 1.0 - f), (Mode::Streaming, f)] {
+            if weight > 0.0 {
+                out.push(MixEntry {
+                    variant: Variant { endpoint, mode },
+                    weight,
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Moves the run to `state` unless it is already further along.
 fn advance(tx: &watch::Sender<u8>, state: u8) {
     tx.send_if_modified(|s| {

@@ -14,7 +14,7 @@ use crate::headers::{Family, Parsed, Role};
 use crate::http::Exchange;
 
 /// Whether and how to pace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Pace {
     /// Send on schedule; find the limit by its refusals.

@@ -54,7 +54,7 @@ fn fmt_ms(v: f64) -> String {
 }
 
 /// Lines shared by the terminal and Markdown forms: the summary sentences.
-fn summary_lines(r: &LoadReport) -> Vec<String> {
+pub fn summary_lines(r: &LoadReport) -> Vec<String> {
     let s = &r.settings;
     let q = &r.requests;
     let mut lines = vec![

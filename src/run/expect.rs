@@ -254,6 +254,23 @@ const ERROR_KINDS: [FindingKind; 3] = [
     FindingKind::InStreamError,
 ];
 
+/// A finding in a few words: which headers were missing where, or its message; the full
+/// message stays in the step's findings.
+pub fn finding_summary(f: &crate::probe::analyze::Finding) -> String {
+    if f.missing_on.is_empty() {
+        format!("{}: {}", f.kind.name(), f.message)
+    } else if f.headers.is_empty() {
+        format!("{} on {}", f.kind.name(), f.missing_on.join(", "))
+    } else {
+        format!(
+            "{}: {} missing on {}",
+            f.kind.name(),
+            f.headers.join(", "),
+            f.missing_on.join(", ")
+        )
+    }
+}
+
 /// Checks of a `probe` step: required headers per response shape, then one check per class of
 /// finding, whose `actual` names each finding (`litellm_v3_streaming_drop: …`).
 pub fn probe_checks(report: &ProbeReport, expect: &ProbeExpect) -> Vec<Check> {
@@ -322,22 +339,7 @@ pub fn probe_checks(report: &ProbeReport, expect: &ProbeExpect) -> Vec<Check> {
             .findings
             .iter()
             .filter(|f| kinds.contains(&f.kind))
-            .map(|f| {
-                // Findings about missing headers say which and where in a few words; the full
-                // message stays in the step's findings.
-                if f.missing_on.is_empty() {
-                    format!("{}: {}", f.kind.name(), f.message)
-                } else if f.headers.is_empty() {
-                    format!("{} on {}", f.kind.name(), f.missing_on.join(", "))
-                } else {
-                    format!(
-                        "{}: {} missing on {}",
-                        f.kind.name(),
-                        f.headers.join(", "),
-                        f.missing_on.join(", ")
-                    )
-                }
-            })
+            .map(finding_summary)
             .collect();
         checks.push(Check::new(
             name,

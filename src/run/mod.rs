@@ -7,6 +7,7 @@
 pub mod command;
 mod exhaust;
 mod expect;
+mod loadstep;
 mod steps;
 
 use std::collections::HashMap;

@@ -73,6 +73,11 @@ impl Ctx<'_> {
                 let model = self.model_for(leaf, x.model.as_deref(), &mut report.checks);
                 super::exhaust::run(self, x, variant, &model, &mut report).await;
             }
+            Step::Load(ld) => {
+                let default = "load".to_string();
+                report.name = self.name(ld.name.as_deref(), &default, b, &mut report.checks);
+                super::loadstep::run(self, ld, leaf, &mut report).await;
+            }
             Step::Repeat(_) | Step::ForEach(_) => {}
         }
         report.wall_ms = ms(start.elapsed());

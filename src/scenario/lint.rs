@@ -132,6 +132,53 @@ impl Linter<'_> {
                     self.opt(&rule.equals, "equals")?;
                 }
             }
+            Step::Load(ld) => {
+                self.opt(&ld.name, "name")?;
+                let phases = ld.phases.as_ref();
+                if let Some(p) = phases
+                    && p.value.is_empty()
+                {
+                    return Err(self.error_at(
+                        p.referenced.line(),
+                        p.referenced.column(),
+                        "`load.phases` is empty".into(),
+                    ));
+                }
+                let sends =
+                    |rate: Option<f64>, conc: Option<usize>| rate.is_some() || conc.is_some();
+                let every_phase =
+                    phases.is_some_and(|p| p.value.iter().all(|ph| sends(ph.rate, ph.concurrency)));
+                if !sends(ld.rate, ld.concurrency) && !every_phase {
+                    return Err(self.error_at(
+                        at.0,
+                        at.1,
+                        "`load` needs `rate` (open loop) or `concurrency` (closed loop), on the step or on every phase".into(),
+                    ));
+                }
+                if ld.rate.is_some_and(|r| !(r.is_finite() && r > 0.0))
+                    || phases.is_some_and(|p| {
+                        p.value
+                            .iter()
+                            .any(|ph| ph.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)))
+                    })
+                {
+                    return Err(self.error_at(
+                        at.0,
+                        at.1,
+                        "`load.rate` must be a positive number".into(),
+                    ));
+                }
+                if ld
+                    .stream_fraction
+                    .is_some_and(|f| !(0.0..=1.0).contains(&f))
+                {
+                    return Err(self.error_at(
+                        at.0,
+                        at.1,
+                        "`load.stream_fraction` is a share from 0 to 1".into(),
+                    ));
+                }
+            }
             Step::Repeat(r) => {
                 if r.times.value == 0 {
                     return Err(self.error_at(

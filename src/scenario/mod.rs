@@ -28,7 +28,7 @@ pub use load::{LoadError, load, parse};
 pub fn suggest_name<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     load::suggest(word, candidates)
 }
-pub use rules::{Dur, HeaderRule, IntRange, Pattern, StreamExpect};
+pub use rules::{Dur, FailIf, HeaderRule, IntRange, Pattern, StreamExpect};
 
 /// A scenario as written, with the file it came from.
 #[derive(Debug)]
@@ -116,6 +116,8 @@ pub enum Step {
     Repeat(RepeatStep),
     /// Run the inner steps once per endpoint, shape or model.
     ForEach(ForEachStep),
+    /// Backoff-aware load, with thresholds and the rate-limit truth findings.
+    Load(LoadStep),
 }
 
 impl Step {
@@ -127,6 +129,7 @@ impl Step {
             Step::Exhaust(_) => "exhaust",
             Step::Repeat(_) => "repeat",
             Step::ForEach(_) => "for_each",
+            Step::Load(_) => "load",
         }
     }
 }
@@ -297,4 +300,77 @@ pub struct ForEachStep {
     pub models: Option<Spanned<Vec<String>>>,
     /// The steps to run for each combination.
     pub steps: Spanned<Vec<Spanned<Step>>>,
+}
+
+/// `load`: the same engine as `ratecheck load`, run for each phase in turn (a stepwise ramp).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadStep {
+    /// Name shown in reports.
+    pub name: Option<String>,
+    /// Open loop: requests per second (each phase may set its own).
+    pub rate: Option<f64>,
+    /// With `rate`: Poisson arrivals.
+    #[serde(default)]
+    pub poisson: bool,
+    /// Without `rate`: closed-loop workers; with it, the in-flight cap.
+    pub concurrency: Option<usize>,
+    /// How long to send (default 10s unless `requests` is given).
+    pub duration: Option<Dur>,
+    /// How many requests to send.
+    pub requests: Option<u64>,
+    /// Phases run one after another, each with its own duration and rate or concurrency.
+    pub phases: Option<Spanned<Vec<LoadPhase>>>,
+    /// Endpoints, in equal shares (default: the loop's, else chat).
+    pub endpoints: Option<Vec<Endpoint>>,
+    /// Share of requests sent streaming (0 to 1).
+    pub stream_fraction: Option<f64>,
+    /// `max_tokens` per request.
+    pub max_tokens: Option<u32>,
+    /// Prompt length in characters.
+    pub prompt_chars: Option<usize>,
+    /// Backoff without advice: `full-jitter` (default), `equal-jitter`, `exponential`, `none`.
+    pub backoff: Option<crate::load::backoff::Policy>,
+    /// Retries per request (default 3).
+    pub max_retries: Option<u32>,
+    /// Longest advised wait honoured (default 120s).
+    pub max_wait: Option<Dur>,
+    /// `headers`: pace from `remaining` and reset.
+    pub pace: Option<crate::load::Pace>,
+    /// What must hold.
+    #[serde(default)]
+    pub expect: LoadExpect,
+}
+
+/// One phase of a `load` step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadPhase {
+    /// How long the phase sends.
+    pub duration: Dur,
+    /// Requests per second in this phase.
+    pub rate: Option<f64>,
+    /// Closed-loop workers in this phase.
+    pub concurrency: Option<usize>,
+}
+
+/// Expectations on a load run.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadExpect {
+    /// k6-style thresholds that fail the step when they hold: `p99_ms>2000`, `error_rate>0.01`.
+    #[serde(default)]
+    pub fail_if: Vec<FailIf>,
+    /// No rate-limit truth finding (headers missing under load, early 429s, short waits, …).
+    #[serde(default = "yes")]
+    pub no_findings: bool,
+}
+
+impl Default for LoadExpect {
+    fn default() -> Self {
+        LoadExpect {
+            fail_if: Vec::new(),
+            no_findings: true,
+        }
+    }
 }

@@ -170,3 +170,16 @@ pub struct StreamExpect {
     /// How many events the stream carries.
     pub events: Option<IntRange>,
 }
+
+/// A `fail_if` threshold, parsed when the scenario is read.
+#[derive(Debug, Clone)]
+pub struct FailIf(pub crate::load::threshold::Condition);
+
+impl<'de> Deserialize<'de> for FailIf {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        crate::load::threshold::parse(&text)
+            .map(FailIf)
+            .map_err(|e| de::Error::custom(e.0))
+    }
+}

@@ -137,6 +137,24 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "2:1",
         "key `target` is given twice",
     ),
+    (
+        "23-load-without-rate",
+        "steps:\n  - load:\n      duration: 5s\n",
+        "2:5",
+        "`load` needs `rate` (open loop) or `concurrency` (closed loop)",
+    ),
+    (
+        "24-bad-threshold",
+        "steps:\n  - load:\n      rate: 5\n      expect:\n        fail_if: [p99>3]\n",
+        "5:19",
+        "`p99` is not a metric (did you mean `p99_ms`?)",
+    ),
+    (
+        "25-bad-pace",
+        "steps:\n  - load:\n      rate: 5\n      pace: header\n",
+        "4:13",
+        "unknown variant `header`, expected one of none, headers (did you mean `headers`?)",
+    ),
 ];
 
 fn write_case(name: &str, text: &str) -> String {

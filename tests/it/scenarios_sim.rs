@@ -339,3 +339,28 @@ async fn triage_bundle_names_the_drop_with_its_cause_and_a_stream_timeline() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn load_scenario_finds_the_drop_under_load_on_v3_and_passes_on_fixed() {
+    let (v3, fixed) = tokio::join!(
+        sim(Profile::LitellmV3, 100_000, Duration::from_secs(60)),
+        sim(Profile::LitellmFixed, 100_000, Duration::from_secs(60))
+    );
+    let (bad, good) = tokio::join!(
+        run("rate-limit-headers-under-load", &v3, &[]),
+        run("rate-limit-headers-under-load", &fixed, &[])
+    );
+    assert_eq!(bad.code, 1, "{}", bad.stdout);
+    assert!(bad.stdout.contains(
+        "✗ phase 2: the rate-limit headers tell the truth under load: expected no finding, got litellm_v3_streaming_drop on streaming chat/completions"
+    ), "{}", bad.stdout);
+    assert_eq!(good.code, 0, "{}", good.stdout);
+    assert!(
+        good.stdout
+            .contains("PASS 1 load: stepwise ramp, half streamed  (6 checks"),
+        "{}",
+        good.stdout
+    );
+    v3.shutdown().await;
+    fixed.shutdown().await;
+}
