@@ -41,14 +41,26 @@ impl Redactor {
 
     /// Redacts a header value; credential headers lose their value entirely.
     pub fn header(&self, name: &str, value: &str) -> String {
-        if SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        self.header_cow(name, value).into_owned()
+    }
+
+    /// As [`Redactor::header`], borrowing the value when there is nothing to redact.
+    pub fn header_cow<'a>(&self, name: &str, value: &'a str) -> std::borrow::Cow<'a, str> {
+        if SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
             return REDACTED.into();
         }
-        self.text(value)
+        if !value.contains("sk-") && !self.secrets.iter().any(|s| value.contains(s.as_str())) {
+            return value.into();
+        }
+        self.text(value).into()
     }
 
     /// Redacts free text: known secrets, then anything that looks like an API key.
     pub fn text(&self, text: &str) -> String {
+        // Most values hold neither a secret nor a key shape: one copy, no scanning twice.
+        if !text.contains("sk-") && !self.secrets.iter().any(|s| text.contains(s.as_str())) {
+            return text.to_string();
+        }
         let mut out = text.to_string();
         for s in &self.secrets {
             if out.contains(s.as_str()) {

@@ -232,9 +232,14 @@ pub fn descriptor_name(descriptor: &str, role: Role, unit: &str) -> String {
 
 /// Recognises a rate-limit header and parses its value; `None` for unrelated headers.
 pub fn classify(name: &str, value: &str) -> Option<RateHeader> {
-    let lower = name.to_ascii_lowercase();
+    // HTTP/2 and hyper hand names over lowercased already: allocate only when they are not.
+    let lower: std::borrow::Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        name.to_ascii_lowercase().into()
+    } else {
+        name.into()
+    };
     let header = |family, role, scope: &str, unit: Option<&str>, parsed| RateHeader {
-        name: lower.clone(),
+        name: lower.to_string(),
         value: value.to_string(),
         family,
         role,
@@ -242,7 +247,7 @@ pub fn classify(name: &str, value: &str) -> Option<RateHeader> {
         unit: unit.map(str::to_string),
         parsed,
     };
-    let n = lower.as_str();
+    let n: &str = &lower;
 
     if let Some(inner) = n.strip_prefix("llm_provider-") {
         // Shown separately and never counted as the gateway's own; still parsed for display.

@@ -186,6 +186,8 @@ pub struct ClientSettings {
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: reqwest::Client,
+    /// Keep only rate-limit headers and the few the fingerprint reads (see [`Client::lean`]).
+    lean: bool,
     base: reqwest::Url,
     settings: ClientSettings,
     redactor: Redactor,
@@ -203,10 +205,27 @@ impl Client {
         let redactor = Redactor::new(settings.api_key.clone());
         Ok(Client {
             inner,
+            lean: false,
             base,
             settings,
             redactor,
         })
+    }
+
+    /// The same client keeping only the headers load analysis reads: rate-limit headers,
+    /// `content-type`, `server` and `x-litellm-version`. Tens of thousands of requests a second
+    /// should not copy every `date` and `content-length`.
+    pub fn lean(mut self) -> Self {
+        self.lean = true;
+        self
+    }
+
+    /// A client with the same settings and its own connection pool. Load workers each take one,
+    /// so they never contend for a shared pool's lock.
+    pub fn independent(&self) -> anyhow::Result<Self> {
+        let mut c = Client::new(self.base.clone(), self.settings.clone())?;
+        c.lean = self.lean;
+        Ok(c)
     }
 
     /// The redactor that knows this client's secrets.
@@ -307,6 +326,7 @@ impl Client {
             variant,
             body,
             headers: Vec::new(),
+            raw_body: None,
             round,
             seq,
         })
@@ -330,8 +350,13 @@ impl Client {
         let request = self
             .inner
             .post(self.url(variant.endpoint.path()))
-            .headers(headers)
-            .json(&req.body);
+            .headers(headers);
+        let request = match &req.raw_body {
+            Some(raw) => request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(raw.clone()),
+            None => request.json(&req.body),
+        };
         let mut ex = Exchange {
             variant,
             round,
@@ -374,12 +399,23 @@ impl Client {
         let status = resp.status().as_u16();
         ex.status = Some(status);
         for (name, value) in resp.headers() {
-            let raw = String::from_utf8_lossy(value.as_bytes()).into_owned();
-            let shown = self.redactor.header(name.as_str(), &raw);
-            if let Some(h) = headers::classify(name.as_str(), &shown) {
+            let raw = String::from_utf8_lossy(value.as_bytes());
+            let shown = self.redactor.header_cow(name.as_str(), &raw);
+            let rate = headers::classify(name.as_str(), &shown);
+            // Lean clients (load) keep only what the analysis reads; the rest is not copied.
+            let keep = !self.lean
+                || rate.is_some()
+                || matches!(
+                    name.as_str(),
+                    "content-type" | "server" | "x-litellm-version"
+                );
+            if let Some(h) = rate {
                 ex.rate_headers.push(h);
             }
-            ex.headers.push((name.as_str().to_string(), shown));
+            if keep {
+                ex.headers
+                    .push((name.as_str().to_string(), shown.into_owned()));
+            }
         }
         ex.content_type = ex.header("content-type").map(str::to_string);
         let is_sse = ex
@@ -406,9 +442,8 @@ impl Client {
             self.read_stream(resp, start, &mut ex).await;
         } else {
             match self.read_body(resp).await {
-                Ok(bytes) => match serde_json::from_slice::<Value>(bytes.as_bytes()) {
-                    Ok(v) => {
-                        let openai_object = v.get("object").is_some_and(Value::is_string);
+                Ok(bytes) => match top_level_object(bytes.as_bytes()) {
+                    Ok(openai_object) => {
                         ex.shape = if openai_object && !stream {
                             Shape::JsonObject
                         } else {
@@ -484,10 +519,27 @@ pub struct Request {
     pub body: Value,
     /// Extra headers on top of the client's.
     pub headers: Vec<(String, String)>,
+    /// `body` already serialised, when the sender reuses one body for many requests.
+    pub raw_body: Option<bytes::Bytes>,
     /// Round (from 1), for reports.
     pub round: u32,
     /// Position in send order (from 1), for reports.
     pub seq: u32,
+}
+
+/// Whether a JSON body is an object with a string `object` field (OpenAI's response objects),
+/// without building the whole document: only that one field is kept. `Err` when the body is
+/// not JSON at all.
+fn top_level_object(bytes: &[u8]) -> Result<bool, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Top {
+        object: Option<Value>,
+    }
+    match serde_json::from_slice::<Top>(bytes) {
+        Ok(top) => Ok(top.object.is_some_and(|o| o.is_string())),
+        // Valid JSON that is not an object (an array, a string) is still JSON.
+        Err(_) => serde_json::from_slice::<Value>(bytes).map(|_| false),
+    }
 }
 
 /// The `type` of a JSON error body: OpenAI's `{"error": {"type": …}}`, Anthropic's

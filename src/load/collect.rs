@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::backoff::HintSource;
@@ -292,25 +291,14 @@ impl Collector {
         }
     }
 
-    /// Receives until every worker is done, reporting progress about four times a second.
-    pub async fn collect(
-        &mut self,
-        mut rx: mpsc::UnboundedReceiver<Record>,
-        start: Instant,
-        progress: &mut dyn FnMut(&Progress),
-    ) {
-        let mut next_tick = start;
-        while let Some(r) = rx.recv().await {
+    /// Takes in a batch of records.
+    pub fn add_all(&mut self, records: Vec<Record>) {
+        for r in records {
             self.add(r);
-            let now = Instant::now();
-            if now >= next_tick {
-                next_tick = now + Duration::from_millis(250);
-                progress(&self.progress(now - start));
-            }
         }
     }
 
-    fn progress(&self, elapsed: Duration) -> Progress {
+    pub fn progress(&self, elapsed: Duration) -> Progress {
         let secs = elapsed.as_secs_f64().max(1e-3);
         let throttled = self
             .errors
@@ -404,7 +392,6 @@ impl Collector {
         }
         let class = error_class(ex);
         let (remaining, limit) = request_counters(ex);
-        let label = ex.variant.to_string();
         {
             let s = self.second(at);
             s.sent += 1;
@@ -416,7 +403,7 @@ impl Collector {
                 Some(_) => s.errors += 1,
             }
             if let Some(r) = remaining {
-                s.remaining.insert(label, r);
+                s.remaining.insert(ex.variant, r);
             }
         }
         if retry && after_hint {

@@ -25,7 +25,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::{Mutex, Semaphore, mpsc, watch};
+use std::sync::Mutex;
+
+use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
 use crate::endpoint::{Endpoint, Mode, Variant};
@@ -36,14 +38,22 @@ pub use pace::Pace;
 pub use threshold::Threshold;
 
 /// Where requests go. The engine only needs one request turned into one exchange.
-pub trait Transport: Send + Sync + 'static {
+pub trait Transport: Send + Sync + Sized + 'static {
     /// Sends `req` and reads the response to its end.
     fn deliver(&self, req: Request) -> impl Future<Output = Exchange> + Send;
+
+    /// Another handle on the same target for another lane of workers; by default the same one.
+    fn lane(&self) -> Self;
 }
 
 impl Transport for Client {
     async fn deliver(&self, req: Request) -> Exchange {
         self.send(&req).await
+    }
+
+    fn lane(&self) -> Self {
+        // Its own connection pool: lanes never contend for one pool's lock.
+        self.independent().unwrap_or_else(|_| self.clone())
     }
 }
 
@@ -176,6 +186,34 @@ pub(crate) enum Record {
     Cancelled,
 }
 
+/// Where workers leave records for the collector. The collector drains it on a short tick
+/// instead of being woken per record: at tens of thousands of requests a second, a wake-up per
+/// record costs more than the request itself.
+#[derive(Default)]
+pub(crate) struct Sink(Mutex<Vec<Record>>);
+
+impl Sink {
+    fn push(&self, r: Record) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(r);
+    }
+
+    /// Everything left since the last drain.
+    pub(crate) fn drain(&self) -> Vec<Record> {
+        std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+/// How often the collector drains the sink.
+const TICK: Duration = Duration::from_millis(20);
+
 /// Run states, in order: each only moves forward.
 const RUNNING: u8 = 0;
 /// Dispatching is over: requests in flight finish, but nothing new starts and no retry waits.
@@ -201,8 +239,10 @@ pub const LATE: Duration = Duration::from_millis(10);
 
 /// State every worker shares.
 struct Shared<T> {
-    transport: T,
+    /// One transport per lane of workers (see [`Transport::lane`]).
+    lanes: Vec<T>,
     opts: LoadOptions,
+    bodies: Vec<(Variant, bytes::Bytes)>,
     start: Instant,
     paused_until: Mutex<Instant>,
     budget: Mutex<RetryBudget>,
@@ -210,7 +250,7 @@ struct Shared<T> {
     in_flight: Arc<AtomicUsize>,
     started: AtomicU64,
     state: Arc<watch::Sender<u8>>,
-    tx: mpsc::UnboundedSender<Record>,
+    sink: Arc<Sink>,
 }
 
 impl<T: Transport> Shared<T> {
@@ -237,7 +277,10 @@ impl<T: Transport> Shared<T> {
     /// Waits while a throttle pause is in force.
     async fn wait_pause(&self) -> bool {
         loop {
-            let until = *self.paused_until.lock().await;
+            let until = *self
+                .paused_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if until <= Instant::now() {
                 return !self.stopped();
             }
@@ -248,45 +291,23 @@ impl<T: Transport> Shared<T> {
     }
 
     fn request(&self, variant: Variant, seq: u64) -> Request {
-        let model = if variant.endpoint == Endpoint::Embeddings {
-            &self.opts.embedding_model
-        } else {
-            &self.opts.model
-        };
-        let mut body = variant
-            .endpoint
-            .body(model, variant.mode == Mode::Streaming);
-        let prompt: String = "Reply with OK. "
-            .chars()
-            .cycle()
-            .take(self.opts.prompt_chars.max(1))
-            .collect();
-        let obj = body.as_object_mut();
-        if let Some(obj) = obj {
-            for key in ["max_tokens", "max_output_tokens"] {
-                if obj.contains_key(key) {
-                    obj.insert(key.into(), self.opts.max_tokens.into());
-                }
-            }
-            if let Some(m) = obj.get_mut("messages").and_then(|m| m.get_mut(0)) {
-                m["content"] = prompt.clone().into();
-            } else if obj.contains_key("prompt") {
-                obj.insert("prompt".into(), prompt.clone().into());
-            } else if obj.contains_key("input") {
-                obj.insert("input".into(), prompt.into());
-            }
-        }
+        let raw_body = self
+            .bodies
+            .iter()
+            .find(|(v, _)| *v == variant)
+            .map(|(_, b)| b.clone());
         Request {
             variant,
-            body,
+            body: serde_json::Value::Null,
             headers: Vec::new(),
+            raw_body,
             round: 1,
             seq: u32::try_from(seq).unwrap_or(u32::MAX),
         }
     }
 
     fn send_record(&self, r: Record) {
-        let _ = self.tx.send(r);
+        self.sink.push(r);
     }
 }
 
@@ -309,6 +330,38 @@ pub fn mix(endpoints: &[Endpoint], stream_fraction: f64) -> Vec<MixEntry> {
         }
     }
     out
+}
+
+/// The request body for one variant, serialised once for the whole run.
+fn body_for(opts: &LoadOptions, variant: Variant) -> bytes::Bytes {
+    let model = if variant.endpoint == Endpoint::Embeddings {
+        &opts.embedding_model
+    } else {
+        &opts.model
+    };
+    let mut body = variant
+        .endpoint
+        .body(model, variant.mode == Mode::Streaming);
+    let prompt: String = "Reply with OK. "
+        .chars()
+        .cycle()
+        .take(opts.prompt_chars.max(1))
+        .collect();
+    if let Some(obj) = body.as_object_mut() {
+        for key in ["max_tokens", "max_output_tokens"] {
+            if obj.contains_key(key) {
+                obj.insert(key.into(), opts.max_tokens.into());
+            }
+        }
+        if let Some(m) = obj.get_mut("messages").and_then(|m| m.get_mut(0)) {
+            m["content"] = prompt.into();
+        } else if obj.contains_key("prompt") {
+            obj.insert("prompt".into(), prompt.into());
+        } else if obj.contains_key("input") {
+            obj.insert("input".into(), prompt.into());
+        }
+    }
+    bytes::Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
 }
 
 /// Moves the run to `state` unless it is already further along.
@@ -352,14 +405,23 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// One logical request: send, and on a refusal back off and retry as the policy says.
-async fn logical<T: Transport>(sh: Arc<Shared<T>>, intended: Instant, variant: Variant, seed: u64) {
+async fn logical<T: Transport>(
+    sh: Arc<Shared<T>>,
+    intended: Instant,
+    variant: Variant,
+    seed: u64,
+    lane: usize,
+) {
     let mut rng = fastrand::Rng::with_seed(seed);
     let seq = sh.started.load(Ordering::Relaxed);
     let mut attempt = 0u32;
     let mut after_hint = false;
     let mut waited = Duration::ZERO;
     let mut first_send: Option<Instant> = None;
-    sh.budget.lock().await.deposit(intended - sh.start);
+    sh.budget
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .deposit(intended - sh.start);
     loop {
         if !sh.wait_pause().await && attempt > 0 {
             break;
@@ -369,7 +431,7 @@ async fn logical<T: Transport>(sh: Arc<Shared<T>>, intended: Instant, variant: V
         let in_flight = sh.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         let mut rx = sh.state.subscribe();
         let ex = tokio::select! {
-            ex = sh.transport.deliver(sh.request(variant, seq)) => Some(ex),
+            ex = sh.lanes[lane % sh.lanes.len()].deliver(sh.request(variant, seq)) => Some(ex),
             _ = rx.wait_for(|s| *s == INTERRUPTED) => None,
         };
         sh.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -379,20 +441,29 @@ async fn logical<T: Transport>(sh: Arc<Shared<T>>, intended: Instant, variant: V
         };
         let done = Instant::now();
         if sh.opts.pace != Pace::None {
-            sh.pacer.lock().await.observe(&ex, done, unix_now());
+            sh.pacer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .observe(&ex, done, unix_now());
         }
         let v = verdict(&ex);
-        sh.send_record(Record::Attempt {
-            at: sent - sh.start,
-            ex: Box::new(ex.clone()),
-            retry: attempt > 0,
-            after_hint,
-            in_flight,
-        });
         let retryable = matches!(v, Verdict::Throttled | Verdict::Transient)
             && sh.opts.backoff.policy != Policy::None
             && attempt < sh.opts.backoff.max_retries
             && !sh.stopped();
+        // Read the advice before the exchange goes to the collector.
+        let hint = if retryable {
+            wait_hint(&ex, unix_now())
+        } else {
+            None
+        };
+        sh.send_record(Record::Attempt {
+            at: sent - sh.start,
+            ex: Box::new(ex),
+            retry: attempt > 0,
+            after_hint,
+            in_flight,
+        });
         if v == Verdict::Success || !retryable {
             sh.send_record(Record::Done {
                 success: v == Verdict::Success,
@@ -403,11 +474,15 @@ async fn logical<T: Transport>(sh: Arc<Shared<T>>, intended: Instant, variant: V
             });
             return;
         }
-        if !sh.budget.lock().await.withdraw(done - sh.start) {
+        if !sh
+            .budget
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .withdraw(done - sh.start)
+        {
             sh.send_record(Record::BudgetExhausted);
             break;
         }
-        let hint = wait_hint(&ex, unix_now());
         let (delay, clamped) = sh.opts.backoff.delay(hint, attempt, rng.f64());
         if let Some(h) = hint {
             sh.send_record(Record::Hint(h.source, clamped));
@@ -416,7 +491,10 @@ async fn logical<T: Transport>(sh: Arc<Shared<T>>, intended: Instant, variant: V
         let resume = done + delay;
         if v == Verdict::Throttled {
             // One refusal slows every worker, not just this one.
-            let mut p = sh.paused_until.lock().await;
+            let mut p = sh
+                .paused_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if *p < resume {
                 *p = resume;
             }
@@ -445,12 +523,29 @@ pub async fn run<T: Transport>(
     stop: impl Future<Output = ()> + Send,
     progress: &mut dyn FnMut(&Progress),
 ) -> LoadReport {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let start = Instant::now();
+    let sink = Arc::new(Sink::default());
     let state = Arc::new(watch::channel(RUNNING).0);
     let in_flight = Arc::new(AtomicUsize::new(0));
+    let bodies = opts
+        .mix
+        .iter()
+        .map(|m| (m.variant, body_for(&opts, m.variant)))
+        .collect();
+    // Closed-loop workers each get a lane, like a client per user; the open loop shares a few.
+    let lane_count = match opts.arrival {
+        Arrival::Closed { concurrency } => concurrency.clamp(1, 256),
+        Arrival::Constant { .. } | Arrival::Poisson { .. } => opts.max_in_flight.clamp(1, 32),
+    };
+    let mut lanes = Vec::with_capacity(lane_count);
+    for _ in 1..lane_count {
+        lanes.push(transport.lane());
+    }
+    lanes.push(transport);
+    // The clock starts once the lanes exist: setting up clients is not part of the run.
+    let start = Instant::now();
     let sh = Arc::new(Shared {
-        transport,
+        lanes,
+        bodies,
         start,
         paused_until: Mutex::new(start),
         budget: Mutex::new(RetryBudget::new(
@@ -462,12 +557,10 @@ pub async fn run<T: Transport>(
         in_flight: in_flight.clone(),
         started: AtomicU64::new(0),
         state: state.clone(),
-        tx,
+        sink: sink.clone(),
         opts: opts.clone(),
     });
-    let dispatcher = tokio::spawn(dispatch(sh.clone()));
-    // The watcher holds only the state, not the workers' shared state: the collector ends when
-    // the last worker drops its sender.
+    let mut dispatcher = tokio::spawn(dispatch(sh.clone()));
     let watcher = {
         let state = state.clone();
         async move {
@@ -477,19 +570,24 @@ pub async fn run<T: Transport>(
     };
     drop(sh);
     let mut collector = collect::Collector::new(&opts, target, in_flight);
-    {
-        let collecting = collector.collect(rx, start, progress);
-        tokio::pin!(collecting);
-        tokio::pin!(watcher);
-        let mut watching = true;
-        loop {
-            tokio::select! {
-                () = &mut collecting => break,
-                () = &mut watcher, if watching => watching = false,
-            }
+    tokio::pin!(watcher);
+    let mut watching = true;
+    let mut next_progress = start;
+    loop {
+        tokio::select! {
+            _ = &mut dispatcher => break,
+            () = tokio::time::sleep(TICK) => {}
+            () = &mut watcher, if watching => watching = false,
+        }
+        collector.add_all(sink.drain());
+        let now = Instant::now();
+        if now >= next_progress {
+            next_progress = now + Duration::from_millis(250);
+            progress(&collector.progress(now - start));
         }
     }
-    let _ = dispatcher.await;
+    // The dispatcher returns once every request it started has ended: nothing more comes.
+    collector.add_all(sink.drain());
     let interrupted = *state.borrow() == INTERRUPTED;
     collector.finish(start, interrupted)
 }
@@ -525,7 +623,7 @@ async fn dispatch<T: Transport>(sh: Arc<Shared<T>>) {
                             let hold = sh
                                 .pacer
                                 .lock()
-                                .await
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
                                 .hold_until(Instant::now(), sh.in_flight.load(Ordering::SeqCst));
                             if let Some(until) = hold
                                 && !sh.sleep_until(until).await
@@ -537,7 +635,7 @@ async fn dispatch<T: Transport>(sh: Arc<Shared<T>>) {
                             return;
                         }
                         let variant = pick(&mix, rng.f64());
-                        logical(sh.clone(), Instant::now(), variant, rng.u64(..)).await;
+                        logical(sh.clone(), Instant::now(), variant, rng.u64(..), w).await;
                     }
                 });
             }
@@ -568,14 +666,18 @@ async fn dispatch<T: Transport>(sh: Arc<Shared<T>>) {
                     slot as f64 / rate
                 };
                 let now = Instant::now();
-                let paused = *sh.paused_until.lock().await > now;
+                let paused = *sh
+                    .paused_until
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    > now;
                 let held = if paused {
                     Some(SlotFate::HeldByPause)
                 } else if sh.opts.pace != Pace::None
                     && sh
                         .pacer
                         .lock()
-                        .await
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .hold_until(now, sh.in_flight.load(Ordering::SeqCst))
                         .is_some()
                 {
@@ -601,7 +703,7 @@ async fn dispatch<T: Transport>(sh: Arc<Shared<T>>) {
                 let seed = rng.u64(..);
                 let sh2 = sh.clone();
                 tasks.spawn(async move {
-                    logical(sh2, intended, variant, seed).await;
+                    logical(sh2, intended, variant, seed, slot as usize).await;
                     drop(permit);
                 });
                 // Reap finished tasks so the set stays as small as the in-flight count.

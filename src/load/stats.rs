@@ -176,7 +176,18 @@ pub struct Second {
     pub errors: u64,
     /// The last `remaining` (requests) each shape advertised in this second; absent when the
     /// shape's responses carried none.
-    pub remaining: BTreeMap<String, i64>,
+    #[serde(serialize_with = "by_label")]
+    pub remaining: BTreeMap<Variant, i64>,
+}
+
+/// Writes a per-shape map with the shapes' labels (`streaming chat/completions`) as keys.
+fn by_label<S: serde::Serializer>(m: &BTreeMap<Variant, i64>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(m.len()))?;
+    for (k, v) in m {
+        map.serialize_entry(&k.to_string(), v)?;
+    }
+    map.end()
 }
 
 /// The advertised request quota on a response: (`remaining`, `limit`) for requests, from the
@@ -200,7 +211,13 @@ pub fn tally(shapes: &mut BTreeMap<Variant, ShapeTally>, ex: &Exchange) {
         .iter()
         .filter(|h| h.family.compared_across_shapes())
     {
-        *t.carried.entry(h.name.clone()).or_default() += 1;
+        // Names repeat on every response: look up before allocating a key.
+        match t.carried.get_mut(&h.name) {
+            Some(n) => *n += 1,
+            None => {
+                t.carried.insert(h.name.clone(), 1);
+            }
+        }
     }
 }
 

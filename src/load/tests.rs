@@ -39,6 +39,10 @@ impl Fake {
 }
 
 impl Transport for Fake {
+    fn lane(&self) -> Self {
+        self.clone()
+    }
+
     fn deliver(&self, req: Request) -> impl std::future::Future<Output = Exchange> + Send {
         let n = {
             let mut c = self.calls.lock().unwrap();

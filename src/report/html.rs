@@ -148,7 +148,14 @@ pub fn render(r: &LoadReport) -> String {
         let points: Vec<(usize, Option<f64>)> = t
             .iter()
             .enumerate()
-            .map(|(i, s)| (i, s.remaining.get(&shape.variant).map(|v| *v as f64)))
+            .map(|(i, s)| {
+                let v = s
+                    .remaining
+                    .iter()
+                    .find(|(k, _)| k.to_string() == shape.variant)
+                    .map(|(_, v)| *v as f64);
+                (i, v)
+            })
             .collect();
         let segs = segments(&points);
         if segs.is_empty() {

@@ -85,7 +85,7 @@ pub(super) async fn run(
             String::new()
         };
         let mut r = load::run(
-            ctx.client.clone(),
+            ctx.client.clone().lean(),
             opts,
             ctx.client.display_base(),
             std::future::pending(),

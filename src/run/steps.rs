@@ -206,6 +206,7 @@ impl Ctx<'_> {
             variant,
             body,
             headers: all,
+            raw_body: None,
             round: 1,
             seq: self.seq,
         }
