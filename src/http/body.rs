@@ -18,19 +18,24 @@ use crate::redact::Redactor;
 const MAX_BODY: usize = 8 << 20;
 
 impl Client {
-    pub(super) async fn read_body(&self, resp: reqwest::Response) -> Result<String, Failure> {
+    pub(super) async fn read_body<S, B, E>(&self, mut chunks: S) -> Result<String, Failure>
+    where
+        S: futures_util::Stream<Item = Result<B, E>> + Unpin,
+        B: AsRef<[u8]>,
+        E: std::error::Error + 'static,
+    {
         // One deadline for the whole body: JSON bodies are small, and one timer per request
         // instead of one per chunk keeps the timer wheel out of the hot path under load.
         let read = async {
             let mut body: Vec<u8> = Vec::new();
-            let mut chunks = resp.bytes_stream();
             while let Some(chunk) = chunks.next().await {
                 match chunk {
                     Ok(chunk) => {
+                        let chunk = chunk.as_ref();
                         if body.len() + chunk.len() > MAX_BODY {
                             break;
                         }
-                        body.extend_from_slice(&chunk);
+                        body.extend_from_slice(chunk);
                     }
                     Err(e) => {
                         return Err(Failure {
@@ -61,14 +66,14 @@ impl Client {
         }
     }
 
-    pub(super) async fn read_stream(
-        &self,
-        resp: reqwest::Response,
-        start: Instant,
-        ex: &mut Exchange,
-    ) {
+    pub(super) async fn read_stream<S, B, E>(&self, body: S, start: Instant, ex: &mut Exchange)
+    where
+        S: futures_util::Stream<Item = Result<B, E>> + Unpin,
+        B: AsRef<[u8]>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
         let mut info = StreamInfo::default();
-        let mut events = resp.bytes_stream().eventsource();
+        let mut events = body.eventsource();
         let path = ex.variant.endpoint.path();
         loop {
             match tokio::time::timeout(self.settings.timeout, events.next()).await {
@@ -145,22 +150,50 @@ fn note_event(info: &mut StreamInfo, event: &str, data: &str, redactor: &Redacto
     if event == "error" && info.error_event.is_none() {
         info.error_event = Some(redactor.text(&data.chars().take(200).collect::<String>()));
     }
-    let Ok(v) = serde_json::from_str::<Value>(data) else {
+    // Only four fields matter; deserialising just those skips the rest of each event without
+    // building it, which keeps stream reading close to the cost of the bytes themselves.
+    #[derive(serde::Deserialize)]
+    struct Event<'a> {
+        #[serde(rename = "type", borrow, default)]
+        kind: Option<std::borrow::Cow<'a, str>>,
+        #[serde(default)]
+        usage: Option<Value>,
+        #[serde(default)]
+        response: Option<ResponsePart>,
+        #[serde(default)]
+        error: Option<Value>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ResponsePart {
+        #[serde(default)]
+        usage: Option<Value>,
+    }
+    let Ok(v) = serde_json::from_str::<Event<'_>>(data) else {
         return;
     };
-    let kind = v["type"].as_str().unwrap_or(event);
+    let kind = v.kind.as_deref().unwrap_or(event);
     match kind {
         "message_stop" | "response.completed" | "response.failed" | "response.incomplete" => {
             info.end = Some(kind.to_string());
         }
         _ => {}
     }
-    let has_usage = |u: &Value| u.is_object();
-    if has_usage(&v["usage"]) || has_usage(&v["response"]["usage"]) {
+    let has_usage = |u: &Option<Value>| u.as_ref().is_some_and(Value::is_object);
+    if has_usage(&v.usage) || v.response.as_ref().is_some_and(|r| has_usage(&r.usage)) {
         info.usage = true;
     }
-    if info.error_event.is_none() && (v["error"].is_object() || kind == "error") {
-        info.error_event = Some(redactor.text(&v["error"].to_string()));
+    if info.error_event.is_none() {
+        match &v.error {
+            Some(e) if e.is_object() => info.error_event = Some(redactor.text(&e.to_string())),
+            _ if kind == "error" => {
+                let shown = v
+                    .error
+                    .as_ref()
+                    .map_or("null".to_string(), Value::to_string);
+                info.error_event = Some(redactor.text(&shown));
+            }
+            _ => {}
+        }
     }
 }
 

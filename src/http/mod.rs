@@ -9,8 +9,10 @@
 
 mod base;
 mod body;
+mod lane;
 
 pub use base::{ms, normalize_base, show_duration};
+pub use lane::Lane;
 
 use std::time::{Duration, Instant};
 
@@ -155,6 +157,27 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// An exchange with nothing received yet.
+    pub fn empty(variant: Variant, round: u32, seq: u32) -> Self {
+        Exchange {
+            variant,
+            round,
+            seq,
+            status: None,
+            shape: Shape::None,
+            content_type: None,
+            headers: Vec::new(),
+            rate_headers: Vec::new(),
+            time_to_headers_ms: None,
+            time_to_first_event_ms: None,
+            total_ms: 0.0,
+            stream: None,
+            error_excerpt: None,
+            error_type: None,
+            failure: None,
+        }
+    }
+
     /// The rate-limit header with this name, if present.
     pub fn rate_header(&self, name: &str) -> Option<&RateHeader> {
         self.rate_headers.iter().find(|h| h.name == name)
@@ -186,6 +209,8 @@ pub struct ClientSettings {
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: reqwest::Client,
+    /// The URL of each endpoint, built once: parsing a URL per request shows up under load.
+    endpoint_urls: Vec<(Endpoint, reqwest::Url)>,
     /// Keep only rate-limit headers and the few the fingerprint reads (see [`Client::lean`]).
     lean: bool,
     base: reqwest::Url,
@@ -203,8 +228,13 @@ impl Client {
             .user_agent(concat!("ratecheck/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let redactor = Redactor::new(settings.api_key.clone());
+        let endpoint_urls = Endpoint::ALL
+            .iter()
+            .map(|e| (*e, join(&base, e.path())))
+            .collect();
         Ok(Client {
             inner,
+            endpoint_urls,
             lean: false,
             base,
             settings,
@@ -213,19 +243,11 @@ impl Client {
     }
 
     /// The same client keeping only the headers load analysis reads: rate-limit headers,
-    /// `content-type`, `server` and `x-litellm-version`. Tens of thousands of requests a second
+    /// `content-type`, `date`, `server` and `x-litellm-version`. Tens of thousands of requests a second
     /// should not copy every `date` and `content-length`.
     pub fn lean(mut self) -> Self {
         self.lean = true;
         self
-    }
-
-    /// A client with the same settings and its own connection pool. Load workers each take one,
-    /// so they never contend for a shared pool's lock.
-    pub fn independent(&self) -> anyhow::Result<Self> {
-        let mut c = Client::new(self.base.clone(), self.settings.clone())?;
-        c.lean = self.lean;
-        Ok(c)
     }
 
     /// The redactor that knows this client's secrets.
@@ -239,13 +261,17 @@ impl Client {
     }
 
     fn url(&self, path: &str) -> reqwest::Url {
-        let mut u = self.base.clone();
-        let base_path = u.path().trim_end_matches('/').to_string();
-        u.set_path(&format!("{base_path}{path}"));
-        u
+        join(&self.base, path)
     }
 
-    fn request_headers(&self, endpoint: Option<Endpoint>) -> HeaderMap {
+    fn endpoint_url(&self, e: Endpoint) -> reqwest::Url {
+        self.endpoint_urls
+            .iter()
+            .find(|(k, _)| *k == e)
+            .map_or_else(|| self.url(e.path()), |(_, u)| u.clone())
+    }
+
+    pub(crate) fn request_headers(&self, endpoint: Option<Endpoint>) -> HeaderMap {
         let mut map = HeaderMap::new();
         if let Some(key) = &self.settings.api_key {
             if let Ok(v) = HeaderValue::from_str(&format!("Bearer {key}")) {
@@ -336,7 +362,6 @@ impl Client {
     /// Sends one request with its own body and headers, and reads the response to its end.
     pub async fn send(&self, req: &Request) -> Exchange {
         let variant = req.variant;
-        let stream = variant.mode == Mode::Streaming;
         let (round, seq) = (req.round, req.seq);
         let mut headers = self.request_headers(Some(variant.endpoint));
         for (name, value) in &req.headers {
@@ -349,7 +374,7 @@ impl Client {
         }
         let request = self
             .inner
-            .post(self.url(variant.endpoint.path()))
+            .post(self.endpoint_url(variant.endpoint))
             .headers(headers);
         let request = match &req.raw_body {
             Some(raw) => request
@@ -357,23 +382,7 @@ impl Client {
                 .body(raw.clone()),
             None => request.json(&req.body),
         };
-        let mut ex = Exchange {
-            variant,
-            round,
-            seq,
-            status: None,
-            shape: Shape::None,
-            content_type: None,
-            headers: Vec::new(),
-            rate_headers: Vec::new(),
-            time_to_headers_ms: None,
-            time_to_first_event_ms: None,
-            total_ms: 0.0,
-            stream: None,
-            error_excerpt: None,
-            error_type: None,
-            failure: None,
-        };
+        let mut ex = Exchange::empty(variant, round, seq);
         let start = Instant::now();
         let resp = match tokio::time::timeout(self.settings.timeout, request.send()).await {
             Err(_) => {
@@ -395,19 +404,42 @@ impl Client {
             }
             Ok(Ok(r)) => r,
         };
-        ex.time_to_headers_ms = Some(ms(start.elapsed()));
+        let mut resp = resp;
         let status = resp.status().as_u16();
+        let headers = std::mem::take(resp.headers_mut());
+        self.finish(&mut ex, status, &headers, resp.bytes_stream(), start)
+            .await;
+        ex
+    }
+
+    /// Everything after the response head, whichever HTTP stack delivered it: headers captured
+    /// and classified, the body read as JSON or as an SSE stream, the shape decided.
+    pub(crate) async fn finish<S, B, E>(
+        &self,
+        ex: &mut Exchange,
+        status: u16,
+        head: &HeaderMap,
+        body: S,
+        start: Instant,
+    ) where
+        S: futures_util::Stream<Item = Result<B, E>> + Unpin,
+        B: AsRef<[u8]>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let variant = ex.variant;
+        let stream = variant.mode == Mode::Streaming;
+        ex.time_to_headers_ms = Some(ms(start.elapsed()));
         ex.status = Some(status);
-        for (name, value) in resp.headers() {
+        for (name, value) in head {
             let raw = String::from_utf8_lossy(value.as_bytes());
             let shown = self.redactor.header_cow(name.as_str(), &raw);
             let rate = headers::classify(name.as_str(), &shown);
-            // Lean clients (load) keep only what the analysis reads; the rest is not copied.
+            // Lean clients (load) keep the rate-limit headers parsed, and only the few other
+            // headers the analysis reads; nothing else is copied.
             let keep = !self.lean
-                || rate.is_some()
                 || matches!(
                     name.as_str(),
-                    "content-type" | "server" | "x-litellm-version"
+                    "content-type" | "date" | "server" | "x-litellm-version"
                 );
             if let Some(h) = rate {
                 ex.rate_headers.push(h);
@@ -425,10 +457,10 @@ impl Client {
 
         if status == 404 || status == 405 {
             ex.shape = Shape::NotOffered;
-            let _ = self.read_body(resp).await;
+            let _ = self.read_body(body).await;
         } else if status >= 400 {
             ex.shape = Shape::Error;
-            let text = self.read_body(resp).await.unwrap_or_default();
+            let text = self.read_body(body).await.unwrap_or_default();
             ex.error_excerpt = Some(self.excerpt(&text));
             ex.error_type = error_type(&text).map(|t| self.redactor.text(&t));
             if status == 401 || status == 403 {
@@ -439,9 +471,9 @@ impl Client {
             }
         } else if is_sse {
             ex.shape = Shape::Sse;
-            self.read_stream(resp, start, &mut ex).await;
+            self.read_stream(body, start, ex).await;
         } else {
-            match self.read_body(resp).await {
+            match self.read_body(body).await {
                 Ok(bytes) => match top_level_object(bytes.as_bytes()) {
                     Ok(openai_object) => {
                         ex.shape = if openai_object && !stream {
@@ -469,7 +501,6 @@ impl Client {
             }
         }
         ex.total_ms = ms(start.elapsed());
-        ex
     }
 
     fn transport_failure(&self, e: &reqwest::Error) -> Failure {
@@ -508,6 +539,14 @@ pub enum ModelsError {
     Failure(Failure),
     /// A status that is not success.
     Status(u16),
+}
+
+/// `path` appended to the base URL's path.
+fn join(base: &reqwest::Url, path: &str) -> reqwest::Url {
+    let mut u = base.clone();
+    let base_path = u.path().trim_end_matches('/').to_string();
+    u.set_path(&format!("{base_path}{path}"));
+    u
 }
 
 /// One request to send: the endpoint and shape asked for, the body, and extra headers.

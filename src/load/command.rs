@@ -168,7 +168,8 @@ pub async fn load_command(
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let mut report = run(client.lean(), opts, target, stop, &mut |p| {
+    let transport = super::Target::for_load(client.lean(), &opts.arrival);
+    let mut report = run(transport, opts, target, stop, &mut |p| {
         bar.set_message(format!(
             "{} sent, {:.1}/s, {} in flight, {} × 429, p99 {:.0} ms",
             p.sent, p.rate, p.in_flight, p.throttled, p.p99_ms

@@ -31,7 +31,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
 use crate::endpoint::{Endpoint, Mode, Variant};
-use crate::http::{Client, Exchange, Request};
+use crate::http::{Client, Exchange, Lane, Request};
 use backoff::{Backoff, HintSource, Policy, RetryBudget, Verdict, verdict, wait_hint};
 pub use collect::{LoadReport, Progress};
 pub use pace::Pace;
@@ -52,8 +52,44 @@ impl Transport for Client {
     }
 
     fn lane(&self) -> Self {
-        // Its own connection pool: lanes never contend for one pool's lock.
-        self.independent().unwrap_or_else(|_| self.clone())
+        self.clone()
+    }
+}
+
+/// The real target as the load engine uses it: closed-loop workers on `http://` each drive
+/// their own connection ([`Lane`]), like a client per user; everything else shares the pooled
+/// client.
+#[derive(Debug)]
+pub enum Target {
+    /// The general client and its connection pool.
+    Pool(Client),
+    /// One connection, driven directly.
+    Lane(Lane),
+}
+
+impl Target {
+    /// The transport for `arrival` against `client`'s target.
+    pub fn for_load(client: Client, arrival: &Arrival) -> Self {
+        match arrival {
+            Arrival::Closed { .. } => Lane::new(&client).map_or(Target::Pool(client), Target::Lane),
+            Arrival::Constant { .. } | Arrival::Poisson { .. } => Target::Pool(client),
+        }
+    }
+}
+
+impl Transport for Target {
+    async fn deliver(&self, req: Request) -> Exchange {
+        match self {
+            Target::Pool(c) => c.send(&req).await,
+            Target::Lane(l) => l.send(&req).await,
+        }
+    }
+
+    fn lane(&self) -> Self {
+        match self {
+            Target::Pool(c) => Target::Pool(c.clone()),
+            Target::Lane(l) => Target::Lane(l.sibling()),
+        }
     }
 }
 

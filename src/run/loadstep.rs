@@ -84,8 +84,9 @@ pub(super) async fn run(
         } else {
             String::new()
         };
+        let transport = load::Target::for_load(ctx.client.clone().lean(), &opts.arrival);
         let mut r = load::run(
-            ctx.client.clone().lean(),
+            transport,
             opts,
             ctx.client.display_base(),
             std::future::pending(),

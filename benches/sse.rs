@@ -1,0 +1,139 @@
+//! What consuming SSE costs: ratecheck's stream reader (event parsing, end marker, usage and
+//! error detection, timeline) against a raw read of the same bytes from the same server.
+//!
+//! A server on 127.0.0.1 answers every POST with one chunked `text/event-stream` of EVENTS
+//! OpenAI chat chunks and `[DONE]`, as fast as the socket takes them. Both readers use the same
+//! HTTP client stack; the raw one only counts bytes. Runs alternate; medians are printed.
+//!
+//!   cargo bench --bench sse            (RUNS=9 EVENTS=20000 to change the defaults)
+
+use std::time::{Duration, Instant};
+
+use ratecheck::endpoint::{Endpoint, Mode, Variant};
+use ratecheck::http::{Client, ClientSettings, normalize_base};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The whole response, head and chunked body, built once.
+fn response(events: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    for i in 0..events {
+        let frame = format!(
+            "data: {{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"token {i} \"}},\"finish_reason\":null}}],\"usage\":null}}\n\n"
+        );
+        body.extend_from_slice(format!("{:x}\r\n", frame.len()).as_bytes());
+        body.extend_from_slice(frame.as_bytes());
+        body.extend_from_slice(b"\r\n");
+    }
+    let done = "data: [DONE]\n\n";
+    body.extend_from_slice(format!("{:x}\r\n{done}\r\n0\r\n\r\n", done.len()).as_bytes());
+    let mut out =
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+            .to_vec();
+    out.extend_from_slice(&body);
+    out
+}
+
+async fn serve(bytes: Vec<u8>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let bytes = std::sync::Arc::new(bytes);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let bytes = bytes.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                loop {
+                    // One request per read is enough for these small POSTs.
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {
+                            if sock.write_all(&bytes).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    // `cargo test --all-targets` runs this once unoptimised as a smoke test: keep that short.
+    let smoke = cfg!(debug_assertions);
+    let runs = env("RUNS", if smoke { 1 } else { 9 });
+    let events = env("EVENTS", if smoke { 500 } else { 20_000 });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        ratecheck::install_crypto_provider();
+        let url = serve(response(events)).await;
+        let settings = ClientSettings {
+            timeout: Duration::from_secs(30),
+            insecure: false,
+            extra_headers: Vec::new(),
+            api_key: None,
+        };
+        let client = Client::new(normalize_base(&url).unwrap(), settings).unwrap();
+        let raw = reqwest::Client::new();
+        let variant = Variant {
+            endpoint: Endpoint::Chat,
+            mode: Mode::Streaming,
+        };
+        let body = Endpoint::Chat.body("m", true);
+        let (mut parsed, mut plain) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let t = Instant::now();
+            let ex = client.exchange(variant, "m", 1, 1).await;
+            parsed.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(
+                ex.stream.as_ref().map(|s| s.events),
+                Some(events as u32 + 1),
+                "{ex:?}"
+            );
+
+            let t = Instant::now();
+            let resp = raw
+                .post(format!("{url}/v1/chat/completions"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let mut stream = resp.bytes_stream();
+            let mut n = 0usize;
+            use futures_util::StreamExt;
+            while let Some(chunk) = stream.next().await {
+                n += chunk.unwrap().len();
+            }
+            plain.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert!(n > events * 100);
+        }
+        // Pairs run back to back, so the ratio of each pair is less exposed to a shared,
+        // noisy machine than the ratio of two medians.
+        let ratios: Vec<f64> = parsed.iter().zip(&plain).map(|(p, r)| p / r).collect();
+        let (p, r) = (median(parsed), median(plain));
+        println!("SSE, {events} events per stream, median of {runs}:");
+        println!("  ratecheck stream reader: {p:.1} ms");
+        println!("  raw read of the same bytes: {r:.1} ms");
+        println!("  ratio (median of pairs): {:.2}x", median(ratios));
+    });
+}
