@@ -7,6 +7,8 @@
 pub mod emit;
 pub mod values;
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use values::{
@@ -125,9 +127,9 @@ pub struct RateHeader {
     /// What it says.
     pub role: Role,
     /// The scope it counts for: a LiteLLM descriptor (`api_key`), or the dialect's name.
-    pub scope: String,
+    pub scope: Cow<'static, str>,
     /// The counted unit (`requests`, `tokens`, `input-tokens`, …), when the name says.
-    pub unit: Option<String>,
+    pub unit: Option<Cow<'static, str>>,
     /// The value parsed in the dialect.
     pub parsed: Parsed,
 }
@@ -230,6 +232,34 @@ pub fn descriptor_name(descriptor: &str, role: Role, unit: &str) -> String {
     format!("x-ratelimit-{descriptor}-{word}-{unit}")
 }
 
+/// Scopes and units repeat on every response: the common ones are not allocated.
+fn known(text: &str) -> Cow<'static, str> {
+    const KNOWN: [&str; 18] = [
+        "requests",
+        "tokens",
+        "input-tokens",
+        "output-tokens",
+        "max_parallel_requests",
+        "api_key",
+        "user",
+        "team",
+        "model",
+        "openai",
+        "anthropic",
+        "ietf",
+        "provider",
+        "retry",
+        "default",
+        "litellm",
+        "litellm_key",
+        "other",
+    ];
+    match KNOWN.iter().find(|k| **k == text) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(text.to_string()),
+    }
+}
+
 /// Recognises a rate-limit header and parses its value; `None` for unrelated headers.
 pub fn classify(name: &str, value: &str) -> Option<RateHeader> {
     // HTTP/2 and hyper hand names over lowercased already: allocate only when they are not.
@@ -243,8 +273,8 @@ pub fn classify(name: &str, value: &str) -> Option<RateHeader> {
         value: value.to_string(),
         family,
         role,
-        scope: scope.to_string(),
-        unit: unit.map(str::to_string),
+        scope: known(scope),
+        unit: unit.map(known),
         parsed,
     };
     let n: &str = &lower;

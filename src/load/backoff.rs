@@ -207,6 +207,8 @@ pub fn verdict(ex: &Exchange) -> Verdict {
 
 /// Retries allowed as a share of recent requests plus a floor, so retries never multiply the
 /// load on a target that is already failing (Finagle's and Envoy's 20 %).
+///
+/// Counts are kept in 100 ms buckets over the ttl, so memory does not grow with the rate.
 #[derive(Debug, Clone)]
 pub struct RetryBudget {
     /// Share of recent requests that may be retried.
@@ -215,9 +217,14 @@ pub struct RetryBudget {
     pub floor: u32,
     /// How long a request counts as recent.
     pub ttl: Duration,
-    requests: VecDeque<Duration>,
-    retries: VecDeque<Duration>,
+    /// (bucket, requests, retries), oldest first.
+    buckets: VecDeque<(u64, u64, u64)>,
+    requests: u64,
+    retries: u64,
 }
+
+/// Width of one budget bucket.
+const BUCKET: Duration = Duration::from_millis(100);
 
 impl RetryBudget {
     /// A budget of `percent` of the requests in the last `ttl`, plus `floor`.
@@ -226,33 +233,49 @@ impl RetryBudget {
             percent,
             floor,
             ttl,
-            requests: VecDeque::new(),
-            retries: VecDeque::new(),
+            buckets: VecDeque::new(),
+            requests: 0,
+            retries: 0,
         }
     }
 
-    fn expire(&mut self, now: Duration) {
-        let horizon = now.saturating_sub(self.ttl);
-        while self.requests.front().is_some_and(|t| *t < horizon) {
-            self.requests.pop_front();
+    fn bucket(now: Duration) -> u64 {
+        u64::try_from(now.as_millis() / BUCKET.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Drops buckets older than the ttl and returns the current one.
+    fn current(&mut self, now: Duration) -> &mut (u64, u64, u64) {
+        let b = Self::bucket(now);
+        let keep = u64::try_from(self.ttl.as_millis() / BUCKET.as_millis()).unwrap_or(u64::MAX);
+        while self
+            .buckets
+            .front()
+            .is_some_and(|(old, _, _)| b.saturating_sub(*old) >= keep)
+        {
+            if let Some((_, req, ret)) = self.buckets.pop_front() {
+                self.requests -= req;
+                self.retries -= ret;
+            }
         }
-        while self.retries.front().is_some_and(|t| *t < horizon) {
-            self.retries.pop_front();
+        if self.buckets.back().is_none_or(|(last, _, _)| *last != b) {
+            self.buckets.push_back((b, 0, 0));
         }
+        self.buckets.back_mut().expect("a bucket was just pushed")
     }
 
     /// Records a first attempt at `now` (time since the run started).
     pub fn deposit(&mut self, now: Duration) {
-        self.expire(now);
-        self.requests.push_back(now);
+        self.current(now).1 += 1;
+        self.requests += 1;
     }
 
     /// Takes one retry if the budget allows it.
     pub fn withdraw(&mut self, now: Duration) -> bool {
-        self.expire(now);
-        let allowed = f64::from(self.floor) + self.percent * self.requests.len() as f64;
-        if (self.retries.len() as f64) < allowed {
-            self.retries.push_back(now);
+        self.current(now);
+        let allowed = f64::from(self.floor) + self.percent * self.requests as f64;
+        if (self.retries as f64) < allowed {
+            self.current(now).2 += 1;
+            self.retries += 1;
             true
         } else {
             false
