@@ -34,7 +34,8 @@ BODY='{"model":"mock-model","messages":[{"role":"user","content":"Reply with OK.
 stats() { python3 -c '
 import sys, statistics
 v = [float(x) for x in sys.argv[2:]]
-print(f"{sys.argv[1]}: median {statistics.median(v):.1f} (min {min(v):.1f}, max {max(v):.1f}, n={len(v)})")' "$@"; }
+d = 2 if max(v) < 10 else 1
+print(f"{sys.argv[1]}: median {statistics.median(v):.{d}f} (min {min(v):.{d}f}, max {max(v):.{d}f}, n={len(v)})")' "$@"; }
 
 rc_rps=(); oha_rps=(); rc_rss=(); oha_rss=(); ratios=()
 for _ in $(seq 1 "$RUNS"); do
@@ -55,6 +56,7 @@ stats "   ratio ratecheck/oha (per pair)" "${ratios[@]}"
 stats "   ratecheck peak RSS MiB" "${rc_rss[@]}"
 stats "   oha       peak RSS MiB" "${oha_rss[@]}"
 
+[ "${ONLY_THROUGHPUT:-0}" = 1 ] && exit 0
 /usr/bin/time -f "%M" -o /tmp/ratecheck-bench-rc.rss "$BIN" load "$URL" --model mock-model \
   --concurrency "$CONC" --requests 1000000 --format json > /tmp/ratecheck-bench-1m.json || true
 echo "2. 1,000,000 requests: peak RSS $(( $(tail -1 /tmp/ratecheck-bench-rc.rss) / 1024 )) MiB, $(python3 -c 'import json; d=json.load(open("/tmp/ratecheck-bench-1m.json")); print(d["requests"]["succeeded"], "succeeded at", round(d["schedule"]["achieved_rate"]), "req/s")')"
