@@ -50,7 +50,8 @@ impl Pacer {
                     Parsed::At { unix } => Some(unix - now_unix),
                     _ => None,
                 })
-                .map(|s| now + Duration::from_secs_f64(s.clamp(0.0, 86_400.0)));
+                .map(|s| now + Duration::from_secs_f64(s.clamp(0.0, 86_400.0)))
+                .or(Some(now + DEFAULT_WINDOW));
         }
         // IETF `RateLimit: "p";r=..;t=..` carries both in one header.
         for h in ex
@@ -71,14 +72,17 @@ impl Pacer {
     /// `in_flight` requests already sent since the last response are counted against what is
     /// left only when nothing else is known about them.
     pub fn hold_until(&mut self, now: Instant, in_flight: usize) -> Option<Instant> {
+        // Once the advertised reset has passed the quota is back; the next response says how
+        // much of it is left.
+        if self.reset_at.is_some_and(|r| r <= now) {
+            self.remaining = None;
+            self.reset_at = None;
+        }
         let Some(remaining) = self.remaining else {
             self.last_send = Some(now);
             return None;
         };
-        let reset_at = self
-            .reset_at
-            .filter(|r| *r > now)
-            .unwrap_or(now + DEFAULT_WINDOW);
+        let reset_at = self.reset_at.unwrap_or(now + DEFAULT_WINDOW);
         // `remaining` already counts down with every send since the last response.
         let left = if self.last_send.is_some() {
             remaining
