@@ -32,7 +32,20 @@ async fn load_json(url: &str, extra: &[&str]) -> (i32, serde_json::Value, String
     .await;
     let json = serde_json::from_str(&r.stdout)
         .unwrap_or_else(|e| panic!("load JSON: {e}\n{}\n{}", r.stdout, r.stderr));
+    validate(&json);
     (r.code, json, r.stderr)
+}
+
+/// Every load report the tests read is checked against the published schema.
+fn validate(report: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../docs/load-report.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
 }
 
 fn kinds(report: &serde_json::Value) -> Vec<String> {
@@ -212,6 +225,7 @@ async fn ctrl_c_stops_cleanly_and_still_writes_the_report() {
     assert!(stderr.contains("interrupted"), "{stderr}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    validate(&report);
     assert_eq!(report["interrupted"], true);
     let sent = report["requests"]["logical"].as_u64().unwrap();
     assert!((20..=40).contains(&sent), "{sent}");
