@@ -54,7 +54,10 @@ impl Lane {
         let base_path = base.path().trim_end_matches('/').to_string();
         let mut prepared = Vec::new();
         for e in Endpoint::ALL {
-            let uri: hyper::Uri = format!("{base_path}{}", e.path()).parse().ok()?;
+            // A query on the base (Azure's `api-version`, say) goes on every request, as the
+            // general client sends it.
+            let query = base.query().map(|q| format!("?{q}")).unwrap_or_default();
+            let uri: hyper::Uri = format!("{base_path}{}{query}", e.path()).parse().ok()?;
             let mut headers = vec![
                 (HOST, host.clone()),
                 (CONTENT_TYPE, HeaderValue::from_static("application/json")),

@@ -183,3 +183,54 @@ async fn run_reports_have_no_secret() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn load_reports_have_no_secret() {
+    let base = faulty_server(Fault::EchoCredentials).await;
+    let url = base.replace("http://", &format!("http://user:{KEY}@")) + &format!("/v1?key={KEY}");
+    let dir = std::env::temp_dir().join(format!("ratecheck-load-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let html = dir.join("load.html").display().to_string();
+    let json = dir.join("load.json").display().to_string();
+    for (mode, value) in [("--concurrency", "1"), ("--rate", "20")] {
+        let run = ratecheck(
+            &[
+                "load",
+                &url,
+                "--model",
+                "m",
+                mode,
+                value,
+                "--requests",
+                "5",
+                "--format",
+                "json",
+                "-o",
+                &json,
+                "--report-html",
+                &html,
+            ],
+            &[("RATECHECK_API_KEY", KEY)],
+        )
+        .await;
+        assert!(
+            run.stdout.contains("\"logical\": 5"),
+            "{mode}: {}\n{}",
+            run.stdout,
+            run.stderr
+        );
+        for (what, text) in [
+            ("stdout", run.stdout.clone()),
+            ("stderr", run.stderr.clone()),
+            ("json", std::fs::read_to_string(&json).unwrap()),
+            ("html", std::fs::read_to_string(&html).unwrap()),
+        ] {
+            assert!(!text.contains(KEY), "{mode} {what} leaks the key:\n{text}");
+            assert!(
+                !text.contains("5ecret"),
+                "{mode} {what} leaks part of the key"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
