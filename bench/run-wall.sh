@@ -25,7 +25,7 @@ timed() { # command... -> milliseconds
 
 walls=()
 for _ in $(seq 1 "$RUNS"); do walls+=("$(timed "$BIN" validate scenarios/*.yaml)"); done
-echo "validate, 5 shipped scenarios:               $(median "${walls[@]}")"
+echo "validate, $(ls scenarios/*.yaml | wc -l) shipped scenarios:               $(median "${walls[@]}")"
 
 coproc MOCK { exec "$BIN" mock --port 0 --profile litellm-v3 --chunk-delay 0ms --rpm 100000; }
 MOCK_PID=$MOCK_PID

@@ -57,12 +57,13 @@ pub fn validate_command(
 ) -> Result<Exit, CliError> {
     let loaded = load_all(&args.files, args.target.is_some(), err)?;
     for l in &loaded {
+        let n = super::leaf_steps(l);
         let _ = writeln!(
             out,
-            "{}: ok ({}, {} steps once loops are unrolled)",
+            "{}: ok ({}, {n} {} once loops are unrolled)",
             l.path.display(),
             l.name(),
-            super::leaf_steps(l)
+            if n == 1 { "step" } else { "steps" }
         );
     }
     Ok(Exit::Ok)
