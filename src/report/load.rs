@@ -37,6 +37,11 @@ fn latency_rows(r: &LoadReport) -> Vec<(&'static str, Percentiles)> {
     ]
 }
 
+/// "1 retry", "3 retries".
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A value's serialised name (`full-jitter`, `headers`).
 fn name<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
@@ -82,14 +87,14 @@ pub fn summary_lines(r: &LoadReport) -> Vec<String> {
         None => format!("schedule: closed loop, achieved {:.1}/s", sc.achieved_rate),
     });
     lines.push(format!(
-        "requests: {} sent, {} succeeded, {} failed; {} attempts incl. {} retries ({} of them then succeeded); {} retries refused by the budget; {:.1} s spent in backoff waits{}",
+        "requests: {} sent, {} succeeded, {} failed; {} incl. {} ({} then succeeded); {} refused by the budget; {:.1} s spent in backoff waits{}",
         q.logical,
         q.succeeded,
         q.failed,
-        q.attempts,
-        q.retries,
+        count(q.attempts, "attempt", "attempts"),
+        count(q.retries, "retry", "retries"),
         q.retried_successes,
-        q.budget_exhausted,
+        count(q.budget_exhausted, "retry", "retries"),
         q.waited_ms / 1000.0,
         if q.cancelled > 0 {
             format!("; {} in flight at the interrupt", q.cancelled)
