@@ -61,7 +61,7 @@ pub fn parse_duration(flag: &str, text: &str) -> Result<Duration, CliError> {
         .parse::<f64>()
         .ok()
         .or_else(|| parse_go_duration(text).ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
         .ok_or_else(|| {
             CliError::usage(format!(
                 "`{flag}` takes a duration such as `30s` or `500ms`, not `{text}`"

@@ -55,8 +55,14 @@ pub struct Hint {
 /// HTTP-date), IETF `RateLimit` `t`, then the reset of a dimension whose `remaining` is 0.
 /// `now_unix` turns absolute times into waits; waits in the past count as zero.
 pub fn wait_hint(ex: &Exchange, now_unix: f64) -> Option<Hint> {
-    let until = |unix: f64| Duration::from_secs_f64((unix - now_unix).clamp(0.0, 1e9));
-    let secs = |s: f64| Duration::from_secs_f64(s.clamp(0.0, 1e9));
+    let secs = |s: f64| {
+        if s.is_finite() {
+            Duration::from_secs_f64(s.clamp(0.0, 1e9))
+        } else {
+            Duration::ZERO
+        }
+    };
+    let until = |unix: f64| secs(unix - now_unix);
     let mut best: Option<Hint> = None;
     let mut offer = |source: HintSource, wait: Duration| {
         if best.is_none_or(|b| source < b.source) {

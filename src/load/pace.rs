@@ -50,6 +50,7 @@ impl Pacer {
                     Parsed::At { unix } => Some(unix - now_unix),
                     _ => None,
                 })
+                .filter(|s| s.is_finite())
                 .map(|s| now + Duration::from_secs_f64(s.clamp(0.0, 86_400.0)))
                 .or(Some(now + DEFAULT_WINDOW));
         }

@@ -44,7 +44,11 @@ pub fn advertised_wait(ex: &Exchange) -> Result<Option<(String, Duration)>, Stri
     };
     Ok(Some((
         format!("{}: {}", h.name, h.value),
-        Duration::from_secs_f64(seconds.clamp(0.0, 1e9)),
+        if seconds.is_finite() {
+            Duration::from_secs_f64(seconds.clamp(0.0, 1e9))
+        } else {
+            Duration::ZERO
+        },
     )))
 }
 

@@ -39,6 +39,24 @@ async fn bad_flags_are_usage_errors() {
     for (args, needle) in [
         (vec!["probe", url, "-H", "no-colon"], "is not a header"),
         (vec!["probe", url, "--timeout", "soon"], "--timeout"),
+        // Absurd numbers are refused, not turned into a panicking duration.
+        (vec!["probe", url, "--timeout", "1e300"], "--timeout"),
+        (
+            vec!["load", url, "--rate", "5", "--duration", "1e300"],
+            "--duration",
+        ),
+        (vec!["load", url, "--rate=-3"], "--rate"),
+        (vec!["load", url, "--rate", "nan"], "--rate"),
+        (vec!["load", url], "say how to send"),
+        (vec!["load", url, "--concurrency", "0"], "at least 1"),
+        (
+            vec!["load", url, "--rate", "5", "--stream-fraction", "2"],
+            "--stream-fraction",
+        ),
+        (
+            vec!["load", url, "--rate", "5", "--fail-if", "p99_ms"],
+            "no comparison",
+        ),
         (
             vec!["probe", url, "--endpoints", "chat,bogus"],
             "unknown endpoint `bogus`",
