@@ -39,7 +39,44 @@ pub fn check(loaded: &Loaded, target_given: bool) -> Result<(), LoadError> {
     for v in s.defaults.headers.values() {
         l.text(v, "defaults.headers")?;
     }
-    l.steps(&s.steps, "steps")
+    l.steps(&s.steps, "steps")?;
+    let leaves = count_leaves(&s.steps.value);
+    if leaves > MAX_LEAVES {
+        return Err(LoadError::at(
+            &loaded.path.display().to_string(),
+            &loaded.source,
+            s.steps.referenced.line(),
+            s.steps.referenced.column(),
+            format!(
+                "the steps unroll to {leaves} requests-bearing steps; at most {MAX_LEAVES} (lower `repeat.times` or the `for_each` lists)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Most leaf steps a scenario may unroll to: loops multiply, and a typo in `times` must not
+/// turn into billions of planned steps.
+pub const MAX_LEAVES: u64 = 100_000;
+
+/// Leaf steps after unrolling, counted without unrolling (saturating).
+fn count_leaves(steps: &[Spanned<Step>]) -> u64 {
+    steps
+        .iter()
+        .map(|s| match &s.value {
+            Step::Repeat(r) => {
+                u64::from(r.times.value).saturating_mul(count_leaves(&r.steps.value))
+            }
+            Step::ForEach(f) => {
+                let n = |len: Option<usize>| len.map_or(1, |l| l as u64);
+                n(f.endpoints.as_ref().map(|e| e.value.len()))
+                    .saturating_mul(n(f.shapes.as_ref().map(|e| e.value.len())))
+                    .saturating_mul(n(f.models.as_ref().map(|e| e.value.len())))
+                    .saturating_mul(count_leaves(&f.steps.value))
+            }
+            _ => 1,
+        })
+        .fold(0u64, u64::saturating_add)
 }
 
 struct Linter<'a> {

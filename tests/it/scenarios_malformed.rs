@@ -155,6 +155,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "4:13",
         "unknown variant `header`, expected one of none, headers (did you mean `headers`?)",
     ),
+    (
+        "26-huge-repeat",
+        "steps:\n  - repeat:\n      times: 4000000000\n      steps:\n        - repeat:\n            times: 4000000000\n            steps:\n              - request: {}\n",
+        "2:3",
+        "the steps unroll to 16000000000000000000 requests-bearing steps; at most 100000",
+    ),
 ];
 
 fn write_case(name: &str, text: &str) -> String {
