@@ -187,14 +187,7 @@ impl Lane {
         };
         let resp = match tokio::time::timeout(timeout, pending).await {
             Err(_) => {
-                ex.failure = Some(Failure {
-                    kind: FailureKind::Timeout,
-                    message: format!(
-                        "no response headers from `POST {}` within {}",
-                        variant.endpoint.path(),
-                        show_duration(timeout)
-                    ),
-                });
+                ex.failure = Some(Failure::no_headers(variant, timeout));
                 ex.total_ms = ms(start.elapsed());
                 return ex;
             }

@@ -1,0 +1,142 @@
+//! From a response head and body to an [`Exchange`], whichever HTTP stack delivered them:
+//! headers captured, redacted and classified, the body read as JSON or as an SSE stream, the
+//! shape decided, failures classified.
+
+use std::time::Instant;
+
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+use super::{Client, Exchange, Failure, FailureKind, Shape, ms};
+use crate::endpoint::Mode;
+use crate::headers;
+
+impl Client {
+    /// Everything after the response head, whichever HTTP stack delivered it: headers captured
+    /// and classified, the body read as JSON or as an SSE stream, the shape decided.
+    pub(crate) async fn finish<S, B, E>(
+        &self,
+        ex: &mut Exchange,
+        status: u16,
+        head: &HeaderMap,
+        body: S,
+        start: Instant,
+    ) where
+        S: futures_util::Stream<Item = Result<B, E>> + Unpin,
+        B: AsRef<[u8]>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let variant = ex.variant;
+        let stream = variant.mode == Mode::Streaming;
+        ex.time_to_headers_ms = Some(ms(start.elapsed()));
+        ex.status = Some(status);
+        for (name, value) in head {
+            let raw = String::from_utf8_lossy(value.as_bytes());
+            let shown = self.redactor.header_cow(name.as_str(), &raw);
+            let rate = headers::classify(name.as_str(), &shown);
+            // Lean clients (load) keep the rate-limit headers parsed, and only the few other
+            // headers the analysis reads; nothing else is copied.
+            let keep = !self.lean
+                || matches!(
+                    name.as_str(),
+                    "content-type" | "date" | "server" | "x-litellm-version"
+                );
+            if let Some(h) = rate {
+                ex.rate_headers.push(h);
+            }
+            if keep {
+                ex.headers
+                    .push((name.as_str().to_string(), shown.into_owned()));
+            }
+        }
+        ex.content_type = ex.header("content-type").map(str::to_string);
+        let is_sse = ex
+            .content_type
+            .as_deref()
+            .is_some_and(|c| c.to_ascii_lowercase().contains("text/event-stream"));
+
+        if status == 404 || status == 405 {
+            ex.shape = Shape::NotOffered;
+            let _ = self.read_body(body).await;
+        } else if status >= 400 {
+            ex.shape = Shape::Error;
+            let text = self.read_body(body).await.unwrap_or_default();
+            ex.error_excerpt = Some(self.excerpt(&text));
+            ex.error_type = error_type(&text).map(|t| self.redactor.text(&t));
+            if status == 401 || status == 403 {
+                ex.failure = Some(Failure {
+                    kind: FailureKind::Auth,
+                    message: format!("`POST {}` answered {status}", variant.endpoint.path()),
+                });
+            }
+        } else if is_sse {
+            ex.shape = Shape::Sse;
+            self.read_stream(body, start, ex).await;
+        } else {
+            match self.read_body(body).await {
+                Ok(bytes) => match top_level_object(bytes.as_bytes()) {
+                    Ok(openai_object) => {
+                        ex.shape = if openai_object && !stream {
+                            Shape::JsonObject
+                        } else {
+                            Shape::PlainDict
+                        };
+                    }
+                    Err(_) => {
+                        ex.shape = Shape::Invalid;
+                        ex.failure = Some(Failure {
+                            kind: FailureKind::BadBody,
+                            message: format!(
+                                "`POST {}` answered {status} with a body that is neither JSON nor SSE: {}",
+                                variant.endpoint.path(),
+                                self.excerpt(&bytes)
+                            ),
+                        });
+                    }
+                },
+                Err(f) => {
+                    ex.shape = Shape::Invalid;
+                    ex.failure = Some(f);
+                }
+            }
+        }
+        ex.total_ms = ms(start.elapsed());
+    }
+}
+
+/// Whether a JSON body is an object with a string `object` field (OpenAI's response objects),
+/// without building the whole document: only that one field is kept. `Err` when the body is
+/// not JSON at all.
+fn top_level_object(bytes: &[u8]) -> Result<bool, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Top {
+        object: Option<Value>,
+    }
+    match serde_json::from_slice::<Top>(bytes) {
+        Ok(top) => Ok(top.object.is_some_and(|o| o.is_string())),
+        // Valid JSON that is not an object (an array, a string) is still JSON.
+        Err(_) => serde_json::from_slice::<Value>(bytes).map(|_| false),
+    }
+}
+
+/// The `type` of a JSON error body: OpenAI's `{"error": {"type": …}}`, Anthropic's
+/// `{"type": "error", "error": {"type": …}}`, a bare `{"error": "…"}`, or an RFC 9457 problem
+/// document (`{"type": …, "title": …, "status": …}`).
+fn error_type(text: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(text).ok()?;
+    let Some(err) = v.get("error") else {
+        let problem =
+            v.get("status").is_some() && (v.get("title").is_some() || v.get("type").is_some());
+        return problem.then(|| "problem+json".to_string());
+    };
+    let named = |e: &Value, key: &str| match e.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    Some(
+        named(err, "type")
+            .or_else(|| named(err, "code"))
+            .unwrap_or_else(|| "error".into()),
+    )
+}

@@ -1,0 +1,525 @@
+//! The worker side of a load run: the dispatcher that turns the arrival model into sends, the
+//! one worker function every logical request runs (send, classify, back off, retry), and the
+//! state they share. Workers leave records in a [`Sink`]; the collector drains it.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, watch};
+use tokio::time::Instant;
+
+use super::backoff::{HintSource, Policy, RetryBudget, Verdict, verdict, wait_hint};
+use super::{Arrival, LoadOptions, MixEntry, Pace, Transport, pace};
+use crate::endpoint::{Endpoint, Mode, Variant};
+use crate::http::{Exchange, Request, ms};
+
+/// What the worker loop reports to the collector.
+#[derive(Debug)]
+pub(crate) enum Record {
+    /// One attempt and its response.
+    Attempt {
+        /// Send time since the start.
+        at: Duration,
+        /// The response.
+        ex: Box<Exchange>,
+        /// Whether this attempt is a retry.
+        retry: bool,
+        /// Whether it was sent after waiting an advised time.
+        after_hint: bool,
+        /// Requests in flight when it was sent (itself included).
+        in_flight: usize,
+    },
+    /// A logical request ended.
+    Done {
+        /// It ended in a complete 2xx.
+        success: bool,
+        /// Intended send time to the end of the successful attempt, in ms.
+        latency_ms: f64,
+        /// Intended send time to the first attempt's send, in ms (client-side queueing).
+        queued_ms: f64,
+        /// Retries it took.
+        retries: u32,
+        /// Time spent in backoff waits, in ms.
+        waited_ms: f64,
+    },
+    /// A wait advice was used; `clamped` when it was longer than the cap.
+    Hint(HintSource, bool),
+    /// A retry was refused by the budget.
+    BudgetExhausted,
+    /// An open-loop slot not sent, and why.
+    Slot(SlotFate),
+    /// A request in flight when the run was interrupted; its response was not awaited.
+    Cancelled,
+}
+
+/// Where workers leave records for the collector. The collector drains it on a short tick
+/// instead of being woken per record: at tens of thousands of requests a second, a wake-up per
+/// record costs more than the request itself.
+#[derive(Default)]
+pub(crate) struct Sink(Mutex<Vec<Record>>);
+
+impl Sink {
+    fn push(&self, r: Record) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(r);
+    }
+
+    /// Everything left since the last drain.
+    pub(crate) fn drain(&self) -> Vec<Record> {
+        std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+/// How often the collector drains the sink.
+pub(super) const TICK: Duration = Duration::from_millis(20);
+
+/// Run states, in order: each only moves forward.
+pub(super) const RUNNING: u8 = 0;
+/// Dispatching is over: requests in flight finish, but nothing new starts and no retry waits.
+const ENDING: u8 = 1;
+/// Interrupted (Ctrl-C): requests in flight are abandoned.
+pub(super) const INTERRUPTED: u8 = 2;
+
+/// What happened to an open-loop schedule slot that was not sent on time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SlotFate {
+    /// Sent more than [`LATE`] after its intended time.
+    Late,
+    /// Not sent: a throttle pause was in force.
+    HeldByPause,
+    /// Not sent: header pacing said the quota would not allow it.
+    HeldByPace,
+    /// Not sent: `max_in_flight` requests were already in flight.
+    DroppedAtCap,
+}
+
+/// A slot dispatched later than this after its intended time counts as late.
+pub const LATE: Duration = Duration::from_millis(10);
+
+/// State every worker shares.
+pub(super) struct Shared<T> {
+    /// One transport per lane of workers (see [`Transport::lane`]).
+    lanes: Vec<T>,
+    opts: LoadOptions,
+    bodies: Vec<(Variant, bytes::Bytes)>,
+    start: Instant,
+    paused_until: Mutex<Instant>,
+    budget: Mutex<RetryBudget>,
+    pacer: Mutex<pace::Pacer>,
+    in_flight: Arc<AtomicUsize>,
+    started: AtomicU64,
+    state: Arc<watch::Sender<u8>>,
+    sink: Arc<Sink>,
+}
+
+impl<T: Transport> Shared<T> {
+    /// The shared state of a run over `transport`, with the lanes built and bodies serialised;
+    /// also the instant the run's clock starts (after that setup, which is not part of it).
+    pub(super) fn new(
+        transport: T,
+        opts: &LoadOptions,
+        sink: Arc<Sink>,
+        state: Arc<watch::Sender<u8>>,
+        in_flight: Arc<AtomicUsize>,
+    ) -> (Arc<Self>, Instant) {
+        let bodies = opts
+            .mix
+            .iter()
+            .map(|m| (m.variant, body_for(opts, m.variant)))
+            .collect();
+        // Closed-loop workers each get a lane, like a client per user; the open loop shares a few.
+        let lane_count = match opts.arrival {
+            Arrival::Closed { concurrency } => concurrency.clamp(1, 256),
+            Arrival::Constant { .. } | Arrival::Poisson { .. } => opts.max_in_flight.clamp(1, 32),
+        };
+        let mut lanes = Vec::with_capacity(lane_count);
+        for _ in 1..lane_count {
+            lanes.push(transport.lane());
+        }
+        lanes.push(transport);
+        let start = Instant::now();
+        let shared = Shared {
+            lanes,
+            bodies,
+            start,
+            paused_until: Mutex::new(start),
+            budget: Mutex::new(RetryBudget::new(
+                opts.budget_percent,
+                opts.budget_floor,
+                Duration::from_secs(10),
+            )),
+            pacer: Mutex::new(pace::Pacer::default()),
+            in_flight,
+            started: AtomicU64::new(0),
+            state,
+            sink,
+            opts: opts.clone(),
+        };
+        (Arc::new(shared), start)
+    }
+
+    fn stopped(&self) -> bool {
+        *self.state.borrow() != RUNNING
+    }
+
+    fn advance(&self, state: u8) {
+        advance(&self.state, state);
+    }
+
+    /// Sleeps until `until`, or less if the run stops. Returns false when it stopped.
+    async fn sleep_until(&self, until: Instant) -> bool {
+        let mut rx = self.state.subscribe();
+        if *rx.borrow_and_update() != RUNNING {
+            return false;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(until) => !self.stopped(),
+            _ = rx.wait_for(|s| *s != RUNNING) => false,
+        }
+    }
+
+    /// Waits while a throttle pause is in force.
+    async fn wait_pause(&self) -> bool {
+        loop {
+            let until = *self
+                .paused_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if until <= Instant::now() {
+                return !self.stopped();
+            }
+            if !self.sleep_until(until).await {
+                return false;
+            }
+        }
+    }
+
+    fn request(&self, variant: Variant, seq: u64) -> Request {
+        let raw_body = self
+            .bodies
+            .iter()
+            .find(|(v, _)| *v == variant)
+            .map(|(_, b)| b.clone());
+        Request {
+            variant,
+            body: serde_json::Value::Null,
+            headers: Vec::new(),
+            raw_body,
+            round: 1,
+            seq: u32::try_from(seq).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn send_record(&self, r: Record) {
+        self.sink.push(r);
+    }
+}
+
+/// The request body for one variant, serialised once for the whole run.
+fn body_for(opts: &LoadOptions, variant: Variant) -> bytes::Bytes {
+    let model = if variant.endpoint == Endpoint::Embeddings {
+        &opts.embedding_model
+    } else {
+        &opts.model
+    };
+    let mut body = variant
+        .endpoint
+        .body(model, variant.mode == Mode::Streaming);
+    let prompt: String = "Reply with OK. "
+        .chars()
+        .cycle()
+        .take(opts.prompt_chars.max(1))
+        .collect();
+    if let Some(obj) = body.as_object_mut() {
+        for key in ["max_tokens", "max_output_tokens"] {
+            if obj.contains_key(key) {
+                obj.insert(key.into(), opts.max_tokens.into());
+            }
+        }
+        if let Some(m) = obj.get_mut("messages").and_then(|m| m.get_mut(0)) {
+            m["content"] = prompt.into();
+        } else if obj.contains_key("prompt") {
+            obj.insert("prompt".into(), prompt.into());
+        } else if obj.contains_key("input") {
+            obj.insert("input".into(), prompt.into());
+        }
+    }
+    bytes::Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+/// Moves the run to `state` unless it is already further along.
+pub(super) fn advance(tx: &watch::Sender<u8>, state: u8) {
+    tx.send_if_modified(|s| {
+        let later = state > *s;
+        if later {
+            *s = state;
+        }
+        later
+    });
+}
+
+/// Picks a variant from the mix with a uniform sample `u`.
+fn pick(mix: &[MixEntry], u: f64) -> Variant {
+    let total: f64 = mix.iter().map(|m| m.weight.max(0.0)).sum();
+    let mut x = u * total;
+    for m in mix {
+        x -= m.weight.max(0.0);
+        if x < 0.0 {
+            return m.variant;
+        }
+    }
+    mix.last().map_or(
+        Variant {
+            endpoint: Endpoint::Chat,
+            mode: Mode::NonStreaming,
+        },
+        |m| m.variant,
+    )
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// One logical request: send, and on a refusal back off and retry as the policy says.
+async fn logical<T: Transport>(
+    sh: Arc<Shared<T>>,
+    intended: Instant,
+    variant: Variant,
+    seed: u64,
+    lane: usize,
+) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let seq = sh.started.load(Ordering::Relaxed);
+    let mut attempt = 0u32;
+    let mut after_hint = false;
+    let mut waited = Duration::ZERO;
+    let mut first_send: Option<Instant> = None;
+    sh.budget
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .deposit(intended - sh.start);
+    loop {
+        if !sh.wait_pause().await && attempt > 0 {
+            break;
+        }
+        let sent = Instant::now();
+        first_send.get_or_insert(sent);
+        let in_flight = sh.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut rx = sh.state.subscribe();
+        let ex = tokio::select! {
+            ex = sh.lanes[lane % sh.lanes.len()].deliver(sh.request(variant, seq)) => Some(ex),
+            _ = rx.wait_for(|s| *s == INTERRUPTED) => None,
+        };
+        sh.in_flight.fetch_sub(1, Ordering::SeqCst);
+        let Some(ex) = ex else {
+            sh.send_record(Record::Cancelled);
+            return;
+        };
+        let done = Instant::now();
+        if sh.opts.pace != Pace::None {
+            sh.pacer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .observe(&ex, done, unix_now());
+        }
+        let v = verdict(&ex);
+        let retryable = matches!(v, Verdict::Throttled | Verdict::Transient)
+            && sh.opts.backoff.policy != Policy::None
+            && attempt < sh.opts.backoff.max_retries
+            && !sh.stopped();
+        // Read the advice before the exchange goes to the collector.
+        let hint = if retryable {
+            wait_hint(&ex, unix_now())
+        } else {
+            None
+        };
+        sh.send_record(Record::Attempt {
+            at: sent - sh.start,
+            ex: Box::new(ex),
+            retry: attempt > 0,
+            after_hint,
+            in_flight,
+        });
+        if v == Verdict::Success || !retryable {
+            sh.send_record(Record::Done {
+                success: v == Verdict::Success,
+                latency_ms: ms(done - intended),
+                queued_ms: ms(first_send.unwrap_or(sent) - intended),
+                retries: attempt,
+                waited_ms: ms(waited),
+            });
+            return;
+        }
+        if !sh
+            .budget
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .withdraw(done - sh.start)
+        {
+            sh.send_record(Record::BudgetExhausted);
+            break;
+        }
+        let (delay, clamped) = sh.opts.backoff.delay(hint, attempt, rng.f64());
+        if let Some(h) = hint {
+            sh.send_record(Record::Hint(h.source, clamped));
+        }
+        after_hint = hint.is_some();
+        let resume = done + delay;
+        if v == Verdict::Throttled {
+            // One refusal slows every worker, not just this one.
+            let mut p = sh
+                .paused_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if *p < resume {
+                *p = resume;
+            }
+        }
+        attempt += 1;
+        waited += delay;
+        if !sh.sleep_until(resume).await {
+            break;
+        }
+    }
+    sh.send_record(Record::Done {
+        success: false,
+        latency_ms: ms(Instant::now() - intended),
+        queued_ms: ms(first_send.unwrap_or(intended) - intended),
+        retries: attempt,
+        waited_ms: ms(waited),
+    });
+}
+
+/// Turns the arrival model into sends; returns when dispatching is over and every request it
+/// started has ended.
+pub(super) async fn dispatch<T: Transport>(sh: Arc<Shared<T>>) {
+    let opts = sh.opts.clone();
+    let deadline = opts.duration.map(|d| sh.start + d);
+    let mut rng = fastrand::Rng::with_seed(opts.seed);
+    let mut tasks = tokio::task::JoinSet::new();
+    let max_requests = opts.requests;
+    let take = move |sh: &Shared<T>| -> bool {
+        let n = sh.started.fetch_add(1, Ordering::SeqCst);
+        max_requests.is_none_or(|max| n < max)
+    };
+    match opts.arrival {
+        Arrival::Closed { concurrency } => {
+            for w in 0..concurrency.max(1) {
+                let sh = sh.clone();
+                let mix = opts.mix.clone();
+                let seed = opts.seed ^ ((w as u64 + 1) << 32);
+                tasks.spawn(async move {
+                    let mut rng = fastrand::Rng::with_seed(seed);
+                    loop {
+                        if sh.stopped() || deadline.is_some_and(|d| Instant::now() >= d) {
+                            return;
+                        }
+                        if !sh.wait_pause().await {
+                            return;
+                        }
+                        if sh.opts.pace != Pace::None {
+                            let hold = sh
+                                .pacer
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .hold_until(Instant::now(), sh.in_flight.load(Ordering::SeqCst));
+                            if let Some(until) = hold
+                                && !sh.sleep_until(until).await
+                            {
+                                return;
+                            }
+                        }
+                        if !take(&sh) {
+                            return;
+                        }
+                        let variant = pick(&mix, rng.f64());
+                        logical(sh.clone(), Instant::now(), variant, rng.u64(..), w).await;
+                    }
+                });
+            }
+            // Closed-loop workers end on their own (deadline, request count, interrupt).
+            while tasks.join_next().await.is_some() {}
+        }
+        Arrival::Constant { rate } | Arrival::Poisson { rate } => {
+            let poisson = matches!(opts.arrival, Arrival::Poisson { .. });
+            let rate = rate.max(1e-6);
+            let cap = Arc::new(Semaphore::new(opts.max_in_flight.max(1)));
+            let mut offset = 0.0f64;
+            let mut slot: u64 = 0;
+            loop {
+                let intended = sh.start + Duration::from_secs_f64(offset);
+                if deadline.is_some_and(|d| intended >= d) {
+                    break;
+                }
+                if Instant::now() < intended && !sh.sleep_until(intended).await {
+                    break;
+                }
+                if sh.stopped() {
+                    break;
+                }
+                slot += 1;
+                offset = if poisson {
+                    offset + -(1.0 - rng.f64()).ln() / rate
+                } else {
+                    slot as f64 / rate
+                };
+                let now = Instant::now();
+                let paused = *sh
+                    .paused_until
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    > now;
+                let held = if paused {
+                    Some(SlotFate::HeldByPause)
+                } else if sh.opts.pace != Pace::None
+                    && sh
+                        .pacer
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .hold_until(now, sh.in_flight.load(Ordering::SeqCst))
+                        .is_some()
+                {
+                    Some(SlotFate::HeldByPace)
+                } else {
+                    None
+                };
+                if let Some(fate) = held {
+                    sh.send_record(Record::Slot(fate));
+                    continue;
+                }
+                let Ok(permit) = cap.clone().try_acquire_owned() else {
+                    sh.send_record(Record::Slot(SlotFate::DroppedAtCap));
+                    continue;
+                };
+                if !take(&sh) {
+                    break;
+                }
+                if now - intended > LATE {
+                    sh.send_record(Record::Slot(SlotFate::Late));
+                }
+                let variant = pick(&opts.mix, rng.f64());
+                let seed = rng.u64(..);
+                let sh2 = sh.clone();
+                tasks.spawn(async move {
+                    logical(sh2, intended, variant, seed, slot as usize).await;
+                    drop(permit);
+                });
+                // Reap finished tasks so the set stays as small as the in-flight count.
+                while tasks.try_join_next().is_some() {}
+            }
+        }
+    }
+    sh.advance(ENDING);
+    while tasks.join_next().await.is_some() {}
+}
