@@ -10,7 +10,7 @@ use crate::cli::{ConnectArgs, MockArgs, ProbeArgs, SelectArgs};
 use crate::endpoint::Endpoint;
 use crate::exit::Exit;
 use crate::headers::values::parse_go_duration;
-use crate::http::ClientSettings;
+use crate::http::{Client, ClientSettings, normalize_base};
 use crate::mock::MockConfig;
 use crate::probe::ProbeOptions;
 
@@ -102,6 +102,19 @@ pub fn api_key(args: &ConnectArgs) -> Result<Option<String>, CliError> {
         .filter_map(|v| std::env::var(v).ok())
         .map(|v| v.trim().to_string())
         .find(|v| !v.is_empty()))
+}
+
+/// A client for `url` with the connection flags: the URL checked, the key found, the client
+/// built. Every command that talks to one gateway starts here.
+pub fn client(url: &str, connect: &ConnectArgs) -> Result<Client, CliError> {
+    let base = normalize_base(url).map_err(CliError::usage)?;
+    build_client(base, client_settings(connect)?)
+}
+
+/// Builds the HTTP client; failing here means the TLS setup itself failed.
+pub fn build_client(base: reqwest::Url, settings: ClientSettings) -> Result<Client, CliError> {
+    Client::new(base, settings)
+        .map_err(|e| CliError::usage(format!("could not set up the HTTP client: {e:#}")))
 }
 
 /// Resolves connection settings.

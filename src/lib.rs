@@ -29,7 +29,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use cli::{Cli, ColorChoice, Command, MockArgs, ProbeArgs, TriageArgs};
 use config::CliError;
 use exit::Exit;
-use http::{Client, normalize_base};
 
 /// Installs the TLS crypto provider once; later calls are no-ops.
 pub fn install_crypto_provider() {
@@ -62,6 +61,19 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<E
     }
 }
 
+/// A ticking spinner on a terminal's stderr, or a hidden bar when stderr is not a terminal.
+pub(crate) fn spinner(template: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
 fn io_error(e: &std::io::Error) -> CliError {
     CliError::usage(format!("could not write the output: {e}"))
 }
@@ -72,11 +84,8 @@ async fn probe_command(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Exit, CliError> {
-    let base = normalize_base(&args.url).map_err(CliError::usage)?;
-    let settings = config::client_settings(&args.connect)?;
+    let client = config::client(&args.url, &args.connect)?;
     let opts = config::probe_options(args)?;
-    let client = Client::new(base, settings)
-        .map_err(|e| CliError::usage(format!("could not set up the HTTP client: {e:#}")))?;
 
     let modes: u64 = opts
         .endpoints
@@ -128,8 +137,7 @@ async fn triage_command(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Exit, CliError> {
-    let base = normalize_base(&args.url).map_err(CliError::usage)?;
-    let settings = config::client_settings(&args.connect)?;
+    let client = config::client(&args.url, &args.connect)?;
     let max_wait = config::parse_duration("--max-wait", &args.max_wait)?;
     let opts = triage::TriageOptions {
         probe: config::probe_selection(&args.select, args.repeat)?,
@@ -137,16 +145,8 @@ async fn triage_command(
         exhaust_max: args.exhaust_max,
         max_wait_secs: max_wait.as_secs_f64(),
     };
-    let client = Client::new(base, settings)
-        .map_err(|e| CliError::usage(format!("could not set up the HTTP client: {e:#}")))?;
-    let bar = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new_spinner();
-        bar.set_message("probing, then checking the 429 contract…");
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = spinner("{spinner} {msg}");
+    bar.set_message("probing, then checking the 429 contract…");
     let t = triage::triage(&client, &opts).await;
     bar.finish_and_clear();
     let generated = jiff::Timestamp::now()

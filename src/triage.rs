@@ -13,7 +13,7 @@ use crate::exit::Exit;
 use crate::http::{Client, Exchange, Shape};
 use crate::probe::analyze::FindingKind;
 use crate::probe::{ProbeOptions, ProbeReport, probe};
-use crate::report::markdown;
+use crate::report::markdown::{self, escape as md};
 use crate::run::{Resolved, ScenarioReport, run_scenario};
 use crate::scenario;
 
@@ -64,7 +64,6 @@ pub async fn triage(client: &Client, opts: &TriageOptions) -> Triage {
                     let resolved = Resolved {
                         model: Some(model.clone()),
                         embedding_model: opts.probe.embedding_model.clone(),
-                        headers: Vec::new(),
                     };
                     Some(run_scenario(&loaded, client, &resolved, &mut |_| {}).await)
                 }
@@ -125,10 +124,6 @@ pub fn likely_cause(kind: FindingKind) -> &'static str {
             "The gateway answered 200 and then sent an error inside the stream: the upstream failed after headers were flushed (see BerriAI/litellm#9035), so the status code cannot tell clients."
         }
     }
-}
-
-fn md(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
 }
 
 /// The first stream that carried events, for the timeline.

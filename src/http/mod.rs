@@ -207,6 +207,33 @@ impl Exchange {
     }
 }
 
+#[cfg(test)]
+impl Exchange {
+    /// A finished exchange with this status, shape and response headers (classified as the
+    /// client would), for tests of what is computed from exchanges.
+    pub(crate) fn recorded(
+        variant: Variant,
+        status: u16,
+        shape: Shape,
+        headers: &[(&str, &str)],
+    ) -> Self {
+        Exchange {
+            status: Some(status),
+            shape,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            rate_headers: headers
+                .iter()
+                .filter_map(|(n, v)| crate::headers::classify(n, v))
+                .collect(),
+            total_ms: 1.0,
+            ..Exchange::empty(variant, 1, 1)
+        }
+    }
+}
+
 /// Settings for talking to the target.
 #[derive(Debug, Clone)]
 pub struct ClientSettings {

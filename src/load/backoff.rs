@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::headers::{Family, Parsed, Role};
+use crate::headers::{Family, Parsed, RateHeader, Role};
 use crate::http::{Exchange, FailureKind};
 
 /// Where a wait came from, in the order a good client trusts them.
@@ -51,17 +51,35 @@ pub struct Hint {
     pub wait: Duration,
 }
 
+/// A wait in seconds as a duration; negative waits are zero, non-finite ones are ignored (zero).
+fn secs(s: f64) -> Duration {
+    if s.is_finite() {
+        Duration::from_secs_f64(s.clamp(0.0, 1e9))
+    } else {
+        Duration::ZERO
+    }
+}
+
+/// The wait one `retry-after` or `retry-after-ms` header gives, if it is one and it parses.
+pub fn retry_after_hint(h: &RateHeader, now_unix: f64) -> Option<Hint> {
+    if h.family != Family::RetryAfter {
+        return None;
+    }
+    let (source, wait) = match h.parsed {
+        Parsed::Seconds { value } if h.name.ends_with("-ms") => {
+            (HintSource::RetryAfterMs, secs(value))
+        }
+        Parsed::Seconds { value } => (HintSource::RetryAfterSeconds, secs(value)),
+        Parsed::At { unix } => (HintSource::RetryAfterDate, secs(unix - now_unix)),
+        _ => return None,
+    };
+    Some(Hint { source, wait })
+}
+
 /// Reads the advised wait, in precedence order: `retry-after-ms`, `Retry-After` (seconds or
 /// HTTP-date), IETF `RateLimit` `t`, then the reset of a dimension whose `remaining` is 0.
 /// `now_unix` turns absolute times into waits; waits in the past count as zero.
 pub fn wait_hint(ex: &Exchange, now_unix: f64) -> Option<Hint> {
-    let secs = |s: f64| {
-        if s.is_finite() {
-            Duration::from_secs_f64(s.clamp(0.0, 1e9))
-        } else {
-            Duration::ZERO
-        }
-    };
     let until = |unix: f64| secs(unix - now_unix);
     let mut best: Option<Hint> = None;
     let mut offer = |source: HintSource, wait: Duration| {
@@ -70,29 +88,21 @@ pub fn wait_hint(ex: &Exchange, now_unix: f64) -> Option<Hint> {
         }
     };
     for h in &ex.rate_headers {
-        match (h.family, &h.parsed) {
-            (Family::RetryAfter, Parsed::Seconds { value }) if h.name.ends_with("-ms") => {
-                offer(HintSource::RetryAfterMs, secs(*value));
-            }
-            (Family::RetryAfter, Parsed::Seconds { value }) => {
-                offer(HintSource::RetryAfterSeconds, secs(*value));
-            }
-            (Family::RetryAfter, Parsed::At { unix }) => {
-                offer(HintSource::RetryAfterDate, until(*unix));
-            }
-            (Family::Ietf, Parsed::Policies { items }) if h.role == Role::Status => {
-                // The policy with the least left is the one that binds.
-                if let Some(t) = items
-                    .iter()
-                    .filter(|p| p.amount <= 0)
-                    .filter_map(|p| p.t)
-                    .max()
-                    .or_else(|| items.iter().filter_map(|p| p.t).min())
-                {
-                    offer(HintSource::IetfT, secs(t as f64));
-                }
-            }
-            _ => {}
+        if let Some(hint) = retry_after_hint(h, now_unix) {
+            offer(hint.source, hint.wait);
+            continue;
+        }
+        if let (Family::Ietf, Parsed::Policies { items }) = (h.family, &h.parsed)
+            && h.role == Role::Status
+            // The policy with the least left is the one that binds.
+            && let Some(t) = items
+                .iter()
+                .filter(|p| p.amount <= 0)
+                .filter_map(|p| p.t)
+                .max()
+                .or_else(|| items.iter().filter_map(|p| p.t).min())
+        {
+            offer(HintSource::IetfT, secs(t as f64));
         }
     }
     // The reset of an exhausted dimension: `remaining` 0 and a reset for the same scope and unit.
@@ -299,33 +309,14 @@ impl Default for RetryBudget {
 mod tests {
     use super::*;
     use crate::endpoint::{Endpoint, Mode, Variant};
-    use crate::headers::classify;
     use crate::http::Shape;
 
     fn ex(status: u16, headers: &[(&str, &str)]) -> Exchange {
-        Exchange {
-            variant: Variant {
-                endpoint: Endpoint::Chat,
-                mode: Mode::NonStreaming,
-            },
-            round: 1,
-            seq: 1,
-            status: Some(status),
-            shape: Shape::Error,
-            content_type: None,
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
-            rate_headers: headers.iter().filter_map(|(n, v)| classify(n, v)).collect(),
-            time_to_headers_ms: None,
-            time_to_first_event_ms: None,
-            total_ms: 1.0,
-            stream: None,
-            error_excerpt: None,
-            error_type: None,
-            failure: None,
-        }
+        let chat = Variant {
+            endpoint: Endpoint::Chat,
+            mode: Mode::NonStreaming,
+        };
+        Exchange::recorded(chat, status, Shape::Error, headers)
     }
 
     #[test]

@@ -1,10 +1,8 @@
 //! `ratecheck load`: flags to [`LoadOptions`], a progress line on a terminal, Ctrl-C that still
 //! reports, thresholds, and the exit code.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::time::Duration;
-
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::backoff::Backoff;
 use super::stats::ErrorClass;
@@ -14,7 +12,7 @@ use crate::cli::LoadArgs;
 use crate::config::{self, CliError};
 use crate::endpoint::Endpoint;
 use crate::exit::Exit;
-use crate::http::{Client, ModelsError, normalize_base};
+use crate::http::ModelsError;
 use crate::report::{Format, load as reporter};
 
 /// Resolves the flags into options (model resolution aside).
@@ -130,11 +128,8 @@ pub async fn load_command(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Exit, CliError> {
-    let base = normalize_base(&args.url).map_err(CliError::usage)?;
-    let settings = config::client_settings(&args.connect)?;
+    let client = config::client(&args.url, &args.connect)?;
     let (mut opts, conditions) = options(args)?;
-    let client = Client::new(base, settings)
-        .map_err(|e| CliError::usage(format!("could not set up the HTTP client: {e:#}")))?;
     if opts.model.is_empty() {
         let models = client.list_models().await.map_err(|e| match e {
             ModelsError::Failure(f) => CliError {
@@ -154,16 +149,7 @@ pub async fn load_command(
             opts.embedding_model = opts.model.clone();
         }
     }
-    let bar = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new_spinner();
-        if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed} {msg}") {
-            bar.set_style(style);
-        }
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::spinner("{spinner} {elapsed} {msg}");
     let target = client.display_base();
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -53,9 +53,6 @@ impl Transport for Fake {
         async move {
             tokio::time::sleep(latency).await;
             Exchange {
-                variant: req.variant,
-                round: 1,
-                seq: req.seq,
                 status: Some(status),
                 shape: if status < 300 {
                     Shape::JsonObject
@@ -66,12 +63,9 @@ impl Transport for Fake {
                 rate_headers: headers.iter().filter_map(|(n, v)| classify(n, v)).collect(),
                 headers,
                 time_to_headers_ms: Some(latency.as_secs_f64() * 1000.0),
-                time_to_first_event_ms: None,
                 total_ms: latency.as_secs_f64() * 1000.0,
-                stream: None,
-                error_excerpt: None,
                 error_type: (status >= 400).then(|| "rate_limit_error".into()),
-                failure: None,
+                ..Exchange::empty(req.variant, 1, req.seq)
             }
         }
     }

@@ -46,7 +46,7 @@ pub fn findings(
         // Responses without counters (streams, on some gateways) still used up the quota.
         let since = i64::try_from(first.accepted_since).unwrap_or(i64::MAX);
         match first.last_remaining {
-            Some(r) if r.saturating_sub(since) > slack => out.push(finding(
+            Some(r) if r.saturating_sub(since) > slack => out.push(Finding::new(
                 FindingKind::EarlyThrottle,
                 format!(
                     "the first 429 came {:.0} ms in while the last response still advertised {r} requests remaining ({since} accepted since, {} in flight): the advertised counter is not the one enforced",
@@ -70,7 +70,7 @@ pub fn findings(
         let most = truth.max_accepted_per_window;
         let limit_u = u64::try_from(limit.max(0)).unwrap_or(0);
         if most > limit_u.saturating_add(slack) {
-            out.push(finding(
+            out.push(Finding::new(
                 FindingKind::OverAdmission,
                 format!("{most} requests were accepted in one window against an advertised limit of {limit}"),
             ));
@@ -84,7 +84,7 @@ pub fn findings(
     let refused_again = truth.retries_after_hint - truth.retries_after_hint_accepted;
     if truth.retries_after_hint > 0 {
         if refused_again * 10 > truth.retries_after_hint {
-            out.push(finding(
+            out.push(Finding::new(
                 FindingKind::WaitTooShort,
                 format!(
                     "{refused_again} of {} retries sent after the advertised wait were refused again: the advertised wait is too short",
@@ -99,7 +99,7 @@ pub fn findings(
         }
     }
     if truth.throttles_without_hint > 0 {
-        out.push(finding(
+        out.push(Finding::new(
             FindingKind::NoRetryHint,
             format!(
                 "{} 429s carried no `retry-after`, `retry-after-ms`, `RateLimit` t or exhausted reset: clients can only guess how long to wait",
@@ -108,23 +108,12 @@ pub fn findings(
         ));
     }
     if let Some(n) = errors.get(&ErrorClass::Unavailable503) {
-        out.push(finding(
+        out.push(Finding::new(
             FindingKind::EndpointError,
             format!("{n} responses were 503: if these are throttling, clients treat them as an outage (a limit should answer 429)"),
         ));
     }
     (out, notes)
-}
-
-fn finding(kind: FindingKind, message: String) -> Finding {
-    Finding {
-        kind,
-        headers: Vec::new(),
-        message,
-        present_on: Vec::new(),
-        missing_on: Vec::new(),
-        link: None,
-    }
 }
 
 /// "streaming chat/completions: 0 of 512 responses carried `x-…`" for every header that one

@@ -3,7 +3,8 @@
 use super::{Cell, column_head, matrix, verdict};
 use crate::probe::ProbeReport;
 
-fn escape(text: &str) -> String {
+/// Text made safe for a Markdown table cell: pipes escaped, newlines folded.
+pub(crate) fn escape(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 

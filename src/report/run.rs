@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use crate::report::markdown::escape as md;
 use crate::run::{Check, RunReport, ScenarioReport, StepReport};
 
 /// The run report as pretty JSON (schema: `docs/run-report.schema.json`).
@@ -264,10 +265,6 @@ pub fn junit(report: &RunReport) -> String {
     }
     out.push_str("</testsuites>\n");
     out
-}
-
-fn md(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
 }
 
 /// The Markdown report: a summary table, then each scenario's failed checks and notes.

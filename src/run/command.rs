@@ -146,10 +146,8 @@ fn resolve(l: &Loaded, args: &RunArgs) -> Result<(Client, Resolved), CliError> {
     let resolved = Resolved {
         model,
         embedding_model,
-        headers: Vec::new(),
     };
-    let client = Client::new(base, settings)
-        .map_err(|e| CliError::usage(format!("could not set up the HTTP client: {e:#}")))?;
+    let client = config::build_client(base, settings)?;
     Ok((client, resolved))
 }
 

@@ -13,6 +13,7 @@ use super::{Check, StepReport};
 use crate::endpoint::Variant;
 use crate::headers::{Family, Parsed};
 use crate::http::{Exchange, FailureKind, show_duration};
+use crate::load::backoff::retry_after_hint;
 use crate::scenario::ExhaustStep;
 
 /// Requests sent before giving up on reaching the limit, unless the step says otherwise.
@@ -33,23 +34,14 @@ pub fn advertised_wait(ex: &Exchange) -> Result<Option<(String, Duration)>, Stri
     let Some(h) = headers.first() else {
         return Ok(None);
     };
-    let seconds = match &h.parsed {
-        Parsed::Seconds { value } => *value,
-        Parsed::At { unix } => {
-            let now = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
-            unix - now
-        }
-        Parsed::Malformed { reason } => return Err(format!("{}: {}: {reason}", h.name, h.value)),
-        _ => return Err(format!("{}: {}: not a wait", h.name, h.value)),
-    };
-    Ok(Some((
-        format!("{}: {}", h.name, h.value),
-        if seconds.is_finite() {
-            Duration::from_secs_f64(seconds.clamp(0.0, 1e9))
-        } else {
-            Duration::ZERO
+    let now = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
+    match retry_after_hint(h, now) {
+        Some(hint) => Ok(Some((format!("{}: {}", h.name, h.value), hint.wait))),
+        None => match &h.parsed {
+            Parsed::Malformed { reason } => Err(format!("{}: {}: {reason}", h.name, h.value)),
+            _ => Err(format!("{}: {}: not a wait", h.name, h.value)),
         },
-    )))
+    }
 }
 
 /// Runs an `exhaust` step into `report`.

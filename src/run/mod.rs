@@ -328,8 +328,6 @@ pub struct Resolved {
     pub model: Option<String>,
     /// Model for `/v1/embeddings`.
     pub embedding_model: Option<String>,
-    /// Headers on every request.
-    pub headers: Vec<(String, String)>,
 }
 
 /// Runs one scenario against `client`; `on_step` is told of each step as it completes.
@@ -385,7 +383,6 @@ pub async fn run_scenario(
         client,
         model: model.clone(),
         embedding_model: resolved.embedding_model.clone().unwrap_or(model),
-        headers: resolved.headers.clone(),
         vars: Vars::default(),
         seq: 0,
     };

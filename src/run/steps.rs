@@ -19,7 +19,6 @@ pub(crate) struct Ctx<'a> {
     pub client: &'a Client,
     pub model: String,
     pub embedding_model: String,
-    pub headers: Vec<(String, String)>,
     pub vars: Vars,
     pub seq: u32,
 }
@@ -197,10 +196,11 @@ impl Ctx<'_> {
             }
             None => variant.endpoint.body(&model, stream),
         };
-        let mut all = self.headers.clone();
-        for (n, v) in headers {
-            all.push((n.clone(), self.expand(v, "headers", checks)));
-        }
+        // Scenario-wide headers are already in the client's settings; these are the step's.
+        let all = headers
+            .iter()
+            .map(|(n, v)| (n.clone(), self.expand(v, "headers", checks)))
+            .collect();
         self.seq += 1;
         Request {
             variant,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use ratecheck::mock::{MockConfig, MockServer, Profile};
 
-use crate::support::ratecheck;
+use crate::support::{assert_valid, finding_kinds, ratecheck};
 
 async fn sim(profile: Profile, rpm: u64, window: Duration) -> MockServer {
     MockServer::start(
@@ -38,23 +38,11 @@ async fn load_json(url: &str, extra: &[&str]) -> (i32, serde_json::Value, String
 
 /// Every load report the tests read is checked against the published schema.
 fn validate(report: &serde_json::Value) {
-    let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../../docs/load-report.schema.json")).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(report)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
+    assert_valid(include_str!("../../docs/load-report.schema.json"), report);
 }
 
 fn kinds(report: &serde_json::Value) -> Vec<String> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["kind"].as_str().unwrap().to_string())
-        .collect()
+    finding_kinds(report)
 }
 
 #[tokio::test]

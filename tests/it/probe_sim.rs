@@ -8,7 +8,7 @@ use ratecheck::mock::{MockConfig, MockServer, Profile};
 use ratecheck::probe::analyze::FindingKind;
 use ratecheck::probe::{ProbeOptions, ProbeReport, probe};
 
-use crate::support::ratecheck;
+use crate::support::{assert_valid, ratecheck};
 
 const COUNTERS: [&str; 4] = [
     "x-ratelimit-api_key-limit-requests",
@@ -215,14 +215,7 @@ async fn binary_reports_in_every_format() {
     let run = ratecheck(&["probe", &url, "--format", "json"], &[]).await;
     assert_eq!(run.code, 1, "{}", run.stderr);
     let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../../docs/probe-report.schema.json")).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&json)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
+    assert_valid(include_str!("../../docs/probe-report.schema.json"), &json);
     assert_eq!(json["outcome"]["exit_code"], 1);
     assert_eq!(json["findings"][0]["kind"], "litellm_v3_streaming_drop");
 

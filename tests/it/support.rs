@@ -195,3 +195,26 @@ pub async fn closed_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     l.local_addr().unwrap().port()
 }
+
+/// Asserts that `value` validates against the JSON Schema text `schema` (one of `docs/`).
+pub fn assert_valid(schema: &str, value: &serde_json::Value) {
+    let schema: serde_json::Value = serde_json::from_str(schema).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+/// The `kind` of every finding in `owner["findings"]` (a probe, load or step report).
+pub fn finding_kinds(owner: &serde_json::Value) -> Vec<String> {
+    owner["findings"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|f| f["kind"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -96,7 +96,8 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(kind: FindingKind, message: String) -> Self {
+    /// A finding with only a kind and a message; callers add headers and places as they know them.
+    pub(crate) fn new(kind: FindingKind, message: String) -> Self {
         Finding {
             kind,
             headers: Vec::new(),

@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::endpoint::{Endpoint, Mode, Variant};
-use crate::headers::classify;
 use crate::http::{Exchange, Shape, StreamInfo};
 
 fn ex(
@@ -13,24 +12,10 @@ fn ex(
     headers: &[(&str, &str)],
 ) -> Exchange {
     Exchange {
-        variant: Variant { endpoint, mode },
-        round: 1,
         seq,
-        status: Some(200),
-        shape,
-        content_type: None,
-        headers: headers
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect(),
-        rate_headers: headers.iter().filter_map(|(n, v)| classify(n, v)).collect(),
         time_to_headers_ms: Some(1.0),
-        time_to_first_event_ms: None,
-        total_ms: 1.0,
         stream: (shape == Shape::Sse).then(StreamInfo::default),
-        error_excerpt: None,
-        error_type: None,
-        failure: None,
+        ..Exchange::recorded(Variant { endpoint, mode }, 200, shape, headers)
     }
 }
 
