@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use ratecheck::endpoint::{Endpoint, Mode, Variant};
-use ratecheck::http::{Client, ClientSettings, normalize_base};
+use ratecheck::http::{Client, ConnectSpec, normalize_base};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -85,9 +85,9 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        ratecheck::install_crypto_provider();
+        ratecheck::http::install_crypto_provider();
         let url = serve(response(events)).await;
-        let settings = ClientSettings {
+        let settings = ConnectSpec {
             timeout: Duration::from_secs(30),
             insecure: false,
             extra_headers: Vec::new(),

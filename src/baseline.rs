@@ -7,7 +7,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::run::RunReport;
+use crate::http::Exchange;
+use crate::probe::TOOL;
 
 /// Layout version of baseline files.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -48,16 +49,14 @@ pub struct Comparison {
     pub not_exercised: Vec<String>,
 }
 
-/// The contract a run observed.
-pub fn record(report: &RunReport) -> Baseline {
+/// The contract a run observed: every successful exchange's compared rate-limit headers, per
+/// endpoint × shape, on `targets`.
+pub fn record<'a>(
+    exchanges: impl IntoIterator<Item = &'a Exchange>,
+    targets: impl IntoIterator<Item = String>,
+) -> Baseline {
     let mut contract: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for ex in report
-        .scenarios
-        .iter()
-        .flat_map(|s| s.steps.iter())
-        .flat_map(|s| s.exchanges.iter())
-        .filter(|e| e.shape.is_success())
-    {
+    for ex in exchanges.into_iter().filter(|e| e.shape.is_success()) {
         let names = contract.entry(ex.variant.to_string()).or_default();
         names.extend(
             ex.rate_headers
@@ -66,18 +65,17 @@ pub fn record(report: &RunReport) -> Baseline {
                 .map(|h| h.name.clone()),
         );
     }
-    let targets: BTreeSet<String> = report.scenarios.iter().map(|s| s.target.clone()).collect();
+    let targets: BTreeSet<String> = targets.into_iter().collect();
     Baseline {
         schema_version: SCHEMA_VERSION,
-        tool: report.tool.clone(),
+        tool: TOOL.to_string(),
         targets: targets.into_iter().collect(),
         contract,
     }
 }
 
-/// Compares what a run observed with a saved baseline.
-pub fn compare(base: &Baseline, report: &RunReport, file: &str) -> Comparison {
-    let now = record(report);
+/// Compares what a run observed (`now`, from [`record`]) with a saved baseline.
+pub fn compare(base: &Baseline, now: &Baseline, file: &str) -> Comparison {
     let mut cmp = Comparison {
         file: file.to_string(),
         missing: Vec::new(),

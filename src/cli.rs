@@ -59,7 +59,7 @@ pub enum Command {
     /// Open loop (`--rate`, optionally `--poisson`) or closed loop (`--concurrency` alone).
     /// Refusals are backed off per `retry-after-ms`, `Retry-After`, IETF `RateLimit` or the reset
     /// of an exhausted limit; latency is timed from each request's intended send time.
-    Load(LoadArgs),
+    Load(Box<LoadArgs>),
     /// Run the built-in rate-limited simulator on 127.0.0.1.
     Mock(MockArgs),
     /// Show the LiteLLM streaming header drop and its fix on the built-in simulator.
@@ -86,9 +86,10 @@ pub struct ConnectArgs {
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
 
-    /// Time allowed to connect, to receive headers, and between two chunks of a body.
-    #[arg(long, default_value = "30s", value_name = "DURATION")]
-    pub timeout: String,
+    /// Time allowed to connect, to receive headers, and between two chunks of a body
+    /// [default: 30s].
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
 
     /// Accept invalid TLS certificates.
     #[arg(long)]
@@ -172,6 +173,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub insecure: bool,
 
+    /// Output format on standard output: the step-by-step summary as the run goes (`table`),
+    /// or the whole report at the end.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
     /// Write a JUnit XML report (one testcase per expectation).
     #[arg(long, value_name = "FILE")]
     pub report_junit: Option<PathBuf>,
@@ -253,18 +259,14 @@ pub struct LoadArgs {
     #[arg(long, short = 'n', value_name = "N")]
     pub requests: Option<u64>,
 
-    /// Endpoints to send to, comma-separated, in equal shares.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "LIST",
-        default_value = "chat"
-    )]
-    pub endpoints: Vec<String>,
+    /// Endpoints to send to, comma-separated, in equal shares [default: chat].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub endpoints: Option<Vec<String>>,
 
-    /// Share of requests sent with `stream: true` (0 to 1), on endpoints that stream.
-    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
-    pub stream_fraction: f64,
+    /// Share of requests sent with `stream: true` (0 to 1), on endpoints that stream
+    /// [default: 0].
+    #[arg(long, value_name = "FRACTION")]
+    pub stream_fraction: Option<f64>,
 
     /// Model for the generation endpoints (default: the first from `GET /v1/models`).
     #[arg(long)]
@@ -274,49 +276,52 @@ pub struct LoadArgs {
     #[arg(long)]
     pub embedding_model: Option<String>,
 
-    /// `max_tokens` per request.
-    #[arg(long, default_value_t = 16)]
-    pub max_tokens: u32,
+    /// `max_tokens` per request [default: 16].
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<u32>,
 
-    /// Prompt length in characters.
-    #[arg(long, default_value_t = 16)]
-    pub prompt_chars: usize,
+    /// Prompt length in characters [default: 16].
+    #[arg(long, value_name = "N")]
+    pub prompt_chars: Option<usize>,
 
-    /// How to wait when a refusal gives no advice; `none` never retries nor pauses.
-    #[arg(long, value_enum, default_value_t = crate::load::backoff::Policy::FullJitter)]
-    pub backoff: crate::load::backoff::Policy,
+    /// How to wait when a refusal gives no advice; `none` never retries nor pauses
+    /// [default: full-jitter].
+    #[arg(long, value_enum)]
+    pub backoff: Option<crate::load::backoff::Policy>,
 
-    /// Retries per request.
-    #[arg(long, default_value_t = 3)]
-    pub max_retries: u32,
+    /// Retries per request [default: 3].
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
 
-    /// First computed backoff wait.
-    #[arg(long, default_value = "500ms", value_name = "DURATION")]
-    pub backoff_base: String,
+    /// First computed backoff wait [default: 500ms].
+    #[arg(long, value_name = "DURATION")]
+    pub backoff_base: Option<String>,
 
-    /// Longest computed backoff wait.
-    #[arg(long, default_value = "30s", value_name = "DURATION")]
-    pub backoff_cap: String,
+    /// Longest computed backoff wait [default: 30s].
+    #[arg(long, value_name = "DURATION")]
+    pub backoff_cap: Option<String>,
 
-    /// Longest advised wait honoured; longer advice is clamped and reported.
-    #[arg(long, default_value = "120s", value_name = "DURATION")]
-    pub max_wait: String,
+    /// Longest advised wait honoured; longer advice is clamped and reported [default: 120s].
+    #[arg(long, value_name = "DURATION")]
+    pub max_wait: Option<String>,
 
-    /// Retries allowed as a share of the last 10 s of requests (plus 10 per 10 s).
-    #[arg(long, default_value_t = 0.2, value_name = "FRACTION")]
-    pub retry_budget: f64,
+    /// Retries allowed as a share of the last 10 s of requests, plus 10 per 10 s
+    /// [default: 0.2].
+    #[arg(long, value_name = "FRACTION")]
+    pub retry_budget: Option<f64>,
 
-    /// `headers`: pace sends from `remaining` and the reset so the limit is not hit.
-    #[arg(long, value_enum, default_value_t = crate::load::Pace::None)]
-    pub pace: crate::load::Pace,
+    /// `headers`: pace sends from `remaining` and the reset so the limit is not hit
+    /// [default: none].
+    #[arg(long, value_enum)]
+    pub pace: Option<crate::load::Pace>,
 
     /// Fail (exit 1) when this holds, e.g. `p99_ms>2000` or `error_rate>0.01` (repeatable).
     #[arg(long = "fail-if", value_name = "EXPR")]
     pub fail_if: Vec<String>,
 
-    /// Seed for arrivals, the mix and jitter.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    /// Seed for arrivals, the mix and jitter [default: 1].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]

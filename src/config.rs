@@ -1,21 +1,28 @@
-//! From parsed arguments to resolved settings: defaults, environment, files, validation.
+//! From what the user typed to the plain specs engines take: defaults, environment, files,
+//! validation.
 //!
 //! Every user mistake is caught here and becomes a [`CliError`] with exit code 2 and a message
-//! that says what to do, before anything is sent.
+//! that says what to do, before anything is sent. Scenario settings reach the same specs
+//! through the same helpers (`cmd::run`), so a flag and a scenario key mean one thing.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{ConnectArgs, MockArgs, ProbeArgs, SelectArgs};
+use crate::cli::{ConnectArgs, LoadArgs, MockArgs, SelectArgs};
 use crate::endpoint::Endpoint;
-use crate::exit::Exit;
-use crate::headers::values::parse_go_duration;
-use crate::http::{Client, ClientSettings, normalize_base};
+use crate::http::{Client, ConnectSpec, normalize_base};
+use crate::load::threshold;
+use crate::load::{LoadSpec, SpecError};
 use crate::mock::MockConfig;
 use crate::probe::ProbeOptions;
+use crate::verdict::Exit;
 
-/// Environment variables searched for the API key, in order, when `--api-key-env` is not given.
+/// Environment variables searched for the API key, in order, when none is named.
 pub const KEY_VARS: [&str; 3] = ["RATECHECK_API_KEY", "LITELLM_API_KEY", "OPENAI_API_KEY"];
+
+/// The time allowed to connect, to receive headers, and between two chunks, unless set.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An error that ends the run before or instead of a report.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +33,9 @@ pub struct CliError {
     pub message: String,
     /// What to do about it.
     pub hint: Option<String>,
+    /// Errors found before this one, each printed as its own error first (one per bad
+    /// scenario file, with its source excerpt).
+    pub preceding: Vec<String>,
 }
 
 impl CliError {
@@ -35,6 +45,7 @@ impl CliError {
             exit: Exit::Usage,
             message: message.into(),
             hint: None,
+            preceding: Vec::new(),
         }
     }
 
@@ -42,6 +53,13 @@ impl CliError {
     #[must_use]
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// The same error, said of `file`.
+    #[must_use]
+    pub fn in_file(mut self, file: &str) -> Self {
+        self.message = format!("{file}: {}", self.message);
         self
     }
 }
@@ -54,77 +72,83 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
-/// Parses `30s`, `500ms`, `1m30s` or a bare number of seconds.
-pub fn parse_duration(flag: &str, text: &str) -> Result<Duration, CliError> {
-    let seconds = text
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .or_else(|| parse_go_duration(text).ok())
-        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
-        .ok_or_else(|| {
-            CliError::usage(format!(
-                "`{flag}` takes a duration such as `30s` or `500ms`, not `{text}`"
-            ))
-        })?;
-    Ok(Duration::from_secs_f64(seconds))
+/// A duration flag: `30s`, `500ms`, `1m30s` or a bare number of seconds.
+pub fn flag_duration(flag: &str, text: &str) -> Result<Duration, CliError> {
+    crate::duration::parse(text).map_err(|_| {
+        CliError::usage(format!(
+            "`{flag}` takes a duration such as `30s` or `500ms`, not `{text}`"
+        ))
+    })
 }
 
-/// Finds the API key: `--api-key-file`, `--api-key-env`, or the first of [`KEY_VARS`] that is set.
-pub fn api_key(args: &ConnectArgs) -> Result<Option<String>, CliError> {
-    if let Some(path) = &args.api_key_file {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            CliError::usage(format!(
-                "cannot read the API key file `{}`: {e}",
-                path.display()
-            ))
-        })?;
-        let key = text.lines().next().unwrap_or_default().trim().to_string();
-        if key.is_empty() {
-            return Err(CliError::usage(format!(
-                "the API key file `{}` is empty",
-                path.display()
-            )));
+/// Where the API key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// The first line of a file.
+    File(PathBuf),
+    /// A named environment variable, which must be set.
+    Env(String),
+    /// The first of [`KEY_VARS`] that is set, or none.
+    Default,
+    /// No key at all.
+    None,
+}
+
+impl KeySource {
+    /// `--api-key-file` over `--api-key-env` over the default chain.
+    pub fn from_flags(env: Option<&String>, file: Option<&PathBuf>) -> Self {
+        match (file, env) {
+            (Some(f), _) => KeySource::File(f.clone()),
+            (None, Some(v)) => KeySource::Env(v.clone()),
+            (None, None) => KeySource::Default,
         }
-        return Ok(Some(key));
     }
-    if let Some(var) = &args.api_key_env {
-        return match std::env::var(var) {
+
+    /// Whether the user said where the key comes from.
+    pub fn is_given(&self) -> bool {
+        !matches!(self, KeySource::Default)
+    }
+}
+
+/// Finds the API key.
+pub fn api_key(source: &KeySource) -> Result<Option<String>, CliError> {
+    match source {
+        KeySource::None => Ok(None),
+        KeySource::File(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                CliError::usage(format!(
+                    "cannot read the API key file `{}`: {e}",
+                    path.display()
+                ))
+            })?;
+            let key = text.lines().next().unwrap_or_default().trim().to_string();
+            if key.is_empty() {
+                return Err(CliError::usage(format!(
+                    "the API key file `{}` is empty",
+                    path.display()
+                )));
+            }
+            Ok(Some(key))
+        }
+        KeySource::Env(var) => match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_string())),
             _ => Err(CliError::usage(format!(
                 "`--api-key-env {var}` names a variable that is not set"
             ))
             .hint(format!("export {var}=... before running ratecheck"))),
-        };
+        },
+        KeySource::Default => Ok(KEY_VARS
+            .iter()
+            .filter_map(|v| std::env::var(v).ok())
+            .map(|v| v.trim().to_string())
+            .find(|v| !v.is_empty())),
     }
-    Ok(KEY_VARS
-        .iter()
-        .filter_map(|v| std::env::var(v).ok())
-        .map(|v| v.trim().to_string())
-        .find(|v| !v.is_empty()))
 }
 
-/// A client for `url` with the connection flags: the URL checked, the key found, the client
-/// built. Every command that talks to one gateway starts here.
-pub fn client(url: &str, connect: &ConnectArgs) -> Result<Client, CliError> {
-    let base = normalize_base(url).map_err(CliError::usage)?;
-    build_client(base, client_settings(connect)?)
-}
-
-/// Builds the HTTP client; failing here means the TLS setup itself failed.
-pub fn build_client(base: reqwest::Url, settings: ClientSettings) -> Result<Client, CliError> {
-    Client::new(base, settings)
-        .map_err(|e| CliError::usage(format!("could not set up the HTTP client: {e:#}")))
-}
-
-/// Resolves connection settings.
-pub fn client_settings(args: &ConnectArgs) -> Result<ClientSettings, CliError> {
-    let timeout = parse_duration("--timeout", &args.timeout)?;
-    if timeout.is_zero() {
-        return Err(CliError::usage("`--timeout` must be more than zero"));
-    }
-    let mut extra_headers = Vec::new();
-    for h in &args.headers {
+/// `-H 'Name: value'` headers, checked.
+pub fn headers(list: &[String]) -> Result<Vec<(String, String)>, CliError> {
+    let mut out = Vec::new();
+    for h in list {
         let Some((name, value)) = h.split_once(':') else {
             return Err(CliError::usage(format!(
                 "`-H {h}` is not a header: write `-H 'Name: value'`"
@@ -140,38 +164,72 @@ pub fn client_settings(args: &ConnectArgs) -> Result<ClientSettings, CliError> {
                 h.split(':').next().unwrap_or_default()
             )));
         }
-        extra_headers.push((name.to_string(), value.trim().to_string()));
+        out.push((name.to_string(), value.trim().to_string()));
     }
-    Ok(ClientSettings {
+    Ok(out)
+}
+
+/// The connection spec: timeout, TLS, extra headers and key, each checked.
+pub fn connect_spec(
+    timeout: Duration,
+    insecure: bool,
+    header_flags: &[String],
+    key: &KeySource,
+) -> Result<ConnectSpec, CliError> {
+    if timeout.is_zero() {
+        return Err(CliError::usage("`--timeout` must be more than zero"));
+    }
+    Ok(ConnectSpec {
         timeout,
-        insecure: args.insecure,
-        extra_headers,
-        api_key: api_key(args)?,
+        insecure,
+        extra_headers: headers(header_flags)?,
+        api_key: api_key(key)?,
     })
 }
 
-/// Resolves probe options.
-pub fn probe_options(args: &ProbeArgs) -> Result<ProbeOptions, CliError> {
-    probe_selection(&args.select, args.repeat)
+/// A client for `url` with the connection flags: the URL checked, the key found, the client
+/// built. Every command that talks to one gateway from flags starts here.
+pub fn client(url: &str, connect: &ConnectArgs) -> Result<Client, CliError> {
+    let spec = connect_spec(
+        match &connect.timeout {
+            Some(t) => flag_duration("--timeout", t)?,
+            None => DEFAULT_TIMEOUT,
+        },
+        connect.insecure,
+        &connect.headers,
+        &KeySource::from_flags(connect.api_key_env.as_ref(), connect.api_key_file.as_ref()),
+    )?;
+    build_client(url, spec)
 }
 
-/// Resolves the probe's endpoint list, models and rounds (shared by `probe` and `triage`).
-pub fn probe_selection(select: &SelectArgs, repeat: u32) -> Result<ProbeOptions, CliError> {
+/// Builds the HTTP client for `url`; failing after the URL checks out means the TLS setup
+/// itself failed.
+pub fn build_client(url: &str, spec: ConnectSpec) -> Result<Client, CliError> {
+    let base = normalize_base(url).map_err(CliError::usage)?;
+    Client::new(base, spec)
+        .map_err(|e| CliError::usage(format!("could not set up the HTTP client: {e:#}")))
+}
+
+/// Endpoints named on the command line, in order, without repeats.
+fn endpoint_list(flag: &str, list: &[String]) -> Result<Vec<Endpoint>, CliError> {
+    let mut out = Vec::new();
+    for item in list.iter().filter(|s| !s.trim().is_empty()) {
+        let e: Endpoint = item.parse().map_err(CliError::usage)?;
+        if !out.contains(&e) {
+            out.push(e);
+        }
+    }
+    if out.is_empty() {
+        return Err(CliError::usage(format!("`{flag}` is empty")));
+    }
+    Ok(out)
+}
+
+/// The probe's endpoint list, models and rounds (shared by `probe` and `triage`).
+pub fn probe_options(select: &SelectArgs, repeat: u32) -> Result<ProbeOptions, CliError> {
     let endpoints = match &select.endpoints {
         None => Endpoint::ALL.to_vec(),
-        Some(list) => {
-            let mut out = Vec::new();
-            for item in list.iter().filter(|s| !s.trim().is_empty()) {
-                let e: Endpoint = item.parse().map_err(CliError::usage)?;
-                if !out.contains(&e) {
-                    out.push(e);
-                }
-            }
-            if out.is_empty() {
-                return Err(CliError::usage("`--endpoints` is empty"));
-            }
-            out
-        }
+        Some(list) => endpoint_list("--endpoints", list)?,
     };
     Ok(ProbeOptions {
         endpoints,
@@ -181,9 +239,56 @@ pub fn probe_selection(select: &SelectArgs, repeat: u32) -> Result<ProbeOptions,
     })
 }
 
+/// The load spec the flags ask for; [`LoadSpec::resolve`] adds the defaults.
+pub fn load_spec(args: &LoadArgs) -> Result<LoadSpec, CliError> {
+    let duration =
+        |flag: &str, v: &Option<String>| v.as_deref().map(|t| flag_duration(flag, t)).transpose();
+    let fail_if = args
+        .fail_if
+        .iter()
+        .map(|e| threshold::parse(e).map_err(|err| CliError::usage(format!("`--fail-if`: {err}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(LoadSpec {
+        rate: args.rate,
+        poisson: args.poisson,
+        concurrency: args.concurrency,
+        duration: duration("--duration", &args.duration)?,
+        requests: args.requests,
+        endpoints: match &args.endpoints {
+            Some(list) => Some(endpoint_list("--endpoints", list)?),
+            None => None,
+        },
+        stream_fraction: args.stream_fraction,
+        max_tokens: args.max_tokens,
+        prompt_chars: args.prompt_chars,
+        backoff: args.backoff,
+        max_retries: args.max_retries,
+        backoff_base: duration("--backoff-base", &args.backoff_base)?,
+        backoff_cap: duration("--backoff-cap", &args.backoff_cap)?,
+        max_wait: duration("--max-wait", &args.max_wait)?,
+        retry_budget: args.retry_budget,
+        pace: args.pace,
+        fail_if,
+        seed: args.seed,
+    })
+}
+
+/// A [`SpecError`] in the words of the flags.
+pub fn spec_error(e: SpecError) -> CliError {
+    match e {
+        SpecError::NoArrival => CliError::usage(
+            "say how to send: `--rate N` (open loop) or `--concurrency N` (closed loop)",
+        )
+        .hint("e.g. `ratecheck load URL --rate 20 --duration 30s`"),
+        SpecError::Field { field, problem } => {
+            CliError::usage(format!("`--{}` {problem}", field.replace('_', "-")))
+        }
+    }
+}
+
 /// Resolves simulator settings.
 pub fn mock_config(args: &MockArgs) -> Result<MockConfig, CliError> {
-    let window = parse_duration("--window", &args.window)?;
+    let window = flag_duration("--window", &args.window)?;
     if window < Duration::from_millis(1) {
         return Err(CliError::usage("`--window` must be at least 1ms"));
     }
@@ -200,7 +305,7 @@ pub fn mock_config(args: &MockArgs) -> Result<MockConfig, CliError> {
         rpm: args.rpm,
         tpm: args.tpm,
         window,
-        chunk_delay: parse_duration("--chunk-delay", &args.chunk_delay)?,
+        chunk_delay: flag_duration("--chunk-delay", &args.chunk_delay)?,
         model: args.model.clone(),
         require_key,
         endpoints: Endpoint::ALL.to_vec(),
@@ -212,15 +317,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("t", "30s").unwrap(), Duration::from_secs(30));
-        assert_eq!(parse_duration("t", "2").unwrap(), Duration::from_secs(2));
-        assert_eq!(
-            parse_duration("t", "250ms").unwrap(),
-            Duration::from_millis(250)
-        );
-        let e = parse_duration("--timeout", "soon").unwrap_err();
+    fn duration_flags_name_themselves() {
+        assert_eq!(flag_duration("t", "30s").unwrap(), Duration::from_secs(30));
+        let e = flag_duration("--timeout", "soon").unwrap_err();
         assert_eq!(e.exit, Exit::Usage);
         assert!(e.message.contains("--timeout"));
+    }
+
+    #[test]
+    fn spec_errors_speak_in_flags() {
+        let e = spec_error(SpecError::Field {
+            field: "stream_fraction",
+            problem: "is a share from 0 to 1",
+        });
+        assert_eq!(e.message, "`--stream-fraction` is a share from 0 to 1");
     }
 }

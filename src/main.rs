@@ -6,26 +6,21 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = ratecheck::cli::Cli::parse();
+    let mut err = std::io::stderr();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("ratecheck: error: could not start the async runtime: {e}");
-            return ExitCode::from(2);
+            let e = ratecheck::config::CliError::usage(format!(
+                "could not start the async runtime: {e}"
+            ));
+            ratecheck::cmd::print_error(&mut err, &e);
+            return ExitCode::from(e.exit.code());
         }
     };
     let mut out = std::io::stdout().lock();
-    let mut err = std::io::stderr();
-    match runtime.block_on(ratecheck::run(cli, &mut out, &mut err)) {
-        Ok(exit) => ExitCode::from(exit.code()),
-        Err(e) => {
-            eprintln!("ratecheck: error: {}", e.message);
-            if let Some(hint) = &e.hint {
-                eprintln!("  hint: {hint}");
-            }
-            ExitCode::from(e.exit.code())
-        }
-    }
+    let exit = runtime.block_on(ratecheck::run(cli, &mut out, &mut err));
+    ExitCode::from(exit.code())
 }

@@ -15,49 +15,16 @@ use jiff::Timestamp;
 /// optional fraction. A bare `0` is allowed, as Go prints it.
 pub fn parse_go_duration(text: &str) -> Result<f64, String> {
     let s = text.trim();
-    if s.is_empty() {
-        return Err("empty duration".into());
-    }
     if s == "0" {
         return Ok(0.0);
     }
-    let (negative, mut rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s),
-    };
-    let mut total = 0.0;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("`{s}` has a number without a unit"))?;
-        if num_len == 0 {
-            return Err(format!(
-                "`{s}` is not a Go duration (expected a number before the unit)"
-            ));
-        }
-        let number: f64 = rest[..num_len]
-            .parse()
-            .map_err(|_| format!("`{s}` has a malformed number"))?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let factor = match &rest[..unit_len] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 1e-3,
-            "us" | "\u{b5}s" | "\u{3bc}s" => 1e-6,
-            "ns" => 1e-9,
-            other => return Err(format!("`{s}` has an unknown unit `{other}`")),
+    if let Some(rest) = s.strip_prefix('-') {
+        return match crate::duration::units(rest) {
+            Ok(_) => Err(format!("`{s}` is negative")),
+            Err(e) => Err(e),
         };
-        total += number * factor;
-        rest = &rest[unit_len..];
     }
-    if negative {
-        return Err(format!("`{s}` is negative"));
-    }
-    Ok(total)
+    crate::duration::units(s).map_err(|e| e.replace("is not a duration", "is not a Go duration"))
 }
 
 /// Formats seconds the way Go's `time.Duration.String()` does, e.g. `6m0s`, `1.5s`, `20ms`.

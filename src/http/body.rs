@@ -11,8 +11,9 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::base::{ms, root_cause, show_duration};
-use super::{Client, Exchange, Failure, FailureKind, StreamInfo, TIMELINE_EVENTS, TimelineEvent};
+use super::{Client, Exchange, StreamInfo, TIMELINE_EVENTS, TimelineEvent};
 use crate::redact::Redactor;
+use crate::verdict::{Failure, FailureKind};
 
 /// The largest non-stream body read, so a runaway response cannot exhaust memory.
 const MAX_BODY: usize = 8 << 20;

@@ -7,9 +7,10 @@ use std::time::Instant;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-use super::{Client, Exchange, Failure, FailureKind, Shape, ms};
+use super::{Client, Exchange, Shape, ms};
 use crate::endpoint::Mode;
 use crate::headers;
+use crate::verdict::{Failure, FailureKind};
 
 impl Client {
     /// Everything after the response head, whichever HTTP stack delivered it: headers captured

@@ -17,7 +17,8 @@ use reqwest::header::{CONTENT_TYPE, HOST, HeaderName, HeaderValue, USER_AGENT};
 use crate::endpoint::Endpoint;
 
 use super::base::root_cause;
-use super::{Client, Exchange, Failure, FailureKind, Request, ms, show_duration};
+use super::{Client, Exchange, Request, ms, show_duration};
+use crate::verdict::{Failure, FailureKind};
 
 /// What every request to one endpoint starts with: its path and its headers.
 #[derive(Debug, Clone)]
@@ -187,7 +188,7 @@ impl Lane {
         };
         let resp = match tokio::time::timeout(timeout, pending).await {
             Err(_) => {
-                ex.failure = Some(Failure::no_headers(variant, timeout));
+                ex.failure = Some(super::no_headers(variant, timeout));
                 ex.total_ms = ms(start.elapsed());
                 return ex;
             }

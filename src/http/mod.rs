@@ -24,6 +24,7 @@ use serde_json::Value;
 use crate::endpoint::{Endpoint, Mode, Variant};
 use crate::headers::RateHeader;
 use crate::redact::Redactor;
+use crate::verdict::{Abort, Failure, FailureKind};
 use base::root_cause;
 
 /// How a response body was shaped.
@@ -67,42 +68,15 @@ impl Shape {
     }
 }
 
-/// Why an exchange did not complete normally.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailureKind {
-    /// No TCP/TLS connection.
-    Connect,
-    /// The target accepted the connection but sent no headers in time, or a stream stalled.
-    Timeout,
-    /// The stream or body ended early or broke mid-way.
-    StreamCut,
-    /// The body is not what the content type promises.
-    BadBody,
-    /// 401 or 403.
-    Auth,
-}
-
-/// A failure with its one-line description.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Failure {
-    /// The class, which decides the exit code.
-    pub kind: FailureKind,
-    /// What happened, in one line.
-    pub message: String,
-}
-
-impl Failure {
-    /// The request was sent but no response head came back in time.
-    pub fn no_headers(variant: Variant, timeout: Duration) -> Self {
-        Failure {
-            kind: FailureKind::Timeout,
-            message: format!(
-                "no response headers from `POST {}` within {}",
-                variant.endpoint.path(),
-                show_duration(timeout)
-            ),
-        }
+/// The failure of a request whose response head did not come back in time.
+pub fn no_headers(variant: Variant, timeout: Duration) -> Failure {
+    Failure {
+        kind: FailureKind::Timeout,
+        message: format!(
+            "no response headers from `POST {}` within {}",
+            variant.endpoint.path(),
+            show_duration(timeout)
+        ),
     }
 }
 
@@ -234,9 +208,14 @@ impl Exchange {
     }
 }
 
-/// Settings for talking to the target.
+/// Installs the TLS crypto provider once; later calls are no-ops.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// How to talk to the target: what flags and scenarios resolve to.
 #[derive(Debug, Clone)]
-pub struct ClientSettings {
+pub struct ConnectSpec {
     /// Time allowed to connect, to receive headers, and between two body chunks.
     pub timeout: Duration,
     /// Accept invalid TLS certificates.
@@ -256,14 +235,14 @@ pub struct Client {
     /// Keep only rate-limit headers and the few the fingerprint reads (see [`Client::lean`]).
     lean: bool,
     base: reqwest::Url,
-    settings: ClientSettings,
+    settings: ConnectSpec,
     redactor: Redactor,
 }
 
 impl Client {
     /// Builds a client for `base` (already normalised by [`normalize_base`]).
-    pub fn new(base: reqwest::Url, settings: ClientSettings) -> anyhow::Result<Self> {
-        crate::install_crypto_provider();
+    pub fn new(base: reqwest::Url, settings: ConnectSpec) -> anyhow::Result<Self> {
+        install_crypto_provider();
         let inner = reqwest::Client::builder()
             .connect_timeout(settings.timeout)
             .danger_accept_invalid_certs(settings.insecure)
@@ -337,6 +316,27 @@ impl Client {
             }
         }
         map
+    }
+
+    /// The model to use: `given`, else the first that `GET /v1/models` lists. A failure to
+    /// list is the run's [`Abort`]; an empty or refused list asks the user to name one.
+    pub async fn resolve_model(&self, given: Option<&str>) -> Result<String, Abort> {
+        if let Some(m) = given {
+            return Ok(m.to_string());
+        }
+        match self.list_models().await {
+            Ok(models) => models.into_iter().next().ok_or_else(|| {
+                Abort::needs_input(
+                    "`GET /v1/models` listed no models".into(),
+                    "pass `--model NAME`",
+                )
+            }),
+            Err(ModelsError::Status(status)) => Err(Abort::needs_input(
+                format!("`GET /v1/models` answered {status}, so no model could be picked"),
+                "pass `--model NAME`",
+            )),
+            Err(ModelsError::Failure(f)) => Err(Abort::new(f, &self.display_base())),
+        }
     }
 
     /// `GET /v1/models`: the ids the target lists, or why that failed.
@@ -428,7 +428,7 @@ impl Client {
         let start = Instant::now();
         let resp = match tokio::time::timeout(self.settings.timeout, request.send()).await {
             Err(_) => {
-                ex.failure = Some(Failure::no_headers(variant, self.settings.timeout));
+                ex.failure = Some(no_headers(variant, self.settings.timeout));
                 ex.total_ms = ms(start.elapsed());
                 return ex;
             }

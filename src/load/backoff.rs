@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::headers::{Family, Parsed, RateHeader, Role};
-use crate::http::{Exchange, FailureKind};
+use crate::http::Exchange;
+use crate::verdict::FailureKind;
 
 /// Where a wait came from, in the order a good client trusts them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -8,21 +8,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::time::Instant;
 
 use super::backoff::HintSource;
-use super::stats::{
-    ErrorClass, Hist, Percentiles, Second, ShapeTally, error_class, request_counters, tally,
+use super::report::{
+    First429, Latencies, LoadReport, Requests, Schedule, Settings, ShapeReport, Truth,
 };
+use super::stats::{ErrorClass, Hist, Second, ShapeTally, error_class, request_counters, tally};
+use super::threshold::{self, Condition};
 use super::{Arrival, LoadOptions, Record, SlotFate, truth};
 use crate::endpoint::Variant;
 use crate::http::Exchange;
-use crate::probe::Outcome;
-use crate::probe::analyze::Finding;
-
-/// Layout version of the load report.
-pub const SCHEMA_VERSION: u32 = 1;
+use crate::verdict::Exit;
 
 /// Successful exchanges kept per shape for the header analysis the probe also runs.
 const SAMPLES_PER_SHAPE: usize = 2;
@@ -42,177 +39,6 @@ pub struct Progress {
     pub throttled: u64,
     /// p99 of success latency so far, in ms.
     pub p99_ms: f64,
-}
-
-/// The settings a run used, as reported.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Settings {
-    /// The arrival model.
-    pub arrival: Arrival,
-    /// Dispatch stopped after this many seconds.
-    pub duration_s: Option<f64>,
-    /// Dispatch stopped after this many logical requests.
-    pub requests: Option<u64>,
-    /// The mix, as `weight × shape endpoint`.
-    pub mix: Vec<String>,
-    /// Backoff policy.
-    pub backoff: super::backoff::Policy,
-    /// Retries per logical request.
-    pub max_retries: u32,
-    /// Longest advised wait honoured, in seconds.
-    pub max_hint_s: f64,
-    /// Header pacing.
-    pub pace: super::Pace,
-    /// Open-loop in-flight cap.
-    pub max_in_flight: usize,
-    /// The seed.
-    pub seed: u64,
-}
-
-/// How the schedule went.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Schedule {
-    /// Requests per second asked for (open loop).
-    pub target_rate: Option<f64>,
-    /// First attempts sent per second, over the dispatch time.
-    pub achieved_rate: f64,
-    /// Slots sent more than 10 ms after their intended time (still timed from it).
-    pub late: u64,
-    /// Slots not sent because a throttle pause was in force.
-    pub held_by_pause: u64,
-    /// Slots not sent because header pacing held them.
-    pub held_by_pace: u64,
-    /// Slots not sent because the in-flight cap was reached.
-    pub dropped_at_cap: u64,
-}
-
-/// Logical requests and their attempts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Requests {
-    /// Logical requests ended (first attempts).
-    pub logical: u64,
-    /// Ended in a complete 2xx.
-    pub succeeded: u64,
-    /// Ended otherwise.
-    pub failed: u64,
-    /// Attempts sent, retries included.
-    pub attempts: u64,
-    /// Retries sent.
-    pub retries: u64,
-    /// Successes that needed at least one retry.
-    pub retried_successes: u64,
-    /// Retries the budget refused.
-    pub budget_exhausted: u64,
-    /// In flight when the run was interrupted.
-    pub cancelled: u64,
-    /// Time spent in backoff waits, summed over requests, in ms.
-    pub waited_ms: f64,
-}
-
-/// Time distributions, in milliseconds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Latencies {
-    /// Successful requests, from the intended send time of the first attempt to the end of the
-    /// successful one: what a user waits, backoff included.
-    pub from_intended: Percentiles,
-    /// Successful attempts, from send to end of body.
-    pub service: Percentiles,
-    /// Successful attempts, from send to response headers.
-    pub time_to_headers: Percentiles,
-    /// Successful streams, from send to the first event.
-    pub ttft: Percentiles,
-    /// Gaps between consecutive events of successful streams (first 32 events of each).
-    pub inter_event_gap: Percentiles,
-    /// From intended send time to the first attempt's send: time held at the client.
-    pub queued: Percentiles,
-    /// `from_intended` as (percentile, ms) points, for plotting the distribution.
-    pub curve: Vec<(f64, f64)>,
-}
-
-/// One shape's header tally.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ShapeReport {
-    /// `streaming chat/completions`, …
-    pub variant: String,
-    /// Successful responses.
-    pub responses: u64,
-    /// Per rate-limit header: responses that carried it.
-    pub carried: BTreeMap<String, u64>,
-}
-
-/// What the headers said against what the gateway did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Truth {
-    /// The advertised request limit, when a response said it.
-    pub limit_requests: Option<i64>,
-    /// The first 429: when, the last `remaining` advertised before it, requests in flight.
-    pub first_429: Option<First429>,
-    /// Windows seen (a window ends when `remaining` goes up).
-    pub windows: u64,
-    /// Most requests accepted within one window.
-    pub max_accepted_per_window: u64,
-    /// Retries sent after waiting an advised time.
-    pub retries_after_hint: u64,
-    /// Of those, accepted.
-    pub retries_after_hint_accepted: u64,
-    /// 429s without any wait advice.
-    pub throttles_without_hint: u64,
-}
-
-/// The first refusal.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct First429 {
-    /// Milliseconds after the start.
-    pub at_ms: f64,
-    /// The last `remaining` (requests) advertised before it, if any.
-    pub last_remaining: Option<i64>,
-    /// Requests accepted after that advertisement by responses that carried no counter.
-    pub accepted_since: u64,
-    /// Requests in flight when it was sent.
-    pub in_flight: usize,
-}
-
-/// Everything a load run found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LoadReport {
-    /// Layout version ([`SCHEMA_VERSION`]).
-    pub schema_version: u32,
-    /// `ratecheck X.Y.Z`.
-    pub tool: String,
-    /// The target, redacted.
-    pub target: String,
-    /// What was asked for.
-    pub settings: Settings,
-    /// Wall time, in ms.
-    pub wall_ms: f64,
-    /// The run was stopped by Ctrl-C; the numbers cover what happened until then.
-    pub interrupted: bool,
-    /// The schedule against what happened.
-    pub schedule: Schedule,
-    /// Request counts.
-    pub requests: Requests,
-    /// Time distributions (successes only: refusals and errors never enter them).
-    pub latency: Latencies,
-    /// Failed attempts by class.
-    pub errors: BTreeMap<ErrorClass, u64>,
-    /// Waits advised, by source.
-    pub hints: BTreeMap<HintSource, u64>,
-    /// Advised waits longer than the cap, clamped.
-    pub clamped_hints: u64,
-    /// Rate-limit headers carried, per shape.
-    pub shapes: Vec<ShapeReport>,
-    /// Headers against behaviour.
-    pub truth: Truth,
-    /// Problems; any makes the exit code at least 1.
-    pub findings: Vec<Finding>,
-    /// Observations.
-    pub notes: Vec<String>,
-    /// `--fail-if` results.
-    pub thresholds: Vec<super::Threshold>,
-    /// Per second of the run.
-    pub timeline: Vec<Second>,
-    /// Exit code and status.
-    pub outcome: Outcome,
 }
 
 /// Aggregates records.
@@ -239,6 +65,7 @@ pub(crate) struct Collector {
     accepted_since_remaining: u64,
     window_accepted: u64,
     dispatch_end: Duration,
+    fail_if: Vec<Condition>,
 }
 
 impl Collector {
@@ -288,6 +115,7 @@ impl Collector {
             accepted_since_remaining: 0,
             window_accepted: 0,
             dispatch_end: Duration::ZERO,
+            fail_if: opts.fail_if.clone(),
         }
     }
 
@@ -516,9 +344,9 @@ impl Collector {
             &self.errors,
             self.settings.max_in_flight,
         );
-        LoadReport {
-            schema_version: SCHEMA_VERSION,
-            tool: concat!("ratecheck ", env!("CARGO_PKG_VERSION")).to_string(),
+        let mut report = LoadReport {
+            schema_version: super::report::SCHEMA_VERSION,
+            tool: crate::probe::TOOL.to_string(),
             target: self.target,
             settings: self.settings,
             wall_ms: wall.as_secs_f64() * 1000.0,
@@ -543,10 +371,12 @@ impl Collector {
             notes,
             thresholds: Vec::new(),
             timeline: self.timeline,
-            outcome: Outcome {
-                exit_code: 0,
-                status: "ok",
-            },
-        }
+            outcome: Exit::Ok.into(),
+        };
+        // Thresholds read the finished numbers, and the exit reads the thresholds: both are
+        // settled here, before anyone else sees the report.
+        report.thresholds = threshold::evaluate(&report, &self.fail_if);
+        report.outcome = report.exit().into();
+        report
     }
 }

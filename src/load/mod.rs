@@ -13,8 +13,9 @@
 
 pub mod backoff;
 mod collect;
-pub mod command;
 mod pace;
+mod report;
+pub mod spec;
 pub mod stats;
 #[cfg(test)]
 mod tests;
@@ -34,8 +35,13 @@ use tokio::time::Instant;
 use crate::endpoint::{Endpoint, Mode, Variant};
 use crate::http::{Client, Exchange, Lane, Request};
 use backoff::Backoff;
-pub use collect::{LoadReport, Progress};
+pub use collect::Progress;
 pub use pace::Pace;
+pub use report::{
+    First429, Latencies, LoadReport, Requests, SCHEMA_VERSION, Schedule, Settings, ShapeReport,
+    Truth,
+};
+pub use spec::{LoadSpec, SpecError};
 pub use threshold::Threshold;
 pub use worker::LATE;
 use worker::{INTERRUPTED, RUNNING, Shared, Sink, TICK, advance, dispatch};
@@ -156,35 +162,10 @@ pub struct LoadOptions {
     pub budget_floor: u32,
     /// Proactive pacing from the headers.
     pub pace: Pace,
+    /// Thresholds evaluated on the finished report; one that holds fails the run.
+    pub fail_if: Vec<threshold::Condition>,
     /// Seed for arrivals, the mix and jitter: the same seed gives the same schedule.
     pub seed: u64,
-}
-
-impl Default for LoadOptions {
-    fn default() -> Self {
-        LoadOptions {
-            arrival: Arrival::Constant { rate: 10.0 },
-            max_in_flight: 256,
-            duration: Some(Duration::from_secs(10)),
-            requests: None,
-            mix: vec![MixEntry {
-                variant: Variant {
-                    endpoint: Endpoint::Chat,
-                    mode: Mode::NonStreaming,
-                },
-                weight: 1.0,
-            }],
-            model: "mock-model".into(),
-            embedding_model: "mock-model".into(),
-            max_tokens: 16,
-            prompt_chars: 16,
-            backoff: Backoff::default(),
-            budget_percent: 0.2,
-            budget_floor: 10,
-            pace: Pace::None,
-            seed: 1,
-        }
-    }
 }
 
 /// The mix for `endpoints` in equal shares, `stream_fraction` of each streamed where it can be.

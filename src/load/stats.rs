@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use crate::endpoint::Variant;
 use crate::headers::{Family, Role};
-use crate::http::{Exchange, FailureKind};
+use crate::http::Exchange;
+use crate::verdict::FailureKind;
 
 /// A latency histogram in microseconds, 1 µs to 1 hour at 3 significant digits.
 #[derive(Debug, Clone)]
@@ -119,6 +120,22 @@ impl ErrorClass {
             ErrorClass::Connect => "connect",
             ErrorClass::CutStream => "cut stream",
             ErrorClass::BadBody => "bad body",
+        }
+    }
+
+    /// The transport failure this class is, if it is one (rather than an answer).
+    pub fn failure_kind(self) -> Option<FailureKind> {
+        match self {
+            ErrorClass::Connect => Some(FailureKind::Connect),
+            ErrorClass::Auth => Some(FailureKind::Auth),
+            ErrorClass::Timeout => Some(FailureKind::Timeout),
+            ErrorClass::CutStream => Some(FailureKind::StreamCut),
+            ErrorClass::BadBody => Some(FailureKind::BadBody),
+            ErrorClass::GatewayThrottle
+            | ErrorClass::UpstreamThrottle
+            | ErrorClass::Unavailable503
+            | ErrorClass::ServerError
+            | ErrorClass::ClientError => None,
         }
     }
 }

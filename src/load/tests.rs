@@ -289,3 +289,32 @@ async fn open_loop_latency_counts_from_the_intended_time() {
     assert_eq!(report.requests.logical + dropped, 50);
     assert!((report.latency.from_intended.max - 2000.0).abs() < 5.0);
 }
+
+/// Options for engine tests: a fast, short run against the in-memory target.
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            arrival: Arrival::Constant { rate: 10.0 },
+            max_in_flight: 256,
+            duration: Some(Duration::from_secs(10)),
+            requests: None,
+            mix: vec![super::MixEntry {
+                variant: Variant {
+                    endpoint: Endpoint::Chat,
+                    mode: Mode::NonStreaming,
+                },
+                weight: 1.0,
+            }],
+            model: "mock-model".into(),
+            embedding_model: "mock-model".into(),
+            max_tokens: 16,
+            prompt_chars: 16,
+            backoff: Backoff::default(),
+            budget_percent: 0.2,
+            budget_floor: 10,
+            pace: super::Pace::None,
+            fail_if: Vec::new(),
+            seed: 1,
+        }
+    }
+}

@@ -119,7 +119,7 @@ pub fn parse(expr: &str) -> Result<Condition, ParseError> {
     let metric = &text[..at];
     let value = &text[at + sym.len()..];
     if !METRICS.contains(&metric) {
-        let hint = crate::scenario::suggest_name(metric, &METRICS)
+        let hint = crate::suggest::suggest(metric, &METRICS)
             .map(|s| format!(" (did you mean `{s}`?)"))
             .unwrap_or_default();
         return Err(ParseError(format!(

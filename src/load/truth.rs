@@ -3,21 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use super::collect::Truth;
+use super::report::Truth;
 use super::stats::{ErrorClass, ShapeTally};
 use crate::endpoint::Variant;
 use crate::http::Exchange;
-use crate::probe::analyze::{self, Finding, FindingKind};
-
-/// Findings the probe's per-response checks give on sampled exchanges that still hold under
-/// concurrency (counter and error checks need sequential sends, so they are left out).
-const SAMPLE_KINDS: [FindingKind; 5] = [
-    FindingKind::LitellmV3StreamingDrop,
-    FindingKind::LitellmV3PlainDictDrop,
-    FindingKind::MalformedValue,
-    FindingKind::InconsistentValue,
-    FindingKind::ImplausibleReset,
-];
+use crate::probe::analyze;
+use crate::verdict::{Finding, FindingKind};
 
 /// A header counts as sent on a shape when at least this share of its responses carried it.
 const ALWAYS: f64 = 0.99;
@@ -32,11 +23,13 @@ pub fn findings(
 ) -> (Vec<Finding>, Vec<String>) {
     let mut out = Vec::new();
     let mut notes = Vec::new();
+    // The probe's per-response checks still hold on sampled exchanges under concurrency;
+    // its counter and error checks need sequential sends, so their kinds are left out.
     let (sampled, sample_notes) = analyze::analyze(samples);
     out.extend(
         sampled
             .into_iter()
-            .filter(|f| SAMPLE_KINDS.contains(&f.kind)),
+            .filter(|f| f.kind.info().sampled_under_load),
     );
     notes.extend(sample_notes);
     missing_under_load(shapes, &mut out);

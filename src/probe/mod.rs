@@ -11,12 +11,14 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::endpoint::{Endpoint, Mode, Variant};
-use crate::exit::{self, Exit};
-use crate::http::{Client, Exchange, Failure, FailureKind, ModelsError};
-use analyze::Finding;
+use crate::http::{Client, Exchange};
+use crate::verdict::{self, Abort, Exit, Finding, Outcome};
 
 /// Version of the JSON report layout. Bumped only on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// `ratecheck` and its version, as every report names the tool.
+pub const TOOL: &str = concat!("ratecheck ", env!("CARGO_PKG_VERSION"));
 
 /// What to probe.
 #[derive(Debug, Clone)]
@@ -51,16 +53,6 @@ pub struct Gateway {
     pub version: Option<String>,
 }
 
-/// Why the probe stopped before sending everything.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Abort {
-    /// The failure that stopped it.
-    #[serde(flatten)]
-    pub failure: Failure,
-    /// What the user can do about it.
-    pub hint: String,
-}
-
 /// Everything a probe found: the data every reporter prints from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProbeReport {
@@ -90,19 +82,14 @@ pub struct ProbeReport {
     pub outcome: Outcome,
 }
 
-/// The verdict as a code and a word.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Outcome {
-    /// Process exit code (see the README's exit-code table).
-    pub exit_code: u8,
-    /// `ok`, `findings`, `usage`, `unreachable`, `timeout` or `protocol`.
-    pub status: &'static str,
-}
-
 impl ProbeReport {
     /// The exit this report maps to.
     pub fn exit(&self) -> Exit {
-        exit::for_probe(self)
+        exit_of(
+            self.aborted.as_ref(),
+            &self.exchanges,
+            !self.findings.is_empty(),
+        )
     }
 
     /// The variants in the order they were first sent.
@@ -118,121 +105,89 @@ pub async fn probe(
     on_exchange: &mut dyn FnMut(&Exchange),
 ) -> ProbeReport {
     let start = Instant::now();
-    let mut report = ProbeReport {
-        schema_version: SCHEMA_VERSION,
-        tool: concat!("ratecheck ", env!("CARGO_PKG_VERSION")).to_string(),
-        target: client.display_base(),
-        model: opts.model.clone(),
-        rounds: opts.repeat.max(1),
-        wall_ms: 0.0,
-        gateway: Gateway::default(),
-        exchanges: Vec::new(),
-        findings: Vec::new(),
-        notes: Vec::new(),
-        aborted: None,
-        outcome: Outcome {
-            exit_code: 0,
-            status: "ok",
-        },
+    let target = client.display_base();
+    let (model, mut aborted) = match client.resolve_model(opts.model.as_deref()).await {
+        Ok(m) => (Some(m), None),
+        Err(a) => (None, Some(a)),
     };
-
-    if report.model.is_none() {
-        match client.list_models().await {
-            Ok(models) if !models.is_empty() => report.model = models.into_iter().next(),
-            Ok(_) => {
-                report.aborted = Some(Abort {
-                    failure: Failure {
-                        kind: FailureKind::BadBody,
-                        message: "`GET /v1/models` listed no models".into(),
-                    },
-                    hint: "pass `--model NAME`".into(),
-                });
-            }
-            Err(ModelsError::Status(status)) => {
-                report.aborted = Some(Abort {
-                    failure: Failure {
-                        kind: FailureKind::BadBody,
-                        message: format!(
-                            "`GET /v1/models` answered {status}, so no model could be picked"
-                        ),
-                    },
-                    hint: "pass `--model NAME`".into(),
-                });
-            }
-            Err(ModelsError::Failure(f)) => {
-                let hint = hint_for(f.kind, &report.target);
-                report.aborted = Some(Abort { failure: f, hint });
-            }
-        }
+    let mut exchanges = Vec::new();
+    if let Some(model) = &model {
+        let embed_model = opts.embedding_model.as_deref().unwrap_or(model);
+        aborted = send_matrix(
+            client,
+            opts,
+            model,
+            embed_model,
+            &mut exchanges,
+            on_exchange,
+        )
+        .await;
     }
+    let (findings, notes) = analyze::analyze(&exchanges);
+    let outcome = exit_of(aborted.as_ref(), &exchanges, !findings.is_empty()).into();
+    ProbeReport {
+        schema_version: SCHEMA_VERSION,
+        tool: TOOL.to_string(),
+        target,
+        model,
+        rounds: opts.repeat.max(1),
+        wall_ms: crate::http::ms(start.elapsed()),
+        gateway: analyze::fingerprint(&exchanges),
+        exchanges,
+        findings,
+        notes,
+        aborted,
+        outcome,
+    }
+}
 
-    if let Some(model) = report.model.clone() {
-        let embed_model = opts
-            .embedding_model
-            .clone()
-            .unwrap_or_else(|| model.clone());
-        let mut seq = 0;
-        'rounds: for round in 1..=opts.repeat.max(1) {
-            for &endpoint in &opts.endpoints {
-                let modes: &[Mode] = if endpoint.streams() {
-                    &[Mode::NonStreaming, Mode::Streaming]
+/// What stopped the probe, what broke on the way, and whether anything was found.
+fn exit_of(aborted: Option<&Abort>, exchanges: &[Exchange], found: bool) -> Exit {
+    let faults = aborted.map(|a| a.exit).into_iter().chain(
+        exchanges
+            .iter()
+            .filter_map(|e| e.failure.as_ref())
+            .map(|f| f.kind.exit()),
+    );
+    verdict::decide(faults, found)
+}
+
+/// Sends every round of the matrix in order; stops at the first failure that
+/// [stops the run](crate::verdict::FailureKind::stops_run) and returns it as the abort.
+async fn send_matrix(
+    client: &Client,
+    opts: &ProbeOptions,
+    model: &str,
+    embed_model: &str,
+    exchanges: &mut Vec<Exchange>,
+    on_exchange: &mut dyn FnMut(&Exchange),
+) -> Option<Abort> {
+    let mut seq = 0;
+    for round in 1..=opts.repeat.max(1) {
+        for &endpoint in &opts.endpoints {
+            let modes: &[Mode] = if endpoint.streams() {
+                &[Mode::NonStreaming, Mode::Streaming]
+            } else {
+                &[Mode::NonStreaming]
+            };
+            for &mode in modes {
+                seq += 1;
+                let m = if endpoint == Endpoint::Embeddings {
+                    embed_model
                 } else {
-                    &[Mode::NonStreaming]
+                    model
                 };
-                for &mode in modes {
-                    seq += 1;
-                    let m = if endpoint == Endpoint::Embeddings {
-                        &embed_model
-                    } else {
-                        &model
-                    };
-                    let ex = client
-                        .exchange(Variant { endpoint, mode }, m, round, seq)
-                        .await;
-                    on_exchange(&ex);
-                    let stop = ex.failure.as_ref().filter(|f| {
-                        matches!(
-                            f.kind,
-                            FailureKind::Connect | FailureKind::Auth | FailureKind::Timeout
-                        )
-                    });
-                    if let Some(f) = stop.cloned() {
-                        let hint = hint_for(f.kind, &report.target);
-                        report.aborted = Some(Abort { failure: f, hint });
-                        report.exchanges.push(ex);
-                        break 'rounds;
-                    }
-                    report.exchanges.push(ex);
+                let ex = client
+                    .exchange(Variant { endpoint, mode }, m, round, seq)
+                    .await;
+                on_exchange(&ex);
+                let stop = ex.failure.clone().filter(|f| f.kind.stops_run());
+                exchanges.push(ex);
+                if let Some(f) = stop {
+                    return Some(Abort::new(f, &client.display_base()));
                 }
             }
         }
     }
-
-    report.gateway = analyze::fingerprint(&report.exchanges);
-    let (findings, notes) = analyze::analyze(&report.exchanges);
-    report.findings = findings;
-    report.notes = notes;
-    report.wall_ms = crate::http::ms(start.elapsed());
-    let exit = report.exit();
-    report.outcome = Outcome {
-        exit_code: exit.code(),
-        status: exit.name(),
-    };
-    report
-}
-
-/// What to do about a failure that stopped the probe.
-pub fn hint_for(kind: FailureKind, target: &str) -> String {
-    match kind {
-        FailureKind::Connect => format!(
-            "is the gateway running at {target}? Check the host, the port and http vs https"
-        ),
-        FailureKind::Auth => "the gateway refused the key: set it in `RATECHECK_API_KEY` (or `LITELLM_API_KEY`, `OPENAI_API_KEY`), or name its variable with `--api-key-env VAR`".into(),
-        FailureKind::Timeout => {
-            "the target accepted the connection but did not answer; raise `--timeout` or check the gateway's upstream".into()
-        }
-        FailureKind::StreamCut | FailureKind::BadBody => {
-            "the target is not speaking the OpenAI-compatible API at this URL".into()
-        }
-    }
+    None
 }

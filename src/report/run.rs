@@ -5,22 +5,27 @@
 
 use std::fmt::Write as _;
 
-use crate::report::markdown::escape as md;
+use super::{Format, md, paint};
 use crate::run::{Check, RunReport, ScenarioReport, StepReport};
 
-/// The run report as pretty JSON (schema: `docs/run-report.schema.json`).
-pub fn json(report: &RunReport) -> String {
-    let mut s = serde_json::to_string_pretty(report)
-        .unwrap_or_else(|e| format!("{{\"error\": \"report could not be serialised: {e}\"}}"));
-    s.push('\n');
-    s
-}
-
-fn paint(text: &str, code: &str, color: bool) -> String {
-    if color {
-        format!("\x1b[{code}m{text}\x1b[0m")
-    } else {
-        text.to_string()
+/// The whole run in `format`: the terminal summary (every step, then the totals), the JSON
+/// report (schema: `docs/run-report.schema.json`) or the Markdown report.
+pub fn render(report: &RunReport, format: Format, color: bool) -> String {
+    match format {
+        Format::Table => {
+            let mut out = String::new();
+            for s in &report.scenarios {
+                out.push_str(&scenario_head(&s.name, &s.file, &s.target));
+                for step in &s.steps {
+                    out.push_str(&step_lines(step, color));
+                }
+                out.push_str(&scenario_tail(s, color));
+            }
+            out.push_str(&summary(report, color));
+            out
+        }
+        Format::Json => super::json(report),
+        Format::Markdown => markdown(report),
     }
 }
 
@@ -58,14 +63,18 @@ pub fn step_lines(step: &StepReport, color: bool) -> String {
 /// The closing lines of one scenario.
 pub fn scenario_tail(s: &ScenarioReport, color: bool) -> String {
     let mut out = String::new();
-    if let Some(a) = &s.aborted {
+    if s.aborted.is_some() {
+        // What stopped it is said once, on stderr, with its hint.
         let _ = writeln!(
             out,
-            "  {} {} ({} steps not run)\n       hint: {}",
+            "  {} after step {}: {} not run",
             paint("STOPPED", "31;1", color),
-            a.failure.message,
-            s.skipped_steps,
-            a.hint
+            s.steps.last().map_or("0", |st| st.position.as_str()),
+            if s.skipped_steps == 1 {
+                "1 step".to_string()
+            } else {
+                format!("{} steps", s.skipped_steps)
+            }
         );
     }
     let total = s.checks().count();

@@ -7,12 +7,12 @@
 
 use std::time::{Duration, Instant};
 
+use super::ctx::Ctx;
 use super::expect::header_checks;
-use super::steps::Ctx;
 use super::{Check, StepReport};
 use crate::endpoint::Variant;
 use crate::headers::{Family, Parsed};
-use crate::http::{Exchange, FailureKind, show_duration};
+use crate::http::{Exchange, show_duration};
 use crate::load::backoff::retry_after_hint;
 use crate::scenario::ExhaustStep;
 
@@ -60,12 +60,7 @@ pub(super) async fn run(
         let req = ctx.build(variant, model, None, &[], &mut report.checks);
         let ex = ctx.client.send(&req).await;
         let at = Instant::now();
-        if let Some(f) = &ex.failure
-            && matches!(
-                f.kind,
-                FailureKind::Connect | FailureKind::Auth | FailureKind::Timeout
-            )
-        {
+        if ex.failure.as_ref().is_some_and(|f| f.kind.stops_run()) {
             report.exchanges.push(ex);
             return;
         }
@@ -208,12 +203,7 @@ async fn recover(
         tries += 1;
         let after = refused_at.elapsed();
         let ok = ex.status.is_some_and(|s| (200..300).contains(&s));
-        let transport = ex.failure.as_ref().is_some_and(|f| {
-            matches!(
-                f.kind,
-                FailureKind::Connect | FailureKind::Auth | FailureKind::Timeout
-            )
-        });
+        let transport = ex.failure.as_ref().is_some_and(|f| f.kind.stops_run());
         report.exchanges.push(ex);
         if ok {
             let actual = match advertised {

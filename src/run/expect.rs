@@ -6,9 +6,9 @@ use super::Check;
 use crate::headers::{self, Family, Parsed};
 use crate::http::Exchange;
 use crate::probe::ProbeReport;
-use crate::probe::analyze::FindingKind;
 use crate::scenario::vars::Vars;
 use crate::scenario::{HeaderRule, ProbeExpect, StreamExpect};
+use crate::verdict::{Finding, FindingClass};
 
 /// Whether `name` matches `pattern`, where `*` matches any run of characters (ASCII
 /// case-insensitive, as header names are).
@@ -236,41 +236,6 @@ fn families(item: &str) -> Option<&'static [Family]> {
     })
 }
 
-/// The findings each probe expectation forbids.
-const SHAPE_KINDS: [FindingKind; 3] = [
-    FindingKind::LitellmV3StreamingDrop,
-    FindingKind::LitellmV3PlainDictDrop,
-    FindingKind::MissingOnShape,
-];
-const VALUE_KINDS: [FindingKind; 4] = [
-    FindingKind::MalformedValue,
-    FindingKind::InconsistentValue,
-    FindingKind::ImplausibleReset,
-    FindingKind::CounterMismatch,
-];
-const ERROR_KINDS: [FindingKind; 3] = [
-    FindingKind::EndpointError,
-    FindingKind::BrokenResponse,
-    FindingKind::InStreamError,
-];
-
-/// A finding in a few words: which headers were missing where, or its message; the full
-/// message stays in the step's findings.
-pub fn finding_summary(f: &crate::probe::analyze::Finding) -> String {
-    if f.missing_on.is_empty() {
-        format!("{}: {}", f.kind.name(), f.message)
-    } else if f.headers.is_empty() {
-        format!("{} on {}", f.kind.name(), f.missing_on.join(", "))
-    } else {
-        format!(
-            "{}: {} missing on {}",
-            f.kind.name(),
-            f.headers.join(", "),
-            f.missing_on.join(", ")
-        )
-    }
-}
-
 /// Checks of a `probe` step: required headers per response shape, then one check per class of
 /// finding, whose `actual` names each finding (`litellm_v3_streaming_drop: …`).
 pub fn probe_checks(report: &ProbeReport, expect: &ProbeExpect) -> Vec<Check> {
@@ -311,35 +276,35 @@ pub fn probe_checks(report: &ProbeReport, expect: &ProbeExpect) -> Vec<Check> {
             ));
         }
     }
-    let classes: [(bool, &str, &str, &[FindingKind]); 3] = [
+    let classes = [
         (
             expect.same_across_shapes,
             "rate-limit headers are the same on every response shape",
             "no header present on one shape and missing on another",
-            &SHAPE_KINDS,
+            FindingClass::Shape,
         ),
         (
             expect.consistent_values,
             "rate-limit values parse, agree and move as requests are sent",
             "no malformed, inconsistent or implausible value; counters fall by one per request",
-            &VALUE_KINDS,
+            FindingClass::Value,
         ),
         (
             expect.no_errors,
             "every probe request gets a complete, successful response",
             "no error status, cut stream or in-stream error",
-            &ERROR_KINDS,
+            FindingClass::Error,
         ),
     ];
-    for (wanted, name, expected, kinds) in classes {
+    for (wanted, name, expected, class) in classes {
         if !wanted {
             continue;
         }
         let found: Vec<String> = report
             .findings
             .iter()
-            .filter(|f| kinds.contains(&f.kind))
-            .map(finding_summary)
+            .filter(|f| f.kind.class() == class)
+            .map(Finding::summary)
             .collect();
         checks.push(Check::new(
             name,

@@ -1,14 +1,58 @@
 //! The `load` step: `ratecheck load`'s engine, once per phase, judged by thresholds and by the
 //! rate-limit truth findings.
 
-use std::time::Duration;
-
-use super::steps::Ctx;
+use super::ctx::Ctx;
 use super::{Check, Planned, StepReport};
-use crate::endpoint::{Endpoint, Mode};
-use crate::load::backoff::Backoff;
-use crate::load::{self, Arrival, LoadOptions, threshold};
+use crate::endpoint::Mode;
+use crate::load::{self, LoadReport, LoadSpec, SpecError};
 use crate::scenario::LoadStep;
+use crate::verdict::Finding;
+
+/// The spec of each phase, in order: a step without phases is one phase.
+fn phase_specs(l: &LoadStep, leaf: &Planned<'_>) -> Vec<LoadSpec> {
+    let base = LoadSpec {
+        rate: l.rate,
+        poisson: l.poisson,
+        concurrency: l.concurrency,
+        duration: l.duration.map(|d| d.0),
+        requests: l.requests,
+        endpoints: l
+            .endpoints
+            .clone()
+            .or_else(|| leaf.bindings.endpoint.map(|e| vec![e])),
+        // A `for_each` over shapes streams every request of its streaming iteration.
+        stream_fraction: l.stream_fraction.or(match leaf.bindings.mode {
+            Some(Mode::Streaming) => Some(1.0),
+            _ => None,
+        }),
+        max_tokens: l.max_tokens,
+        prompt_chars: l.prompt_chars,
+        backoff: l.backoff,
+        max_retries: l.max_retries,
+        max_wait: l.max_wait.map(|d| d.0),
+        pace: l.pace,
+        fail_if: l.expect.fail_if.iter().map(|f| f.0.clone()).collect(),
+        ..LoadSpec::default()
+    };
+    match &l.phases {
+        None => vec![LoadSpec {
+            seed: Some(1),
+            ..base
+        }],
+        Some(p) => p
+            .value
+            .iter()
+            .zip(1u64..)
+            .map(|(ph, seed)| LoadSpec {
+                duration: Some(ph.duration.0),
+                rate: ph.rate.or(l.rate),
+                concurrency: ph.concurrency.or(l.concurrency),
+                seed: Some(seed),
+                ..base.clone()
+            })
+            .collect(),
+    }
+}
 
 /// Runs a `load` step into `report`.
 pub(super) async fn run(
@@ -17,75 +61,32 @@ pub(super) async fn run(
     leaf: &Planned<'_>,
     report: &mut StepReport,
 ) {
-    let single = l.duration.map(|d| d.0).or(if l.requests.is_some() {
-        None
-    } else {
-        Some(Duration::from_secs(10))
-    });
-    let phases: Vec<(Option<Duration>, Option<f64>, Option<usize>)> = match &l.phases {
-        Some(p) => p
-            .value
-            .iter()
-            .map(|ph| {
-                (
-                    Some(ph.duration.0),
-                    ph.rate.or(l.rate),
-                    ph.concurrency.or(l.concurrency),
-                )
-            })
-            .collect(),
-        None => vec![(single, l.rate, l.concurrency)],
-    };
-    let endpoints = l
-        .endpoints
-        .clone()
-        .or_else(|| leaf.bindings.endpoint.map(|e| vec![e]))
-        .unwrap_or_else(|| vec![Endpoint::Chat]);
-    let fraction = l.stream_fraction.unwrap_or(match leaf.bindings.mode {
-        Some(Mode::Streaming) => 1.0,
-        _ => 0.0,
-    });
     let model = ctx.model_for(leaf, None, &mut report.checks);
-    let many = phases.len() > 1;
-    for (i, (duration, rate, concurrency)) in phases.into_iter().enumerate() {
-        let arrival = match (rate, concurrency) {
-            (Some(rate), _) if l.poisson => Arrival::Poisson { rate },
-            (Some(rate), _) => Arrival::Constant { rate },
-            (None, Some(c)) => Arrival::Closed {
-                concurrency: c.max(1),
-            },
-            (None, None) => Arrival::Closed { concurrency: 1 },
-        };
-        let backoff = Backoff {
-            policy: l
-                .backoff
-                .unwrap_or(crate::load::backoff::Policy::FullJitter),
-            max_retries: l.max_retries.unwrap_or(3),
-            max_hint: l.max_wait.map_or(Duration::from_secs(120), |d| d.0),
-            ..Backoff::default()
-        };
-        let opts = LoadOptions {
-            arrival,
-            max_in_flight: concurrency.filter(|_| rate.is_some()).unwrap_or(256),
-            duration,
-            requests: l.requests,
-            mix: load::mix(&endpoints, fraction),
-            model: model.clone(),
-            embedding_model: ctx.embedding_model.clone(),
-            max_tokens: l.max_tokens.unwrap_or(16),
-            prompt_chars: l.prompt_chars.unwrap_or(16),
-            backoff,
-            pace: l.pace.unwrap_or(load::Pace::None),
-            seed: 1 + i as u64,
-            ..LoadOptions::default()
-        };
+    let specs = phase_specs(l, leaf);
+    let many = specs.len() > 1;
+    for (i, spec) in specs.into_iter().enumerate() {
         let prefix = if many {
             format!("phase {}: ", i + 1)
         } else {
             String::new()
         };
+        let opts = match spec.resolve(model.clone(), Some(ctx.embedding_model.clone())) {
+            Ok(o) => o,
+            Err(e) => {
+                report.checks.push(Check::new(
+                    format!("{prefix}the load settings can run"),
+                    false,
+                    "a rate or a concurrency, each value in range",
+                    match e {
+                        SpecError::NoArrival => "neither `rate` nor `concurrency`".to_string(),
+                        SpecError::Field { field, problem } => format!("`{field}` {problem}"),
+                    },
+                ));
+                continue;
+            }
+        };
         let transport = load::Target::for_load(ctx.client.clone().lean(), &opts.arrival);
-        let mut r = load::run(
+        let r = load::run(
             transport,
             opts,
             ctx.client.display_base(),
@@ -93,52 +94,51 @@ pub(super) async fn run(
             &mut |_| {},
         )
         .await;
-        let conditions: Vec<_> = l.expect.fail_if.iter().map(|f| f.0.clone()).collect();
-        r.thresholds = threshold::evaluate(&r, &conditions);
-        for t in &r.thresholds {
-            report.checks.push(Check::new(
-                format!("{prefix}`{}` does not hold", t.condition.expr),
-                !t.failed,
-                format!("not {}", t.condition.expr),
-                format!("{} = {:.3}", t.condition.metric, t.actual),
-            ));
-        }
-        if l.expect.no_findings {
-            let found: Vec<String> = r
-                .findings
-                .iter()
-                .map(super::expect::finding_summary)
-                .collect();
-            report.checks.push(Check::new(
-                format!("{prefix}the rate-limit headers tell the truth under load"),
-                found.is_empty(),
-                "no finding",
-                if found.is_empty() {
-                    "none found".to_string()
-                } else {
-                    found.join(" | ")
-                },
-            ));
-        }
-        if r.requests.succeeded == 0 {
-            report.checks.push(Check::new(
-                format!("{prefix}some requests succeed"),
-                false,
-                "at least one 2xx",
-                format!(
-                    "{} sent, none succeeded: {:?}",
-                    r.requests.logical, r.errors
-                ),
-            ));
-        }
-        report.notes.extend(
-            crate::report::load::summary_lines(&r)
-                .into_iter()
-                .map(|n| format!("{prefix}{n}")),
-        );
-        report
-            .notes
-            .extend(r.notes.iter().map(|n| format!("{prefix}{n}")));
-        report.findings.extend(r.findings);
+        judge(&r, l.expect.no_findings, &prefix, report);
     }
+}
+
+/// The step's checks and notes from one phase's report.
+fn judge(r: &LoadReport, no_findings: bool, prefix: &str, report: &mut StepReport) {
+    for t in &r.thresholds {
+        report.checks.push(Check::new(
+            format!("{prefix}`{}` does not hold", t.condition.expr),
+            !t.failed,
+            format!("not {}", t.condition.expr),
+            format!("{} = {:.3}", t.condition.metric, t.actual),
+        ));
+    }
+    if no_findings {
+        let found: Vec<String> = r.findings.iter().map(Finding::summary).collect();
+        report.checks.push(Check::new(
+            format!("{prefix}the rate-limit headers tell the truth under load"),
+            found.is_empty(),
+            "no finding",
+            if found.is_empty() {
+                "none found".to_string()
+            } else {
+                found.join(" | ")
+            },
+        ));
+    }
+    if r.requests.succeeded == 0 {
+        report.checks.push(Check::new(
+            format!("{prefix}some requests succeed"),
+            false,
+            "at least one 2xx",
+            format!(
+                "{} sent, none succeeded: {:?}",
+                r.requests.logical, r.errors
+            ),
+        ));
+    }
+    report.notes.extend(
+        r.summary_lines()
+            .into_iter()
+            .map(|n| format!("{prefix}{n}")),
+    );
+    report
+        .notes
+        .extend(r.notes.iter().map(|n| format!("{prefix}{n}")));
+    report.findings.extend(r.findings.iter().cloned());
 }

@@ -4,7 +4,7 @@
 //! driver is one loop over leaf steps (`probe`, `request`, `exhaust`), each producing one
 //! [`StepReport`] of checks. Reporters only print the report; `exit` only reads it.
 
-pub mod command;
+mod ctx;
 mod exhaust;
 mod expect;
 mod loadstep;
@@ -15,13 +15,14 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::baseline::{self, Baseline, Comparison};
 use crate::endpoint::{Endpoint, Mode};
-use crate::exit::{self, Exit};
-use crate::http::{Client, Exchange, FailureKind, ModelsError, ms};
-use crate::probe::analyze::Finding;
-use crate::probe::{Abort, Outcome};
+use crate::http::{Client, Exchange, ms};
+use crate::probe::TOOL;
 use crate::scenario::vars::Vars;
 use crate::scenario::{Loaded, Step};
+use crate::verdict::{self, Abort, Exit, Finding, Outcome};
+use ctx::Ctx;
 
 pub use expect::glob_match;
 
@@ -40,7 +41,7 @@ pub struct RunReport {
     /// One entry per scenario file, in command-line order.
     pub scenarios: Vec<ScenarioReport>,
     /// The header-contract comparison, when `--baseline` was given.
-    pub baseline: Option<crate::baseline::Comparison>,
+    pub baseline: Option<Comparison>,
     /// The exit code this report maps to.
     pub outcome: Outcome,
 }
@@ -79,21 +80,20 @@ impl ScenarioReport {
         self.checks().filter(|c| !c.passed).count()
     }
 
-    /// The exit this scenario alone maps to.
+    /// Every exchange of every step, in send order.
+    pub fn exchanges(&self) -> impl Iterator<Item = &Exchange> {
+        self.steps.iter().flat_map(|s| s.exchanges.iter())
+    }
+
+    /// The exit this scenario alone maps to: what stopped it, what broke on the way, and
+    /// whether an expectation failed.
     pub fn exit(&self) -> Exit {
-        let mut e = Exit::Ok;
-        if let Some(a) = &self.aborted {
-            e = e.worst(exit::for_failure(a.failure.kind));
-        }
-        for ex in self.steps.iter().flat_map(|s| s.exchanges.iter()) {
-            if let Some(f) = &ex.failure {
-                e = e.worst(exit::for_failure(f.kind));
-            }
-        }
-        if self.failed() > 0 {
-            e = e.worst(Exit::Findings);
-        }
-        e
+        let faults = self.aborted.iter().map(|a| a.exit).chain(
+            self.exchanges()
+                .filter_map(|e| e.failure.as_ref())
+                .map(|f| f.kind.exit()),
+        );
+        verdict::decide(faults, self.failed() > 0)
     }
 }
 
@@ -148,45 +148,42 @@ impl Check {
 }
 
 impl RunReport {
+    /// The report of a finished run, compared with `baseline` when one was given.
+    pub fn new(
+        scenarios: Vec<ScenarioReport>,
+        baseline: Option<(&Baseline, &str)>,
+        start: Instant,
+    ) -> Self {
+        let mut report = RunReport {
+            schema_version: SCHEMA_VERSION,
+            tool: TOOL.to_string(),
+            wall_ms: 0.0,
+            scenarios,
+            baseline: None,
+            outcome: Exit::Ok.into(),
+        };
+        report.baseline = baseline.map(|(b, file)| baseline::compare(b, &report.contract(), file));
+        report.outcome = report.exit().into();
+        report.wall_ms = ms(start.elapsed());
+        report
+    }
+
     /// The exit this report maps to.
     pub fn exit(&self) -> Exit {
-        let mut e = self
-            .scenarios
-            .iter()
-            .fold(Exit::Ok, |e, s| e.worst(s.exit()));
-        if self
+        let scenarios = self.scenarios.iter().map(ScenarioReport::exit);
+        let regressed = self
             .baseline
             .as_ref()
-            .is_some_and(|b| !b.missing.is_empty())
-        {
-            e = e.worst(Exit::Findings);
-        }
-        e
+            .is_some_and(|b| !b.missing.is_empty());
+        verdict::decide(scenarios, regressed)
     }
 
-    /// Sets `outcome` from the contents.
-    pub fn finish(&mut self, start: Instant) {
-        self.wall_ms = ms(start.elapsed());
-        let e = self.exit();
-        self.outcome = Outcome {
-            exit_code: e.code(),
-            status: e.name(),
-        };
-    }
-}
-
-/// A new, empty run report.
-pub fn new_report() -> RunReport {
-    RunReport {
-        schema_version: SCHEMA_VERSION,
-        tool: concat!("ratecheck ", env!("CARGO_PKG_VERSION")).to_string(),
-        wall_ms: 0.0,
-        scenarios: Vec::new(),
-        baseline: None,
-        outcome: Outcome {
-            exit_code: 0,
-            status: "ok",
-        },
+    /// The header contract this run observed, to save or to compare with a baseline.
+    pub fn contract(&self) -> Baseline {
+        baseline::record(
+            self.scenarios.iter().flat_map(ScenarioReport::exchanges),
+            self.scenarios.iter().map(|s| s.target.clone()),
+        )
     }
 }
 
@@ -353,60 +350,38 @@ pub async fn run_scenario(
     let mut leaves = Vec::new();
     plan(&s.steps.value, &Bindings::default(), "", &mut leaves);
 
-    if report.model.is_none() {
-        match client.list_models().await {
-            Ok(models) if !models.is_empty() => report.model = models.into_iter().next(),
-            other => {
-                let failure = match other {
-                    Err(ModelsError::Failure(f)) => f,
-                    Err(ModelsError::Status(status)) => crate::http::Failure {
-                        kind: FailureKind::BadBody,
-                        message: format!(
-                            "`GET /v1/models` answered {status}, so no model could be picked"
-                        ),
-                    },
-                    Ok(_) => crate::http::Failure {
-                        kind: FailureKind::BadBody,
-                        message: "`GET /v1/models` listed no models".into(),
-                    },
-                };
-                let hint = steps::hint_for(failure.kind, &report.target);
-                report.aborted = Some(Abort { failure, hint });
-                report.skipped_steps = leaves.len();
-                report.wall_ms = ms(start.elapsed());
-                return report;
-            }
+    let model = match client.resolve_model(resolved.model.as_deref()).await {
+        Ok(m) => m,
+        Err(abort) => {
+            report.aborted = Some(abort);
+            report.skipped_steps = leaves.len();
+            report.wall_ms = ms(start.elapsed());
+            return report;
         }
-    }
-    let model = report.model.clone().unwrap_or_default();
-    let mut ctx = steps::Ctx {
+    };
+    report.model = Some(model.clone());
+    let mut ctx = Ctx {
         client,
-        model: model.clone(),
-        embedding_model: resolved.embedding_model.clone().unwrap_or(model),
+        embedding_model: resolved.embedding_model.clone().unwrap_or(model.clone()),
+        model,
         vars: Vars::default(),
         seq: 0,
     };
     ctx.vars.captured.insert("model".into(), ctx.model.clone());
     for (i, leaf) in leaves.iter().enumerate() {
         ctx.vars.loops = vec![leaf.bindings.vars()];
-        let mut step = ctx.run(leaf).await;
+        let mut step = steps::run(&mut ctx, leaf).await;
         redact_step(&mut step, client);
         on_step(&step);
         let stop = step
             .exchanges
             .iter()
             .filter_map(|e| e.failure.as_ref())
-            .find(|f| {
-                matches!(
-                    f.kind,
-                    FailureKind::Connect | FailureKind::Auth | FailureKind::Timeout
-                )
-            })
+            .find(|f| f.kind.stops_run())
             .cloned();
         report.steps.push(step);
         if let Some(failure) = stop {
-            let hint = steps::hint_for(failure.kind, &report.target);
-            report.aborted = Some(Abort { failure, hint });
+            report.aborted = Some(Abort::new(failure, &report.target));
             report.skipped_steps = leaves.len() - i - 1;
             break;
         }

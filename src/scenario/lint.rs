@@ -10,13 +10,13 @@ use serde_json::Value;
 use serde_saphyr::Spanned;
 
 use super::vars::references;
-use super::{LoadError, Loaded, Step};
+use super::{Loaded, ScenarioError, Step};
 
 /// Names every run defines.
 const BUILTIN: [&str; 1] = ["model"];
 
 /// Checks `loaded`; `target_given` skips the `target` field, which `--target` replaces.
-pub fn check(loaded: &Loaded, target_given: bool) -> Result<(), LoadError> {
+pub fn check(loaded: &Loaded, target_given: bool) -> Result<(), ScenarioError> {
     let mut l = Linter {
         loaded,
         defined: BUILTIN.iter().map(|s| s.to_string()).collect(),
@@ -42,7 +42,7 @@ pub fn check(loaded: &Loaded, target_given: bool) -> Result<(), LoadError> {
     l.steps(&s.steps, "steps")?;
     let leaves = count_leaves(&s.steps.value);
     if leaves > MAX_LEAVES {
-        return Err(LoadError::at(
+        return Err(ScenarioError::at(
             &loaded.path.display().to_string(),
             &loaded.source,
             s.steps.referenced.line(),
@@ -85,8 +85,8 @@ struct Linter<'a> {
 }
 
 impl Linter<'_> {
-    fn error_at(&self, line: u64, column: u64, message: String) -> LoadError {
-        LoadError::at(
+    fn error_at(&self, line: u64, column: u64, message: String) -> ScenarioError {
+        ScenarioError::at(
             &self.loaded.path.display().to_string(),
             &self.loaded.source,
             line,
@@ -95,7 +95,11 @@ impl Linter<'_> {
         )
     }
 
-    fn steps(&mut self, steps: &Spanned<Vec<Spanned<Step>>>, what: &str) -> Result<(), LoadError> {
+    fn steps(
+        &mut self,
+        steps: &Spanned<Vec<Spanned<Step>>>,
+        what: &str,
+    ) -> Result<(), ScenarioError> {
         if steps.value.is_empty() {
             return Err(self.error_at(
                 steps.referenced.line(),
@@ -109,7 +113,7 @@ impl Linter<'_> {
         Ok(())
     }
 
-    fn step(&mut self, step: &Spanned<Step>) -> Result<(), LoadError> {
+    fn step(&mut self, step: &Spanned<Step>) -> Result<(), ScenarioError> {
         let at = (step.referenced.line(), step.referenced.column());
         match &step.value {
             Step::Probe(p) => {
@@ -283,14 +287,14 @@ impl Linter<'_> {
         }
     }
 
-    fn opt(&self, v: &Option<String>, what: &str) -> Result<(), LoadError> {
+    fn opt(&self, v: &Option<String>, what: &str) -> Result<(), ScenarioError> {
         match v {
             Some(t) => self.text(t, what),
             None => Ok(()),
         }
     }
 
-    fn json(&self, v: &Value) -> Result<(), LoadError> {
+    fn json(&self, v: &Value) -> Result<(), ScenarioError> {
         match v {
             Value::String(s) => self.text(s, "body"),
             Value::Array(items) => items.iter().try_for_each(|i| self.json(i)),
@@ -299,7 +303,7 @@ impl Linter<'_> {
         }
     }
 
-    fn text(&self, text: &str, what: &str) -> Result<(), LoadError> {
+    fn text(&self, text: &str, what: &str) -> Result<(), ScenarioError> {
         let refs = references(text).map_err(|why| {
             let (line, col) = self.find(text).unwrap_or((1, 1));
             self.error_at(line, col, format!("in `{what}`: {why}"))

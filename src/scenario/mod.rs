@@ -1,15 +1,15 @@
 //! Scenario files: the YAML format `ratecheck run` and `ratecheck validate` read.
 //!
 //! The types here are the format: serde derives them with `deny_unknown_fields`, so an unknown
-//! key is an error that serde-saphyr locates (file, line, column), and `load` adds a "did you
+//! key is an error that serde-saphyr locates (file, line, column), and `read` adds a "did you
 //! mean". Steps are externally tagged (`- request: {...}`) rather than `kind: request`, because an
 //! internally tagged enum is buffered before it is read and its errors lose their position.
 //!
-//! `load` parses; `lint` checks what the types cannot say (empty step lists, zero repeats,
+//! `read` parses; `lint` checks what the types cannot say (empty step lists, zero repeats,
 //! variables nobody defines); `vars` expands `${VAR}` and `${VAR:-default}`.
 
 mod lint;
-mod load;
+mod read;
 mod rules;
 pub mod vars;
 
@@ -22,12 +22,7 @@ use serde_saphyr::Spanned;
 
 use crate::endpoint::{Endpoint, Mode};
 
-pub use load::{LoadError, load, parse};
-
-/// The closest of `candidates` to a mistyped `word`, if one is close enough to be a typo.
-pub fn suggest_name<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    load::suggest(word, candidates)
-}
+pub use read::{ScenarioError, parse, read};
 pub use rules::{Dur, FailIf, HeaderRule, IntRange, Pattern, StreamExpect};
 
 /// A scenario as written, with the file it came from.

@@ -10,8 +10,6 @@ use std::time::Duration;
 use serde::de::{self, MapAccess, Visitor, value::MapAccessDeserializer};
 use serde::{Deserialize, Deserializer};
 
-use crate::headers::values::parse_go_duration;
-
 /// A duration written `30s`, `500ms`, `1m30s`, or a number of seconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Dur(pub Duration);
@@ -19,18 +17,9 @@ pub struct Dur(pub Duration);
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        let seconds = text
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .or_else(|| parse_go_duration(text.trim()).ok())
-            .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
-            .ok_or_else(|| {
-                de::Error::custom(format!(
-                    "`{text}` is not a duration: write `30s`, `500ms` or `1m30s`"
-                ))
-            })?;
-        Ok(Dur(Duration::from_secs_f64(seconds)))
+        crate::duration::parse(&text)
+            .map(Dur)
+            .map_err(de::Error::custom)
     }
 }
 
@@ -115,10 +104,9 @@ fn header_rule<'de, D: Deserializer<'de>>(d: D) -> Result<HeaderRule, D::Error> 
                     rule.parses = Some(true);
                 }
                 other => {
-                    let hint =
-                        crate::scenario::load::suggest(other, &["present", "absent", "parses"])
-                            .map(|s| format!(" (did you mean `{s}`?)"))
-                            .unwrap_or_default();
+                    let hint = crate::suggest::suggest(other, &["present", "absent", "parses"])
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default();
                     return Err(E::custom(format!(
                         "unknown header rule `{other}`{hint}; write `present`, `absent`, `parses`, or a mapping such as `{{integer: {{min: 0}}}}`"
                     )));

@@ -100,8 +100,9 @@ async fn hanging_server_times_out_with_exit_4() {
     assert_clean(&run.stderr);
     assert!(run.stderr.contains("no response headers"), "{}", run.stderr);
     assert!(run.stderr.contains("within 500ms"), "{}", run.stderr);
-    // The partial report is still printed.
+    // The partial report is still printed, and the error is said once, on stderr.
     assert!(run.stdout.contains("stopped early"), "{}", run.stdout);
+    assert_eq!(run.stderr.matches("no response headers").count(), 1);
 }
 
 #[tokio::test]

@@ -182,7 +182,7 @@ fn names(ex: &serde_json::Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_litellm_drops_headers_on_streams_and_the_workaround_restores_them() {
     let Some(bin) = litellm_bin() else { return };
-    ratecheck::install_crypto_provider();
+    ratecheck::http::install_crypto_provider();
     let (released, fixed) = released_and_fixed(&bin).await;
 
     // As released: exit 1, the drop named, the exact counters missing on every stream.
@@ -327,7 +327,7 @@ async fn run_scenario(file: &str, url: &str, key: &str) -> (i32, String, serde_j
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shipped_litellm_scenario_gives_the_probes_verdict_on_real_litellm() {
     let Some(bin) = litellm_bin() else { return };
-    ratecheck::install_crypto_provider();
+    ratecheck::http::install_crypto_provider();
     let (released, fixed) = released_and_fixed(&bin).await;
     let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios/litellm-v3-streaming-headers.yaml")
@@ -396,7 +396,7 @@ async fn shipped_litellm_scenario_gives_the_probes_verdict_on_real_litellm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn short_load_on_real_litellm_matches_the_probe_and_backs_off_per_retry_after() {
     let Some(bin) = litellm_bin() else { return };
-    ratecheck::install_crypto_provider();
+    ratecheck::http::install_crypto_provider();
     let (port, _) = two_free_ports();
     let proxy = start_proxy(&bin, "config.yaml", port).await;
 

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use ratecheck::endpoint::{Endpoint, Mode};
-use ratecheck::http::{Client, ClientSettings, Shape, normalize_base};
+use ratecheck::http::{Client, ConnectSpec, Shape, normalize_base};
 use ratecheck::mock::{MockConfig, MockServer, Profile};
-use ratecheck::probe::analyze::FindingKind;
 use ratecheck::probe::{ProbeOptions, ProbeReport, probe};
+use ratecheck::verdict::FindingKind;
 
 use crate::support::{assert_valid, ratecheck};
 
@@ -29,7 +29,7 @@ async fn probe_with(cfg: MockConfig, opts: ProbeOptions) -> (ProbeReport, MockSe
     let server = MockServer::start(cfg, 0).await.unwrap();
     let client = Client::new(
         normalize_base(&server.url()).unwrap(),
-        ClientSettings {
+        ConnectSpec {
             timeout: Duration::from_secs(10),
             insecure: false,
             extra_headers: Vec::new(),

@@ -260,10 +260,13 @@ async fn an_unreachable_target_exits_3_and_still_reports() {
     )
     .await;
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stdout.contains("STOPPED could not connect"),
+    assert!(r.stdout.contains("STOPPED after step 1"), "{}", r.stdout);
+    // What stopped it is said once on stderr (stdout shows the failed check).
+    assert_eq!(
+        r.stderr.matches("could not connect").count(),
+        1,
         "{}",
-        r.stdout
+        r.stderr
     );
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();

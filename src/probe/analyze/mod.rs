@@ -14,100 +14,12 @@ mod values;
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
-
 use crate::endpoint::Variant;
 use crate::headers::{Family, LITELLM_VERSION};
-use crate::http::{Exchange, FailureKind, Shape};
+use crate::http::{Exchange, Shape};
+use crate::verdict::{FailureKind, Finding, FindingKind};
 
 use super::Gateway;
-
-/// The kind of a finding; stable names for JSON consumers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FindingKind {
-    /// LiteLLM's v3 limiter dropped its counters on streaming responses (#27748).
-    LitellmV3StreamingDrop,
-    /// LiteLLM's v3 limiter dropped its counters on plain-dict responses (#27748).
-    LitellmV3PlainDictDrop,
-    /// A rate-limit header present on one response shape is missing on another.
-    MissingOnShape,
-    /// A value does not parse in its dialect.
-    MalformedValue,
-    /// Values contradict each other (remaining above limit, limit not positive).
-    InconsistentValue,
-    /// A reset or wait is in the past or absurdly far away.
-    ImplausibleReset,
-    /// A remaining counter does not fall by one per request.
-    CounterMismatch,
-    /// An endpoint answered with an error status.
-    EndpointError,
-    /// A stream or body was cut, stalled or unreadable.
-    BrokenResponse,
-    /// A stream carried an error event.
-    InStreamError,
-    /// Under load: a 429 arrived while the advertised `remaining` was still well above zero.
-    EarlyThrottle,
-    /// Under load: more requests were accepted in one window than the advertised limit.
-    OverAdmission,
-    /// Under load: retries sent after the advertised wait were refused again.
-    WaitTooShort,
-    /// Under load: 429s that say nothing about when to retry.
-    NoRetryHint,
-}
-
-impl FindingKind {
-    /// The stable name used in JSON reports and scenario output.
-    pub fn name(self) -> &'static str {
-        match self {
-            FindingKind::LitellmV3StreamingDrop => "litellm_v3_streaming_drop",
-            FindingKind::LitellmV3PlainDictDrop => "litellm_v3_plain_dict_drop",
-            FindingKind::MissingOnShape => "missing_on_shape",
-            FindingKind::MalformedValue => "malformed_value",
-            FindingKind::InconsistentValue => "inconsistent_value",
-            FindingKind::ImplausibleReset => "implausible_reset",
-            FindingKind::CounterMismatch => "counter_mismatch",
-            FindingKind::EndpointError => "endpoint_error",
-            FindingKind::BrokenResponse => "broken_response",
-            FindingKind::InStreamError => "in_stream_error",
-            FindingKind::EarlyThrottle => "early_throttle",
-            FindingKind::OverAdmission => "over_admission",
-            FindingKind::WaitTooShort => "wait_too_short",
-            FindingKind::NoRetryHint => "no_retry_hint",
-        }
-    }
-}
-
-/// One problem, with the evidence for it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Finding {
-    /// What kind of problem.
-    pub kind: FindingKind,
-    /// The headers concerned, if any.
-    pub headers: Vec<String>,
-    /// One-line description.
-    pub message: String,
-    /// Where the header was present (`non-streaming chat/completions`, …).
-    pub present_on: Vec<String>,
-    /// Where it was missing.
-    pub missing_on: Vec<String>,
-    /// An upstream issue or documentation link.
-    pub link: Option<String>,
-}
-
-impl Finding {
-    /// A finding with only a kind and a message; callers add headers and places as they know them.
-    pub(crate) fn new(kind: FindingKind, message: String) -> Self {
-        Finding {
-            kind,
-            headers: Vec::new(),
-            message,
-            present_on: Vec::new(),
-            missing_on: Vec::new(),
-            link: None,
-        }
-    }
-}
 
 /// Reads the gateway's name and version from its headers.
 pub fn fingerprint(exchanges: &[Exchange]) -> Gateway {

@@ -1,26 +1,23 @@
-//! Reporters for `ratecheck load`: the terminal summary, Markdown and JSON.
+//! Reporters for `ratecheck load`: the terminal summary, Markdown, JSON, and (`html`) the
+//! self-contained chart page.
+
+pub mod html;
 
 use std::fmt::Write as _;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 
+use super::Format;
+use crate::load::LoadReport;
 use crate::load::stats::Percentiles;
-use crate::load::{Arrival, LoadReport};
 
-/// The load report as pretty JSON.
-pub fn json(report: &LoadReport) -> String {
-    let mut s = serde_json::to_string_pretty(report)
-        .unwrap_or_else(|e| format!("{{\"error\": \"report could not be serialised: {e}\"}}"));
-    s.push('\n');
-    s
-}
-
-fn arrival(a: &Arrival) -> String {
-    match a {
-        Arrival::Constant { rate } => format!("open loop, {rate}/s constant"),
-        Arrival::Poisson { rate } => format!("open loop, {rate}/s Poisson"),
-        Arrival::Closed { concurrency } => format!("closed loop, {concurrency} workers"),
+/// Renders a load report in the chosen format.
+pub fn render(report: &LoadReport, format: Format, color: bool) -> String {
+    match format {
+        Format::Table => human(report, color),
+        Format::Json => super::json(report),
+        Format::Markdown => markdown(report),
     }
 }
 
@@ -37,99 +34,12 @@ fn latency_rows(r: &LoadReport) -> Vec<(&'static str, Percentiles)> {
     ]
 }
 
-/// "1 retry", "3 retries".
-fn count(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
-/// A value's serialised name (`full-jitter`, `headers`).
-fn name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 fn fmt_ms(v: f64) -> String {
     if v >= 100.0 {
         format!("{v:.0}")
     } else {
         format!("{v:.1}")
     }
-}
-
-/// Lines shared by the terminal and Markdown forms: the summary sentences.
-pub fn summary_lines(r: &LoadReport) -> Vec<String> {
-    let s = &r.settings;
-    let q = &r.requests;
-    let mut lines = vec![
-        format!(
-            "{}, {}; backoff {}, up to {} retries, pacing {}",
-            arrival(&s.arrival),
-            match (s.duration_s, s.requests) {
-                (Some(d), Some(n)) => format!("for {d} s or {n} requests"),
-                (Some(d), None) => format!("for {d} s"),
-                (None, Some(n)) => format!("{n} requests"),
-                (None, None) => "until stopped".into(),
-            },
-            name(&s.backoff),
-            s.max_retries,
-            name(&s.pace)
-        ),
-        format!("mix: {}", s.mix.join(", ")),
-    ];
-    let sc = &r.schedule;
-    lines.push(match sc.target_rate {
-        Some(t) => format!(
-            "schedule: target {t:.1}/s, achieved {:.1}/s; late {}, held by a 429 pause {}, held by pacing {}, dropped at the in-flight cap {}",
-            sc.achieved_rate, sc.late, sc.held_by_pause, sc.held_by_pace, sc.dropped_at_cap
-        ),
-        None => format!("schedule: closed loop, achieved {:.1}/s", sc.achieved_rate),
-    });
-    lines.push(format!(
-        "requests: {} sent, {} succeeded, {} failed; {} incl. {} ({} then succeeded); {} refused by the budget; {:.1} s spent in backoff waits{}",
-        q.logical,
-        q.succeeded,
-        q.failed,
-        count(q.attempts, "attempt", "attempts"),
-        count(q.retries, "retry", "retries"),
-        q.retried_successes,
-        count(q.budget_exhausted, "retry", "retries"),
-        q.waited_ms / 1000.0,
-        if q.cancelled > 0 {
-            format!("; {} in flight at the interrupt", q.cancelled)
-        } else {
-            String::new()
-        }
-    ));
-    if !r.errors.is_empty() {
-        let e: Vec<String> = r
-            .errors
-            .iter()
-            .map(|(c, n)| format!("{} {n}", c.label()))
-            .collect();
-        lines.push(format!("errors: {}", e.join(", ")));
-    }
-    if !r.hints.is_empty() {
-        let h: Vec<String> = r
-            .hints
-            .iter()
-            .map(|(s, n)| format!("{} {n}", s.label()))
-            .collect();
-        lines.push(format!(
-            "advised waits used: {}{}",
-            h.join(", "),
-            if r.clamped_hints > 0 {
-                format!(
-                    " ({} clamped to {} s)",
-                    r.clamped_hints, r.settings.max_hint_s
-                )
-            } else {
-                String::new()
-            }
-        ));
-    }
-    lines
 }
 
 fn shape_lines(r: &LoadReport) -> Vec<String> {
@@ -174,7 +84,7 @@ pub fn human(r: &LoadReport, _color: bool) -> String {
         r.wall_ms / 1000.0,
         if r.interrupted { " (interrupted)" } else { "" }
     );
-    for l in summary_lines(r) {
+    for l in r.summary_lines() {
         let _ = writeln!(out, "{l}");
     }
     let mut t = Table::new();
@@ -231,7 +141,7 @@ pub fn human(r: &LoadReport, _color: bool) -> String {
 pub fn markdown(r: &LoadReport) -> String {
     let mut out = format!("## ratecheck load: `{}`\n\n", r.target);
     let _ = writeln!(out, "- tool: {}\n- verdict: **{}**", r.tool, verdict(r));
-    for l in summary_lines(r) {
+    for l in r.summary_lines() {
         let _ = writeln!(out, "- {l}");
     }
     out.push_str("\n| ms (successes only) | n | p50 | p90 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|\n");

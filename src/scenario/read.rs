@@ -5,10 +5,11 @@ use std::fmt;
 use std::path::Path;
 
 use super::{Loaded, Scenario, lint};
+use crate::suggest::suggest;
 
 /// A scenario that cannot be used, located in its file.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LoadError {
+pub struct ScenarioError {
     /// The file, as given.
     pub file: String,
     /// Line, from 1 (0 when the error is about the file as a whole).
@@ -21,7 +22,7 @@ pub struct LoadError {
     pub snippet: Option<String>,
 }
 
-impl LoadError {
+impl ScenarioError {
     /// An error at a position in `source`.
     pub fn at(file: &str, source: &str, line: u64, column: u64, message: String) -> Self {
         let snippet = usize::try_from(line)
@@ -29,7 +30,7 @@ impl LoadError {
             .and_then(|l| l.checked_sub(1))
             .and_then(|l| source.lines().nth(l))
             .map(|text| text.trim_end().to_string());
-        LoadError {
+        ScenarioError {
             file: file.to_string(),
             line,
             column: column.max(1),
@@ -56,7 +57,7 @@ impl LoadError {
     }
 }
 
-impl fmt::Display for LoadError {
+impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line == 0 {
             write!(f, "{}: {}", self.file, self.message)
@@ -70,12 +71,12 @@ impl fmt::Display for LoadError {
     }
 }
 
-impl std::error::Error for LoadError {}
+impl std::error::Error for ScenarioError {}
 
 /// Reads and checks a scenario file; `target_given` means `--target` replaces its `target`.
-pub fn load(path: &Path, target_given: bool) -> Result<Loaded, LoadError> {
+pub fn read(path: &Path, target_given: bool) -> Result<Loaded, ScenarioError> {
     let file = path.display().to_string();
-    let source = std::fs::read_to_string(path).map_err(|e| LoadError {
+    let source = std::fs::read_to_string(path).map_err(|e| ScenarioError {
         file: file.clone(),
         line: 0,
         column: 0,
@@ -86,10 +87,10 @@ pub fn load(path: &Path, target_given: bool) -> Result<Loaded, LoadError> {
 }
 
 /// Parses and checks scenario text that came from `path`.
-pub fn parse(path: &Path, source: String, target_given: bool) -> Result<Loaded, LoadError> {
+pub fn parse(path: &Path, source: String, target_given: bool) -> Result<Loaded, ScenarioError> {
     let file = path.display().to_string();
     if source.trim().is_empty() {
-        return Err(LoadError::at(
+        return Err(ScenarioError::at(
             &file,
             &source,
             1,
@@ -102,7 +103,7 @@ pub fn parse(path: &Path, source: String, target_given: bool) -> Result<Loaded, 
             .location()
             .map(|l| (l.line(), l.column()))
             .unwrap_or((1, 1));
-        LoadError::at(&file, &source, line, column, explain(&e))
+        ScenarioError::at(&file, &source, line, column, explain(&e))
     })?;
     let loaded = Loaded {
         path: path.to_path_buf(),
@@ -163,58 +164,4 @@ fn explain(e: &serde_saphyr::Error) -> String {
         }
     }
     text
-}
-
-/// The closest candidate to `word`, if one is close enough to be a likely typo.
-pub(crate) fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    // A word that starts a candidate (`p99` for `p99_ms`) most likely means the shortest such.
-    if let Some(c) = candidates
-        .iter()
-        .filter(|c| word.len() >= 2 && c.starts_with(word) && **c != word)
-        .min_by_key(|c| c.len())
-    {
-        return Some(c);
-    }
-    candidates
-        .iter()
-        .map(|c| (levenshtein(word, c), *c))
-        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1) && *d > 0)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// Edit distance between two short words.
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(cur).min(row[j])
-            };
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggestions_are_close_names_only() {
-        assert_eq!(
-            suggest("endpoint", &["endpoints", "repeat"]),
-            Some("endpoints")
-        );
-        assert_eq!(suggest("streem", &["stream", "status"]), Some("stream"));
-        assert_eq!(suggest("zzzzzz", &["stream", "status"]), None);
-        assert_eq!(levenshtein("kitten", "sitting"), 3);
-    }
 }

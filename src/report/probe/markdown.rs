@@ -1,12 +1,8 @@
-//! The Markdown report: a ticket-ready summary, matrix and findings.
+//! The probe's Markdown report: a ticket-ready summary, matrix and findings.
 
 use super::{Cell, column_head, matrix, verdict};
 use crate::probe::ProbeReport;
-
-/// Text made safe for a Markdown table cell: pipes escaped, newlines folded.
-pub(crate) fn escape(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
-}
+use crate::report::md as escape;
 
 /// Renders the Markdown report.
 pub fn render(report: &ProbeReport) -> String {
@@ -63,12 +59,7 @@ pub fn render(report: &ProbeReport) -> String {
                 .as_ref()
                 .map(|l| format!(" ([upstream]({l}))"))
                 .unwrap_or_default();
-            let kind = serde_json::to_string(&f.kind).unwrap_or_default();
-            out.push_str(&format!(
-                "- `{}`: {}{link}\n",
-                kind.trim_matches('"'),
-                f.message
-            ));
+            out.push_str(&format!("- `{}`: {}{link}\n", f.kind.name(), f.message));
         }
         out.push('\n');
     }

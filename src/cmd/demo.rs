@@ -7,13 +7,15 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::config::CliError;
-use crate::exit::Exit;
-use crate::http::{Client, ClientSettings, normalize_base};
+use super::{Ended, write_out};
+use crate::cli::DemoArgs;
+use crate::config::{self, CliError};
+use crate::http::ConnectSpec;
 use crate::mock::{MockConfig, MockServer, Profile};
-use crate::probe::analyze::FindingKind;
 use crate::probe::{ProbeOptions, ProbeReport, probe};
-use crate::report::{self, Format};
+use crate::report::Format;
+use crate::report::probe::render;
+use crate::verdict::{Exit, FindingKind};
 
 /// Probes one simulator profile and returns its report.
 pub async fn probe_profile(profile: Profile) -> Result<ProbeReport, CliError> {
@@ -27,28 +29,22 @@ pub async fn probe_profile(profile: Profile) -> Result<ProbeReport, CliError> {
     )
     .await
     .map_err(|e| CliError::usage(format!("could not start the simulator on 127.0.0.1: {e}")))?;
-    let base = normalize_base(&server.url()).map_err(CliError::usage)?;
-    let client = Client::new(
-        base,
-        ClientSettings {
+    let client = config::build_client(
+        &server.url(),
+        ConnectSpec {
             timeout: Duration::from_secs(10),
             insecure: false,
             extra_headers: Vec::new(),
             api_key: Some("sk-demo-key".into()),
         },
-    )
-    .map_err(|e| CliError::usage(format!("could not set up the HTTP client: {e:#}")))?;
+    )?;
     let report = probe(&client, &ProbeOptions::default(), &mut |_| {}).await;
     server.shutdown().await;
     Ok(report)
 }
 
 /// Runs the demo; exit 0 when the drop is found on `litellm-v3` and absent on `litellm-fixed`.
-pub async fn run(format: Format, color: bool, out: &mut dyn Write) -> Result<Exit, CliError> {
-    let mut write = |text: &str| {
-        out.write_all(text.as_bytes())
-            .map_err(|e| CliError::usage(format!("could not write the output: {e}")))
-    };
+pub async fn run(args: &DemoArgs, color: bool, out: &mut dyn Write) -> Result<Ended, CliError> {
     let broken = probe_profile(Profile::LitellmV3).await?;
     let fixed = probe_profile(Profile::LitellmFixed).await?;
     let found = broken
@@ -56,22 +52,22 @@ pub async fn run(format: Format, color: bool, out: &mut dyn Write) -> Result<Exi
         .iter()
         .any(|f| f.kind == FindingKind::LitellmV3StreamingDrop);
     let clean = fixed.findings.is_empty() && fixed.outcome.exit_code == 0;
-    if format == Format::Json {
+    let format = args.format;
+    let text = if format == Format::Json {
         let both = serde_json::json!({"litellm-v3": broken, "litellm-fixed": fixed,
                                       "drop_found": found, "fix_verified": clean});
-        write(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&both).unwrap_or_default()
-        ))?;
+        crate::report::json(&both)
     } else {
-        write("# 1. simulator profile `litellm-v3`: LiteLLM's v3 limiter as released\n\n")?;
-        write(&report::render(&broken, format, color))?;
-        write(
+        let mut t = String::from(
+            "# 1. simulator profile `litellm-v3`: LiteLLM's v3 limiter as released\n\n",
+        );
+        t.push_str(&render(&broken, format, color));
+        t.push_str(
             "\n# 2. simulator profile `litellm-fixed`: the same gateway with the headers restored\n\n",
-        )?;
-        write(&report::render(&fixed, format, color))?;
-        write("\n# summary\n")?;
-        write(&format!(
+        );
+        t.push_str(&render(&fixed, format, color));
+        t.push_str("\n# summary\n");
+        t.push_str(&format!(
             "litellm-v3:    exit {} — {}\n",
             broken.outcome.exit_code,
             if found {
@@ -79,8 +75,8 @@ pub async fn run(format: Format, color: bool, out: &mut dyn Write) -> Result<Exi
             } else {
                 "the drop was NOT found"
             }
-        ))?;
-        write(&format!(
+        ));
+        t.push_str(&format!(
             "litellm-fixed: exit {} — {}\n",
             fixed.outcome.exit_code,
             if clean {
@@ -88,11 +84,13 @@ pub async fn run(format: Format, color: bool, out: &mut dyn Write) -> Result<Exi
             } else {
                 "findings remain"
             }
-        ))?;
-    }
-    Ok(if found && clean {
+        ));
+        t
+    };
+    write_out(out, &text)?;
+    Ok(Ended::with(if found && clean {
         Exit::Ok
     } else {
         Exit::Findings
-    })
+    }))
 }

@@ -1,4 +1,4 @@
-//! The terminal report: a header matrix and plain verdict lines.
+//! The probe's terminal report: a header matrix and plain verdict lines.
 //!
 //! Colour is decided by the caller (TTY and `NO_COLOR`); with it off the output is plain text
 //! that greps and diffs cleanly.
@@ -8,6 +8,7 @@ use comfy_table::{Attribute, Cell as TCell, Color, ContentArrangement, Table};
 
 use super::{Cell, column_head, matrix, verdict};
 use crate::probe::ProbeReport;
+use crate::report::paint;
 
 /// Renders the human report.
 pub fn render(report: &ProbeReport, color: bool) -> String {
@@ -32,17 +33,10 @@ pub fn render(report: &ProbeReport, color: bool) -> String {
         out.push_str(&table(report, color));
         out.push('\n');
     }
-    let paint = |text: &str, c: &str| {
-        if color {
-            format!("\x1b[{c}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
-    };
     if !report.findings.is_empty() {
         out.push_str("\nfindings:\n");
         for f in &report.findings {
-            out.push_str(&format!("  {} {}", paint("✗", "31"), f.message));
+            out.push_str(&format!("  {} {}", paint("✗", "31", color), f.message));
             if let Some(link) = &f.link {
                 out.push_str(&format!(" <{link}>"));
             }
@@ -55,16 +49,10 @@ pub fn render(report: &ProbeReport, color: bool) -> String {
             out.push_str(&format!("  · {n}\n"));
         }
     }
-    if let Some(a) = &report.aborted {
-        out.push_str(&format!(
-            "\nstopped early: {}\n  hint: {}\n",
-            a.failure.message, a.hint
-        ));
-    }
     let mark = if report.outcome.exit_code == 0 {
-        paint("✓", "32")
+        paint("✓", "32", color)
     } else {
-        paint("✗", "31")
+        paint("✗", "31", color)
     };
     out.push_str(&format!("\n{mark} {}\n", verdict(report)));
     out

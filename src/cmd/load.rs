@@ -1,0 +1,57 @@
+//! `ratecheck load URL`: flags to a [`LoadSpec`](crate::load::LoadSpec), a progress line on a
+//! terminal, Ctrl-C that still writes every report.
+
+use std::io::Write;
+
+use super::{Ended, spinner, write_file, write_out};
+use crate::cli::LoadArgs;
+use crate::config::{self, CliError};
+use crate::load::{self, Target};
+use crate::report::load::{html, render};
+
+/// Runs `ratecheck load`.
+pub async fn run(args: &LoadArgs, color: bool, out: &mut dyn Write) -> Result<Ended, CliError> {
+    let client = config::client(&args.url, &args.connect)?;
+    let spec = config::load_spec(args)?;
+    // Check the flags before asking the gateway for a model: a usage error sends nothing.
+    spec.resolve(String::new(), None)
+        .map_err(config::spec_error)?;
+    let model = client
+        .resolve_model(args.model.as_deref())
+        .await
+        .map_err(|a| CliError {
+            exit: a.exit,
+            message: a.failure.message,
+            hint: Some(a.hint),
+            preceding: Vec::new(),
+        })?;
+    let opts = spec
+        .resolve(model, args.embedding_model.clone())
+        .map_err(config::spec_error)?;
+    let bar = spinner("{spinner} {elapsed} {msg}");
+    let target = client.display_base();
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let transport = Target::for_load(client.lean(), &opts.arrival);
+    let report = load::run(transport, opts, target, stop, &mut |p| {
+        bar.set_message(format!(
+            "{} sent, {:.1}/s, {} in flight, {} × 429, p99 {:.0} ms",
+            p.sent, p.rate, p.in_flight, p.throttled, p.p99_ms
+        ));
+    })
+    .await;
+    bar.finish_and_clear();
+    write_out(out, &render(&report, args.format, color))?;
+    if let Some(path) = &args.output {
+        write_file(path, &render(&report, args.format, false))?;
+    }
+    if let Some(path) = &args.report_html {
+        write_file(path, &html::render(&report))?;
+    }
+    let mut ended = Ended::with(report.exit());
+    if report.interrupted {
+        ended.notice = Some("interrupted: the report covers what was sent until then".into());
+    }
+    Ok(ended)
+}

@@ -1,0 +1,118 @@
+//! Command glue, one file per subcommand: flags and scenarios resolved through `config`, an
+//! engine run on plain values, its report rendered through `report` and written out.
+//!
+//! These are the only modules that see `cli`, `config` and `report` together. A command returns
+//! [`Ended`]; [`crate::run`] prints its one error on stderr, once, while the results went to
+//! stdout and to every requested file first.
+
+pub mod demo;
+pub mod load;
+pub mod mock;
+pub mod probe;
+pub mod run;
+pub mod triage;
+pub mod validate;
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::ColorChoice;
+use crate::config::CliError;
+use crate::verdict::{Abort, Exit};
+
+/// How a command ended.
+#[derive(Debug)]
+pub struct Ended {
+    /// The exit code to use.
+    pub exit: Exit,
+    /// The error that stopped the run early, printed on stderr after the results.
+    pub error: Option<CliError>,
+    /// A line for stderr that is not an error (an interrupted run).
+    pub notice: Option<String>,
+}
+
+impl Ended {
+    /// A command that ran to the end.
+    pub fn with(exit: Exit) -> Self {
+        Ended {
+            exit,
+            error: None,
+            notice: None,
+        }
+    }
+
+    /// A command whose run stopped early at `abort`, if it did.
+    pub fn stopped(exit: Exit, abort: Option<&Abort>) -> Self {
+        Ended {
+            exit,
+            error: abort.map(|a| CliError {
+                exit: a.exit,
+                message: a.failure.message.clone(),
+                hint: Some(a.hint.clone()),
+                preceding: Vec::new(),
+            }),
+            notice: None,
+        }
+    }
+}
+
+/// Whether to colour output written to a stream that is (or is not) a terminal.
+pub fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => is_terminal && !no_color,
+    }
+}
+
+/// Prints an error the one way errors are printed: `ratecheck: error: …`, then the hint.
+pub fn print_error(err: &mut dyn Write, e: &CliError) {
+    for p in &e.preceding {
+        let _ = writeln!(err, "ratecheck: error: {p}");
+    }
+    let _ = writeln!(err, "ratecheck: error: {}", e.message);
+    if let Some(h) = &e.hint {
+        let _ = writeln!(err, "  hint: {h}");
+    }
+}
+
+/// Writes results to standard output.
+fn write_out(out: &mut dyn Write, text: &str) -> Result<(), CliError> {
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| CliError::usage(format!("could not write the output: {e}")))
+}
+
+/// Writes a requested report file.
+fn write_file(path: &Path, text: &str) -> Result<(), CliError> {
+    std::fs::write(path, text)
+        .map_err(|e| CliError::usage(format!("could not write `{}`: {e}", path.display())))
+}
+
+/// A ticking spinner on a terminal's stderr, or a hidden bar when stderr is not a terminal.
+fn spinner(template: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// A counting bar of `len` steps on a terminal's stderr, hidden elsewhere.
+fn counter(len: u64, template: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}

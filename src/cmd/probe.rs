@@ -1,0 +1,54 @@
+//! `ratecheck probe URL`: the endpoint × shape matrix, rendered in the chosen format, to stdout
+//! and to `-o FILE`.
+
+use std::io::Write;
+
+use super::{Ended, counter, write_file, write_out};
+use crate::cli::ProbeArgs;
+use crate::config::{self, CliError};
+use crate::probe;
+use crate::report::probe::render;
+
+/// Runs `ratecheck probe`.
+pub async fn run(args: &ProbeArgs, color: bool, out: &mut dyn Write) -> Result<Ended, CliError> {
+    let client = config::client(&args.url, &args.connect)?;
+    let opts = config::probe_options(&args.select, args.repeat)?;
+    let modes: u64 = opts
+        .endpoints
+        .iter()
+        .map(|e| if e.streams() { 2 } else { 1 })
+        .sum();
+    let bar = counter(
+        modes * u64::from(opts.repeat),
+        "{spinner} {pos}/{len} requests {msg}",
+    );
+    let report = probe::probe(&client, &opts, &mut |ex| {
+        bar.set_message(ex.variant.to_string());
+        bar.inc(1);
+    })
+    .await;
+    bar.finish_and_clear();
+
+    write_out(out, &render(&report, args.format, color))?;
+    if let Some(path) = &args.output {
+        write_file(path, &render(&report, args.format, false))?;
+    }
+    let exit = report.exit();
+    let mut ended = Ended::stopped(exit, report.aborted.as_ref());
+    if ended.error.is_none()
+        && let Some(f) = report
+            .exchanges
+            .iter()
+            .filter_map(|e| e.failure.as_ref())
+            .find(|f| f.kind.exit() == exit)
+    {
+        // The failure that decided the exit, so the code is never unexplained.
+        ended.error = Some(CliError {
+            exit,
+            message: f.message.clone(),
+            hint: None,
+            preceding: Vec::new(),
+        });
+    }
+    Ok(ended)
+}

@@ -1,0 +1,179 @@
+//! `ratecheck run FILE...`: read every file first (any error stops the run before a request is
+//! sent), resolve each scenario's settings — command line over scenario over defaults — into the
+//! same specs the flags give, run, then report to stdout and to every requested file.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::validate::read_all;
+use super::{Ended, write_file, write_out};
+use crate::baseline;
+use crate::cli::RunArgs;
+use crate::config::{self, CliError, KeySource};
+use crate::http::Client;
+use crate::report::{Format, run as reporter};
+use crate::run::{Resolved, RunReport, run_scenario};
+use crate::scenario::Loaded;
+use crate::scenario::vars::Vars;
+use crate::verdict::Abort;
+
+/// The client and settings one scenario runs with.
+fn resolve(l: &Loaded, args: &RunArgs) -> Result<(Client, Resolved), CliError> {
+    let file = l.path.display().to_string();
+    let s = &l.scenario;
+    let vars = Vars::default();
+    let expand = |text: &str| {
+        vars.expand(text)
+            .map_err(|why| CliError::usage(why).in_file(&file))
+    };
+    let target = match (&args.target, &s.target) {
+        (Some(t), _) => t.clone(),
+        (None, Some(t)) => expand(&t.value)?,
+        (None, None) => {
+            return Err(CliError::usage(
+                "no target: write `target: URL` in the scenario or pass `--target URL`",
+            )
+            .in_file(&file));
+        }
+    };
+    let mut headers: Vec<String> = Vec::new();
+    for (name, value) in &s.defaults.headers {
+        headers.push(format!("{name}: {}", expand(value)?));
+    }
+    headers.extend(args.headers.iter().cloned());
+    let flags = KeySource::from_flags(args.api_key_env.as_ref(), args.api_key_file.as_ref());
+    let key = if flags.is_given() {
+        flags
+    } else if s.auth.none {
+        KeySource::None
+    } else if let Some(f) = &s.auth.file {
+        KeySource::File(PathBuf::from(expand(f)?))
+    } else if let Some(var) = &s.auth.env {
+        if !std::env::var(var).is_ok_and(|v| !v.trim().is_empty()) {
+            return Err(CliError::usage(format!(
+                "`auth.env: {var}` names a variable that is not set"
+            ))
+            .in_file(&file)
+            .hint(format!(
+                "export {var}=... (a key with rate limits), or pass `--api-key-env VAR`"
+            )));
+        }
+        KeySource::Env(var.clone())
+    } else {
+        KeySource::Default
+    };
+    let timeout = match (&args.timeout, &s.defaults.timeout) {
+        (Some(t), _) => config::flag_duration("--timeout", t)?,
+        (None, Some(d)) => d.0,
+        (None, None) => config::DEFAULT_TIMEOUT,
+    };
+    let spec = config::connect_spec(timeout, args.insecure, &headers, &key)
+        .map_err(|e| e.in_file(&file))?;
+    let model = match (&args.model, &s.defaults.model) {
+        (Some(m), _) => Some(m.clone()),
+        (None, Some(m)) => Some(expand(m)?).filter(|m| !m.is_empty()),
+        (None, None) => None,
+    };
+    let embedding_model = match &s.defaults.embedding_model {
+        Some(m) => Some(expand(m)?).filter(|m| !m.is_empty()),
+        None => None,
+    };
+    let client = config::build_client(&target, spec).map_err(|e| e.in_file(&file))?;
+    Ok((
+        client,
+        Resolved {
+            model,
+            embedding_model,
+        },
+    ))
+}
+
+/// Runs `ratecheck run`.
+pub async fn run(args: &RunArgs, color: bool, out: &mut dyn Write) -> Result<Ended, CliError> {
+    let start = Instant::now();
+    let loaded = read_all(&args.files, args.target.is_some())?;
+    let base = match &args.baseline {
+        Some(p) => Some(baseline::read(p).map_err(CliError::usage)?),
+        None => None,
+    };
+    let mut prepared = Vec::new();
+    for l in &loaded {
+        prepared.push(resolve(l, args)?);
+    }
+    // The table streams each step as it ends, so a long CI run shows where it is; the other
+    // formats are whole documents, written at the end.
+    let live = args.format == Format::Table;
+    let mut scenarios = Vec::new();
+    for (l, (client, resolved)) in loaded.iter().zip(&prepared) {
+        if live {
+            let head = reporter::scenario_head(
+                &l.name(),
+                &l.path.display().to_string(),
+                &client.display_base(),
+            );
+            write_out(out, &head)?;
+        }
+        let s = run_scenario(l, client, resolved, &mut |step| {
+            if live {
+                let _ = write_out(out, &reporter::step_lines(step, color));
+            }
+        })
+        .await;
+        if live {
+            write_out(out, &reporter::scenario_tail(&s, color))?;
+        }
+        scenarios.push(s);
+    }
+    let baseline_file = args.baseline.as_ref().map(|p| p.display().to_string());
+    let report = RunReport::new(
+        scenarios,
+        base.as_ref().zip(baseline_file.as_deref()),
+        start,
+    );
+    if live {
+        write_out(out, &reporter::summary(&report, color))?;
+    } else {
+        write_out(out, &reporter::render(&report, args.format, color))?;
+    }
+    if let Some(p) = &args.save_baseline {
+        let b = report.contract();
+        write_file(p, &crate::report::json(&b))?;
+        if live {
+            write_out(
+                out,
+                &format!(
+                    "baseline saved to {} ({} endpoint × shape entries)\n",
+                    p.display(),
+                    b.contract.len()
+                ),
+            )?;
+        }
+    }
+    if let Some(p) = &args.report_junit {
+        write_file(p, &reporter::junit(&report))?;
+    }
+    if let Some(p) = &args.report_json {
+        write_file(p, &crate::report::json(&report))?;
+    }
+    if let Some(p) = &args.report_markdown {
+        write_file(p, &reporter::markdown(&report))?;
+    }
+    // Every scenario that stopped says why, on stderr, the last one as the run's error.
+    let mut aborts: Vec<(&str, &Abort)> = report
+        .scenarios
+        .iter()
+        .filter_map(|s| s.aborted.as_ref().map(|a| (s.name.as_str(), a)))
+        .collect();
+    let mut ended = Ended::with(report.exit());
+    if let Some((_, last)) = aborts.pop() {
+        ended = Ended::stopped(ended.exit, Some(last));
+        if let Some(e) = &mut ended.error {
+            e.preceding = aborts
+                .iter()
+                .map(|(name, a)| format!("{name}: {}", a.failure.message))
+                .collect();
+        }
+    }
+    Ok(ended)
+}

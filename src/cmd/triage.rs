@@ -1,0 +1,47 @@
+//! `ratecheck triage URL`: probe, then the 429 contract, written as one redacted Markdown bundle.
+
+use std::io::Write;
+
+use super::{Ended, spinner, write_file, write_out};
+use crate::cli::TriageArgs;
+use crate::config::{self, CliError};
+use crate::report::triage::render;
+use crate::triage::{TriageOptions, triage};
+
+/// Runs `ratecheck triage`.
+pub async fn run(args: &TriageArgs, out: &mut dyn Write) -> Result<Ended, CliError> {
+    let client = config::client(&args.url, &args.connect)?;
+    let max_wait = config::flag_duration("--max-wait", &args.max_wait)?;
+    let opts = TriageOptions {
+        probe: config::probe_options(&args.select, args.repeat)?,
+        check_429: !args.skip_429,
+        exhaust_max: args.exhaust_max,
+        max_wait_secs: max_wait.as_secs_f64(),
+    };
+    let bar = spinner("{spinner} {msg}");
+    bar.set_message("probing, then checking the 429 contract…");
+    let t = triage(&client, &opts).await;
+    bar.finish_and_clear();
+    let generated = jiff::Timestamp::now()
+        .strftime("%Y-%m-%d %H:%M:%S UTC")
+        .to_string();
+    let text = render(&t, &generated);
+    let exit = t.exit();
+    match &args.out {
+        Some(path) => {
+            write_file(path, &text)?;
+            write_out(
+                out,
+                &format!(
+                    "triage bundle written to {} ({} findings, verdict {}, exit {})\n",
+                    path.display(),
+                    t.probe.findings.len(),
+                    exit.name(),
+                    exit.code()
+                ),
+            )?;
+        }
+        None => write_out(out, &text)?,
+    }
+    Ok(Ended::stopped(exit, t.probe.aborted.as_ref()))
+}

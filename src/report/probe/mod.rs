@@ -1,0 +1,149 @@
+//! Reporters for `ratecheck probe`: the header × endpoint/shape matrix that the terminal and
+//! Markdown forms share is built here, once; `table` and `markdown` lay it out.
+
+pub mod markdown;
+pub mod table;
+
+use super::Format;
+use crate::endpoint::{Mode, Variant};
+use crate::headers::Family;
+use crate::http::Exchange;
+use crate::probe::ProbeReport;
+
+/// Renders a probe report in the chosen format.
+pub fn render(report: &ProbeReport, format: Format, color: bool) -> String {
+    match format {
+        Format::Table => table::render(report, color),
+        Format::Json => super::json(report),
+        Format::Markdown => markdown::render(report),
+    }
+}
+
+/// One cell of the header matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// The header's value.
+    Value(String),
+    /// Present elsewhere, absent here on a successful response.
+    Missing,
+    /// Not applicable: this response was not a success, or the header is not compared.
+    None,
+}
+
+/// The header × endpoint/shape matrix for the first exchange of each variant.
+#[derive(Debug, Clone)]
+pub struct Matrix {
+    /// Column heads, one per variant.
+    pub columns: Vec<Variant>,
+    /// Status, shape and time rows, as text.
+    pub meta: Vec<(String, Vec<String>)>,
+    /// Rate-limit header rows: name, cells.
+    pub rows: Vec<(String, Vec<Cell>)>,
+    /// Upstream `llm_provider-*` rows, shown apart.
+    pub provider_rows: Vec<(String, Vec<Cell>)>,
+}
+
+/// Builds the matrix from the first exchange of each variant.
+pub fn matrix(report: &ProbeReport) -> Matrix {
+    let columns = report.variants();
+    let firsts: Vec<&Exchange> = columns
+        .iter()
+        .filter_map(|v| report.exchanges.iter().find(|e| e.variant == *v))
+        .collect();
+    let meta = vec![
+        (
+            "status".to_string(),
+            firsts
+                .iter()
+                .map(|e| e.status.map_or("—".into(), |s| s.to_string()))
+                .collect(),
+        ),
+        (
+            "shape".to_string(),
+            firsts.iter().map(|e| e.shape.label().to_string()).collect(),
+        ),
+        (
+            "headers after".to_string(),
+            firsts
+                .iter()
+                .map(|e| {
+                    e.time_to_headers_ms
+                        .map_or("—".into(), |t| format!("{t:.0} ms"))
+                })
+                .collect(),
+        ),
+    ];
+    let mut names: Vec<(Family, String)> = Vec::new();
+    for e in &report.exchanges {
+        for h in &e.rate_headers {
+            let shown = h.family.compared_across_shapes()
+                || matches!(h.family, Family::RetryAfter | Family::Provider);
+            if shown && !names.iter().any(|(_, n)| *n == h.name) {
+                names.push((h.family, h.name.clone()));
+            }
+        }
+    }
+    names.sort();
+    let mut rows = Vec::new();
+    let mut provider_rows = Vec::new();
+    for (family, name) in names {
+        let cells = firsts
+            .iter()
+            .map(|e| match e.rate_header(&name) {
+                Some(h) => Cell::Value(h.value.clone()),
+                None if e.shape.is_success() && family.compared_across_shapes() => Cell::Missing,
+                None => Cell::None,
+            })
+            .collect();
+        if family == Family::Provider {
+            provider_rows.push((name, cells));
+        } else {
+            rows.push((name, cells));
+        }
+    }
+    Matrix {
+        columns,
+        meta,
+        rows,
+        provider_rows,
+    }
+}
+
+/// A two-line column head: endpoint, then mode.
+pub fn column_head(v: Variant) -> (String, &'static str) {
+    let mode = match v.mode {
+        Mode::NonStreaming => "non-stream",
+        Mode::Streaming => "stream",
+    };
+    (v.endpoint.name().to_string(), mode)
+}
+
+/// The one-line verdict.
+pub fn verdict(report: &ProbeReport) -> String {
+    let n = report.findings.len();
+    let what = match report.outcome.status {
+        "ok" => "no findings".to_string(),
+        "findings" => format!("{n} finding{}", if n == 1 { "" } else { "s" }),
+        other => format!(
+            "{other}{}",
+            if n > 0 {
+                format!(", {n} finding{}", if n == 1 { "" } else { "s" })
+            } else {
+                String::new()
+            }
+        ),
+    };
+    // The error itself goes to stderr once; the report only says that the probe stopped.
+    let stopped = if report.aborted.is_some() {
+        ", stopped early"
+    } else {
+        ""
+    };
+    format!(
+        "{what} (exit {}){stopped} — {} request{} in {:.0} ms",
+        report.outcome.exit_code,
+        report.exchanges.len(),
+        if report.exchanges.len() == 1 { "" } else { "s" },
+        report.wall_ms
+    )
+}

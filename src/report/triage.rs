@@ -1,0 +1,148 @@
+//! The triage bundle: one redacted Markdown file a support engineer can attach to a ticket —
+//! tool version, target fingerprint, the header matrix, every finding with its likely cause and
+//! upstream link, the 429 contract, and the SSE timeline of one stream.
+
+use std::fmt::Write as _;
+
+use super::md;
+use super::probe::markdown;
+use crate::http::{Exchange, Shape};
+use crate::probe::ProbeReport;
+use crate::triage::Triage;
+
+/// The first stream that carried events, for the timeline.
+fn sample_stream(report: &ProbeReport) -> Option<&Exchange> {
+    report
+        .exchanges
+        .iter()
+        .find(|e| e.shape == Shape::Sse && e.stream.as_ref().is_some_and(|s| s.events > 0))
+}
+
+/// Renders the bundle.
+pub fn render(t: &Triage, generated: &str) -> String {
+    let p = &t.probe;
+    let mut out = String::new();
+    let _ = writeln!(out, "# ratecheck triage: `{}`\n", p.target);
+    let _ = writeln!(out, "- generated: {generated}\n- tool: {}", p.tool);
+    let gateway = match (&p.gateway.name, &p.gateway.version) {
+        (Some(n), Some(v)) => format!("{n} {v}"),
+        (Some(n), None) => format!("{n} (version not revealed)"),
+        _ => "not identified from headers".into(),
+    };
+    let server = p
+        .exchanges
+        .iter()
+        .find_map(|e| e.header("server"))
+        .unwrap_or("not sent");
+    let _ = writeln!(
+        out,
+        "- gateway: {gateway}\n- `server` header: {}\n- model: `{}`\n- requests: {} in {} rounds, {:.0} ms\n- verdict: **{}** (exit {})\n",
+        md(server),
+        p.model.as_deref().unwrap_or("—"),
+        p.exchanges.len(),
+        p.rounds,
+        p.wall_ms,
+        t.exit().name(),
+        t.exit().code()
+    );
+    out.push_str("All credentials are redacted: the API key, `Authorization`, cookies, and any value shaped like a key.\n\n");
+
+    // The probe's own Markdown gives the matrix, findings and notes; its title and summary
+    // lines repeat what is above, so they are left out.
+    let body = markdown::render(p);
+    let body = body.find("### ").map_or("", |at| &body[at..]);
+    out.push_str("## Probe\n\n");
+    out.push_str(body);
+
+    if !p.findings.is_empty() {
+        out.push_str("## Likely causes\n\n");
+        let mut seen = Vec::new();
+        for f in &p.findings {
+            if seen.contains(&f.kind) {
+                continue;
+            }
+            seen.push(f.kind);
+            let link = f
+                .link
+                .as_ref()
+                .map(|l| format!(" See {l}."))
+                .unwrap_or_default();
+            let _ = writeln!(out, "- `{}`: {}{link}", f.kind.name(), f.kind.info().cause);
+        }
+        out.push('\n');
+    }
+
+    out.push_str("## 429 contract\n\n");
+    match &t.contract {
+        None => out.push_str("Not checked (`--skip-429`, or the probe stopped early).\n\n"),
+        Some(c) => {
+            out.push_str("| check | result | expected | actual |\n|---|---|---|---|\n");
+            for check in c.checks() {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} |",
+                    md(&check.name),
+                    if check.passed { "pass" } else { "**FAIL**" },
+                    md(&check.expected),
+                    md(&check.actual)
+                );
+            }
+            out.push('\n');
+            for n in c.steps.iter().flat_map(|s| s.notes.iter()) {
+                let _ = writeln!(out, "- {}", md(n));
+            }
+            if let Some(a) = &c.aborted {
+                let _ = writeln!(out, "- stopped: {}", md(&a.failure.message));
+            }
+            out.push('\n');
+        }
+    }
+
+    out.push_str("## SSE timeline\n\n");
+    match sample_stream(p) {
+        None => out.push_str("No stream carried events.\n"),
+        Some(ex) => {
+            let info = ex
+                .stream
+                .as_ref()
+                .map(|s| (s.events, s.end.clone(), s.usage));
+            let _ = writeln!(
+                out,
+                "{} (round {}): headers after {}, first event after {}, done after {:.1} ms; {} events, end `{}`, usage {}.\n",
+                ex.variant,
+                ex.round,
+                ex.time_to_headers_ms
+                    .map_or("—".into(), |v| format!("{v:.1} ms")),
+                ex.time_to_first_event_ms
+                    .map_or("—".into(), |v| format!("{v:.1} ms")),
+                ex.total_ms,
+                info.as_ref().map_or(0, |i| i.0),
+                info.as_ref()
+                    .and_then(|i| i.1.clone())
+                    .unwrap_or_else(|| "none".into()),
+                if info.is_some_and(|i| i.2) {
+                    "reported"
+                } else {
+                    "not reported"
+                },
+            );
+            out.push_str("| # | at (ms) | event | data bytes |\n|---|---|---|---|\n");
+            for (i, e) in ex.stream.iter().flat_map(|s| s.timeline.iter()).enumerate() {
+                let _ = writeln!(
+                    out,
+                    "| {} | {:.1} | {} | {} |",
+                    i + 1,
+                    e.at_ms,
+                    md(&e.event),
+                    e.bytes
+                );
+            }
+            out.push_str("\nResponse headers of this stream:\n\n```\n");
+            for (n, v) in &ex.headers {
+                let _ = writeln!(out, "{n}: {v}");
+            }
+            out.push_str("```\n");
+        }
+    }
+    out
+}
