@@ -239,3 +239,13 @@ pub async fn run<T: Transport>(
     let interrupted = *state.borrow() == INTERRUPTED;
     collector.finish(start, interrupted)
 }
+
+/// A finished report from recorded attempts, without sending anything: reporter tests render
+/// it. Under tokio's paused clock its times are exact.
+#[cfg(test)]
+pub(crate) fn report_from(opts: &LoadOptions, target: &str, records: Vec<Record>) -> LoadReport {
+    let start = Instant::now();
+    let mut collector = collect::Collector::new(opts, target.into(), Arc::new(AtomicUsize::new(0)));
+    collector.add_all(records);
+    collector.finish(start, false)
+}

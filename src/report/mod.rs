@@ -9,6 +9,11 @@ pub mod probe;
 pub mod run;
 pub mod triage;
 
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod tests;
+
 use serde::Serialize;
 
 /// Output format for reports.

@@ -1,0 +1,264 @@
+//! Fixed recorded data for the reporter snapshots: a LiteLLM-like gateway that drops its
+//! counters on streams, a run with a failed check and a stopped scenario, a short load run with
+//! one 429. Every time and version in them is fixed, so a snapshot changes only with the layout.
+
+use std::time::Duration;
+
+use crate::endpoint::{Endpoint, Mode, Variant};
+use crate::http::{Exchange, Shape, StreamInfo, TimelineEvent};
+use crate::load::backoff::HintSource;
+use crate::load::{LoadOptions, LoadReport, MixEntry, Record};
+use crate::probe::{ProbeReport, SCHEMA_VERSION, TOOL, analyze};
+use crate::run::{Check, RunReport, ScenarioReport, StepReport};
+use crate::triage::Triage;
+use crate::verdict::{Abort, Exit, Failure, FailureKind};
+
+/// The target every fixture names.
+pub const TARGET: &str = "http://127.0.0.1:4000/";
+
+fn variant(endpoint: Endpoint, mode: Mode) -> Variant {
+    Variant { endpoint, mode }
+}
+
+fn exchange(seq: u32, v: Variant, shape: Shape, headers: &[(&str, &str)]) -> Exchange {
+    let mut ex = Exchange::recorded(v, 200, shape, headers);
+    ex.seq = seq;
+    ex.time_to_headers_ms = Some(12.0 + f64::from(seq));
+    ex.total_ms = 40.0 + f64::from(seq);
+    if shape == Shape::Sse {
+        ex.time_to_first_event_ms = Some(20.0);
+        ex.stream = Some(StreamInfo {
+            events: 3,
+            end: Some("[DONE]".into()),
+            usage: true,
+            error_event: None,
+            timeline: (0..3)
+                .map(|i| TimelineEvent {
+                    at_ms: 20.0 + 5.0 * f64::from(i),
+                    event: "message".into(),
+                    bytes: 60 + 10 * i as usize,
+                })
+                .collect(),
+        });
+    }
+    ex
+}
+
+/// Three responses of LiteLLM's v3 limiter: counters on both non-streaming ones, none on the
+/// stream between them.
+pub fn exchanges() -> Vec<Exchange> {
+    let control = [
+        ("x-litellm-version", "1.106.12"),
+        ("x-litellm-key-rpm-limit", "100"),
+    ];
+    let counters = |remaining: &'static str| {
+        let mut h = control.to_vec();
+        h.extend([
+            ("content-type", "application/json"),
+            ("x-ratelimit-api_key-limit-requests", "100"),
+            ("x-ratelimit-api_key-remaining-requests", remaining),
+        ]);
+        h
+    };
+    let mut stream = control.to_vec();
+    stream.push(("content-type", "text/event-stream"));
+    vec![
+        exchange(
+            1,
+            variant(Endpoint::Chat, Mode::NonStreaming),
+            Shape::JsonObject,
+            &counters("99"),
+        ),
+        exchange(
+            2,
+            variant(Endpoint::Chat, Mode::Streaming),
+            Shape::Sse,
+            &stream,
+        ),
+        exchange(
+            3,
+            variant(Endpoint::Completions, Mode::NonStreaming),
+            Shape::JsonObject,
+            &counters("97"),
+        ),
+    ]
+}
+
+/// The probe report on [`exchanges`], analysed by the real rules.
+pub fn probe_report() -> ProbeReport {
+    let exchanges = exchanges();
+    let (findings, notes) = analyze::analyze(&exchanges);
+    ProbeReport {
+        schema_version: SCHEMA_VERSION,
+        tool: TOOL.into(),
+        target: TARGET.into(),
+        model: Some("gpt-test".into()),
+        rounds: 1,
+        wall_ms: 123.0,
+        gateway: analyze::fingerprint(&exchanges),
+        outcome: Exit::Findings.into(),
+        exchanges,
+        findings,
+        notes,
+        aborted: None,
+    }
+}
+
+fn step(position: &str, kind: &'static str, name: &str, checks: Vec<Check>) -> StepReport {
+    StepReport {
+        position: position.into(),
+        kind,
+        name: name.into(),
+        checks,
+        exchanges: Vec::new(),
+        findings: Vec::new(),
+        notes: Vec::new(),
+        wall_ms: 50.0,
+    }
+}
+
+/// A run of two scenarios: one with a passed and a failed step, one stopped by a refused
+/// connection after its first step.
+pub fn run_report() -> RunReport {
+    let mut request = step(
+        "1",
+        "request",
+        "non-streaming chat/completions request",
+        vec![
+            Check::new("status is 2xx", true, "2xx", "200"),
+            Check::new(
+                "header `x-ratelimit-*-remaining-requests` is present",
+                true,
+                "present",
+                "x-ratelimit-api_key-remaining-requests: 99",
+            ),
+        ],
+    );
+    request.exchanges = exchanges()[..1].to_vec();
+    let mut stream = step(
+        "2",
+        "request",
+        "streaming chat/completions request",
+        vec![Check::new(
+            "header `x-ratelimit-*-remaining-requests` is present",
+            false,
+            "present",
+            "absent",
+        )],
+    );
+    stream.exchanges = exchanges()[1..2].to_vec();
+    stream.notes.push("the stream | ended with `[DONE]`".into());
+    let first = ScenarioReport {
+        name: "litellm-v3-streaming-headers".into(),
+        file: "scenarios/litellm-v3-streaming-headers.yaml".into(),
+        description: Some("Counters on every response shape.".into()),
+        target: TARGET.into(),
+        model: Some("gpt-test".into()),
+        steps: vec![request, stream],
+        aborted: None,
+        skipped_steps: 0,
+        wall_ms: 100.0,
+    };
+    let refused = Failure {
+        kind: FailureKind::Connect,
+        message: "could not connect to 127.0.0.1:4001: Connection refused (os error 111)".into(),
+    };
+    let second = ScenarioReport {
+        name: "second <gateway>".into(),
+        file: "second.yaml".into(),
+        description: None,
+        target: "http://127.0.0.1:4001/".into(),
+        model: Some("gpt-test".into()),
+        steps: vec![step(
+            "1",
+            "request",
+            "non-streaming chat/completions request",
+            vec![Check::new(
+                "a complete response arrives",
+                false,
+                "a complete response",
+                refused.message.clone(),
+            )],
+        )],
+        aborted: Some(Abort::new(refused, "http://127.0.0.1:4001/")),
+        skipped_steps: 2,
+        wall_ms: 5.0,
+    };
+    let mut report = RunReport::new(vec![first, second], None, std::time::Instant::now());
+    report.wall_ms = 105.0;
+    report
+}
+
+/// The triage bundle's data: the probe above, no 429 contract.
+pub fn triage() -> Triage {
+    Triage {
+        probe: probe_report(),
+        contract: None,
+    }
+}
+
+fn attempt(at_ms: u64, ex: Exchange) -> Record {
+    Record::Attempt {
+        at: Duration::from_millis(at_ms),
+        ex: Box::new(ex),
+        retry: false,
+        after_hint: false,
+        in_flight: 1,
+    }
+}
+
+fn done(success: bool, latency_ms: f64) -> Record {
+    Record::Done {
+        success,
+        latency_ms,
+        queued_ms: 0.5,
+        retries: 0,
+        waited_ms: 0.0,
+    }
+}
+
+/// A short open-loop run, half streamed: counters on every non-streaming response, none on
+/// streams, and one 429 that advised `retry-after: 1`. Call under tokio's paused clock.
+pub fn load_report() -> LoadReport {
+    let chat = variant(Endpoint::Chat, Mode::NonStreaming);
+    let streamed = variant(Endpoint::Chat, Mode::Streaming);
+    let opts = LoadOptions {
+        mix: vec![
+            MixEntry {
+                variant: chat,
+                weight: 0.5,
+            },
+            MixEntry {
+                variant: streamed,
+                weight: 0.5,
+            },
+        ],
+        requests: Some(7),
+        duration: None,
+        ..LoadOptions::default()
+    };
+    let mut records = Vec::new();
+    for i in 0..3u32 {
+        let remaining = format!("{}", 9 - 2 * i);
+        let ex = exchange(
+            2 * i + 1,
+            chat,
+            Shape::JsonObject,
+            &[
+                ("x-ratelimit-limit-requests", "10"),
+                ("x-ratelimit-remaining-requests", &remaining),
+            ],
+        );
+        records.push(attempt(u64::from(200 * i), ex));
+        records.push(done(true, 41.0 + f64::from(i)));
+        let ex = exchange(2 * i + 2, streamed, Shape::Sse, &[]);
+        records.push(attempt(u64::from(200 * i + 100), ex));
+        records.push(done(true, 60.0 + f64::from(i)));
+    }
+    let mut refusal = Exchange::recorded(chat, 429, Shape::Error, &[("retry-after", "1")]);
+    refusal.seq = 7;
+    records.push(attempt(700, refusal));
+    records.push(Record::Hint(HintSource::RetryAfterSeconds, false));
+    records.push(done(false, 5.0));
+    crate::load::report_from(&opts, TARGET, records)
+}
