@@ -9,6 +9,7 @@
 
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use ratecheck::endpoint::{Endpoint, Mode, Variant};
 use ratecheck::http::{Client, ConnectSpec, normalize_base};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -107,7 +108,7 @@ fn main() {
             parsed.push(t.elapsed().as_secs_f64() * 1000.0);
             assert_eq!(
                 ex.stream.as_ref().map(|s| s.events),
-                Some(events as u32 + 1),
+                Some(u32::try_from(events).unwrap() + 1),
                 "{ex:?}"
             );
 
@@ -120,7 +121,6 @@ fn main() {
                 .unwrap();
             let mut stream = resp.bytes_stream();
             let mut n = 0usize;
-            use futures_util::StreamExt;
             while let Some(chunk) = stream.next().await {
                 n += chunk.unwrap().len();
             }

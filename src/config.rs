@@ -274,8 +274,8 @@ pub fn load_spec(args: &LoadArgs) -> Result<LoadSpec, CliError> {
 }
 
 /// A [`SpecError`] in the words of the flags.
-pub fn spec_error(e: SpecError) -> CliError {
-    match e {
+pub fn spec_error(e: &SpecError) -> CliError {
+    match *e {
         SpecError::NoArrival => CliError::usage(
             "say how to send: `--rate N` (open loop) or `--concurrency N` (closed loop)",
         )
@@ -326,7 +326,7 @@ mod tests {
 
     #[test]
     fn spec_errors_speak_in_flags() {
-        let e = spec_error(SpecError::Field {
+        let e = spec_error(&SpecError::Field {
             field: "stream_fraction",
             problem: "is a share from 0 to 1",
         });

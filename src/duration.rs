@@ -65,6 +65,8 @@ pub fn parse(text: &str) -> Result<Duration, String> {
 }
 
 #[cfg(test)]
+// Exact values by construction: sums of binary fractions and whole seconds.
+#[allow(clippy::float_cmp)]
 mod tests {
     use super::*;
 

@@ -15,7 +15,7 @@ pub async fn run(args: &LoadArgs, color: bool, out: &mut dyn Write) -> Result<En
     let spec = config::load_spec(args)?;
     // Check the flags before asking the gateway for a model: a usage error sends nothing.
     spec.resolve(String::new(), None)
-        .map_err(config::spec_error)?;
+        .map_err(|e| config::spec_error(&e))?;
     let model = client
         .resolve_model(args.model.as_deref())
         .await
@@ -27,7 +27,7 @@ pub async fn run(args: &LoadArgs, color: bool, out: &mut dyn Write) -> Result<En
         })?;
     let opts = spec
         .resolve(model, args.embedding_model.clone())
-        .map_err(config::spec_error)?;
+        .map_err(|e| config::spec_error(&e))?;
     let bar = spinner("{spinner} {elapsed} {msg}");
     let target = client.display_base();
     let stop = async {

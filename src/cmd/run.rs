@@ -136,29 +136,7 @@ pub async fn run(args: &RunArgs, color: bool, out: &mut dyn Write) -> Result<End
     } else {
         write_out(out, &reporter::render(&report, args.format, color))?;
     }
-    if let Some(p) = &args.save_baseline {
-        let b = report.contract();
-        write_file(p, &crate::report::json(&b))?;
-        if live {
-            write_out(
-                out,
-                &format!(
-                    "baseline saved to {} ({} endpoint × shape entries)\n",
-                    p.display(),
-                    b.contract.len()
-                ),
-            )?;
-        }
-    }
-    if let Some(p) = &args.report_junit {
-        write_file(p, &reporter::junit(&report))?;
-    }
-    if let Some(p) = &args.report_json {
-        write_file(p, &crate::report::json(&report))?;
-    }
-    if let Some(p) = &args.report_markdown {
-        write_file(p, &reporter::markdown(&report))?;
-    }
+    write_reports(args, &report, live, out)?;
     // Every scenario that stopped says why, on stderr, the last one as the run's error.
     let mut aborts: Vec<(&str, &Abort)> = report
         .scenarios
@@ -176,4 +154,37 @@ pub async fn run(args: &RunArgs, color: bool, out: &mut dyn Write) -> Result<End
         }
     }
     Ok(ended)
+}
+
+/// Every file the flags ask for: the baseline to save, JUnit, JSON, Markdown.
+fn write_reports(
+    args: &RunArgs,
+    report: &RunReport,
+    live: bool,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    if let Some(p) = &args.save_baseline {
+        let b = report.contract();
+        write_file(p, &crate::report::json(&b))?;
+        if live {
+            write_out(
+                out,
+                &format!(
+                    "baseline saved to {} ({} endpoint × shape entries)\n",
+                    p.display(),
+                    b.contract.len()
+                ),
+            )?;
+        }
+    }
+    if let Some(p) = &args.report_junit {
+        write_file(p, &reporter::junit(report))?;
+    }
+    if let Some(p) = &args.report_json {
+        write_file(p, &crate::report::json(report))?;
+    }
+    if let Some(p) = &args.report_markdown {
+        write_file(p, &reporter::markdown(report))?;
+    }
+    Ok(())
 }

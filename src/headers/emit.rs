@@ -166,7 +166,7 @@ mod tests {
             limit_tokens: 100_000,
             remaining_tokens: 98_975,
             reset_in: Duration::from_millis(42_500),
-            window: Duration::from_secs(60),
+            window: Duration::from_mins(1),
             now: SystemTime::now(),
         }
     }

@@ -260,221 +260,242 @@ fn known(text: &str) -> Cow<'static, str> {
     }
 }
 
+/// What a header means, before it is named: family, role, scope, unit and parsed value.
+struct Meaning {
+    family: Family,
+    role: Role,
+    scope: Cow<'static, str>,
+    unit: Option<Cow<'static, str>>,
+    parsed: Parsed,
+}
+
+// The readers' shorthand: every reader returns an `Option`, most of them this one.
+#[allow(clippy::unnecessary_wraps)]
+fn meaning(
+    family: Family,
+    role: Role,
+    scope: &'static str,
+    unit: Option<&'static str>,
+    parsed: Parsed,
+) -> Option<Meaning> {
+    Some(Meaning {
+        family,
+        role,
+        scope: Cow::Borrowed(scope),
+        unit: unit.map(Cow::Borrowed),
+        parsed,
+    })
+}
+
+/// One dialect's reader: the lowercased name and the value in, a meaning out when the name is
+/// the dialect's.
+type Reader = fn(&str, &str) -> Option<Meaning>;
+
+/// The dialects, tried in order: the first whose reader knows the name wins. Passthrough comes
+/// first (it wraps every other dialect), LiteLLM's descriptors before the bare `x-ratelimit-*`
+/// names they share a prefix with.
+const READERS: [Reader; 6] = [
+    read_provider,
+    read_descriptor,
+    read_x_ratelimit,
+    read_anthropic,
+    read_exact,
+    read_litellm_info,
+];
+
 /// Recognises a rate-limit header and parses its value; `None` for unrelated headers.
 pub fn classify(name: &str, value: &str) -> Option<RateHeader> {
     // HTTP/2 and hyper hand names over lowercased already: allocate only when they are not.
-    let lower: std::borrow::Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+    let lower: Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
         name.to_ascii_lowercase().into()
     } else {
         name.into()
     };
-    let header = |family, role, scope: &str, unit: Option<&str>, parsed| RateHeader {
-        name: lower.to_string(),
+    let m = READERS.iter().find_map(|read| read(&lower, value))?;
+    Some(RateHeader {
+        name: lower.into_owned(),
         value: value.to_string(),
-        family,
-        role,
-        scope: known(scope),
-        unit: unit.map(known),
-        parsed,
-    };
-    let n: &str = &lower;
+        family: m.family,
+        role: m.role,
+        scope: m.scope,
+        unit: m.unit,
+        parsed: m.parsed,
+    })
+}
 
-    if let Some(inner) = n.strip_prefix("llm_provider-") {
-        // Shown separately and never counted as the gateway's own; still parsed for display.
-        let parsed = classify(inner, value).map_or(Parsed::Text, |h| h.parsed);
-        return Some(header(
-            Family::Provider,
-            Role::Info,
-            "provider",
-            None,
-            parsed,
-        ));
+/// `llm_provider-*`: shown separately and never counted as the gateway's own; still parsed for
+/// display.
+fn read_provider(n: &str, value: &str) -> Option<Meaning> {
+    let inner = n.strip_prefix("llm_provider-")?;
+    let parsed = classify(inner, value).map_or(Parsed::Text, |h| h.parsed);
+    meaning(Family::Provider, Role::Info, "provider", None, parsed)
+}
+
+/// LiteLLM's v3 descriptors: `x-ratelimit-{descriptor}-{remaining|limit}-{unit}`.
+fn read_descriptor(n: &str, value: &str) -> Option<Meaning> {
+    let (descriptor, role, unit) = split_descriptor_name(n)?;
+    Some(Meaning {
+        family: Family::LitellmDescriptor,
+        role,
+        scope: known(descriptor),
+        unit: Some(known(unit)),
+        parsed: count(value),
+    })
+}
+
+/// OpenAI's bare names: suffix after `x-ratelimit-`, role, unit.
+const OPENAI: [(&str, Role, &str); 6] = [
+    ("limit-requests", Role::Limit, "requests"),
+    ("limit-tokens", Role::Limit, "tokens"),
+    ("remaining-requests", Role::Remaining, "requests"),
+    ("remaining-tokens", Role::Remaining, "tokens"),
+    ("reset-requests", Role::Reset, "requests"),
+    ("reset-tokens", Role::Reset, "tokens"),
+];
+
+/// OpenAI's six bare names, then any other `x-ratelimit-*` (role guessed from the name).
+fn read_x_ratelimit(n: &str, value: &str) -> Option<Meaning> {
+    let rest = n.strip_prefix("x-ratelimit-")?;
+    if let Some((_, role, unit)) = OPENAI.iter().find(|(suffix, ..)| *suffix == rest) {
+        let parsed = if *role == Role::Reset {
+            go_duration(value)
+        } else {
+            count(value)
+        };
+        return meaning(Family::Openai, *role, "openai", Some(unit), parsed);
     }
-    if let Some((descriptor, role, unit)) = split_descriptor_name(n) {
-        return Some(header(
-            Family::LitellmDescriptor,
-            role,
-            descriptor,
-            Some(unit),
-            count(value),
-        ));
-    }
-    if let Some(rest) = n.strip_prefix("x-ratelimit-") {
-        let openai = [
-            ("limit-requests", Role::Limit, "requests"),
-            ("limit-tokens", Role::Limit, "tokens"),
-            ("remaining-requests", Role::Remaining, "requests"),
-            ("remaining-tokens", Role::Remaining, "tokens"),
-            ("reset-requests", Role::Reset, "requests"),
-            ("reset-tokens", Role::Reset, "tokens"),
-        ];
-        if let Some((_, role, unit)) = openai.iter().find(|(suffix, ..)| *suffix == rest) {
-            let parsed = if *role == Role::Reset {
-                go_duration(value)
+    let role = if rest.contains("remaining") {
+        Role::Remaining
+    } else if rest.contains("limit") {
+        Role::Limit
+    } else if rest.contains("reset") {
+        Role::Reset
+    } else {
+        Role::Info
+    };
+    let parsed = match role {
+        Role::Remaining | Role::Limit => count(value),
+        Role::Reset => numeric_reset(value),
+        _ => Parsed::Text,
+    };
+    meaning(Family::XRatelimitOther, role, "other", None, parsed)
+}
+
+/// `anthropic-ratelimit-{unit}-{limit|remaining|reset}`, resets in RFC 3339.
+fn read_anthropic(n: &str, value: &str) -> Option<Meaning> {
+    let rest = n.strip_prefix("anthropic-ratelimit-")?;
+    for (suffix, role) in [
+        ("-limit", Role::Limit),
+        ("-remaining", Role::Remaining),
+        ("-reset", Role::Reset),
+    ] {
+        if let Some(unit) = rest.strip_suffix(suffix) {
+            let parsed = if role == Role::Reset {
+                rfc3339(value)
             } else {
                 count(value)
             };
-            return Some(header(Family::Openai, *role, "openai", Some(unit), parsed));
+            return Some(Meaning {
+                family: Family::Anthropic,
+                role,
+                scope: Cow::Borrowed("anthropic"),
+                unit: Some(known(unit)),
+                parsed,
+            });
         }
-        let role = if rest.contains("remaining") {
-            Role::Remaining
-        } else if rest.contains("limit") {
-            Role::Limit
-        } else if rest.contains("reset") {
-            Role::Reset
-        } else {
-            Role::Info
-        };
-        let parsed = match role {
-            Role::Remaining | Role::Limit => count(value),
-            Role::Reset => numeric_reset(value),
-            _ => Parsed::Text,
-        };
-        return Some(header(Family::XRatelimitOther, role, "other", None, parsed));
     }
-    if let Some(rest) = n.strip_prefix("anthropic-ratelimit-") {
-        for (suffix, role) in [
-            ("-limit", Role::Limit),
-            ("-remaining", Role::Remaining),
-            ("-reset", Role::Reset),
-        ] {
-            if let Some(unit) = rest.strip_suffix(suffix) {
-                let parsed = if role == Role::Reset {
-                    rfc3339(value)
-                } else {
-                    count(value)
-                };
-                return Some(header(
-                    Family::Anthropic,
-                    role,
-                    "anthropic",
-                    Some(unit),
-                    parsed,
-                ));
-            }
-        }
-        return Some(header(
-            Family::Anthropic,
-            Role::Info,
-            "anthropic",
-            None,
-            Parsed::Text,
-        ));
-    }
+    meaning(
+        Family::Anthropic,
+        Role::Info,
+        "anthropic",
+        None,
+        Parsed::Text,
+    )
+}
+
+/// Names that are whole dialects on their own: IETF fields, `retry-after`, LiteLLM's 429
+/// extras and per-key limits.
+fn read_exact(n: &str, value: &str) -> Option<Meaning> {
     match n {
-        "ratelimit-policy" => {
-            return Some(header(
-                Family::Ietf,
-                Role::Policy,
-                "ietf",
-                None,
-                ietf(value, "q"),
-            ));
-        }
-        "ratelimit" => {
-            return Some(header(
-                Family::Ietf,
-                Role::Status,
-                "ietf",
-                None,
-                ietf(value, "r"),
-            ));
-        }
+        "ratelimit-policy" => meaning(Family::Ietf, Role::Policy, "ietf", None, ietf(value, "q")),
+        "ratelimit" => meaning(Family::Ietf, Role::Status, "ietf", None, ietf(value, "r")),
         "ratelimit-limit" => {
             // The legacy form allows `100, 100;w=10`: the first number is the expiring limit.
             let first = value.split(',').next().unwrap_or_default();
             let first = first.split(';').next().unwrap_or_default();
-            return Some(header(
-                Family::IetfLegacy,
-                Role::Limit,
-                "ietf",
-                None,
-                count(first),
-            ));
+            meaning(Family::IetfLegacy, Role::Limit, "ietf", None, count(first))
         }
-        "ratelimit-remaining" => {
-            return Some(header(
-                Family::IetfLegacy,
-                Role::Remaining,
-                "ietf",
-                None,
-                count(value),
-            ));
-        }
-        "ratelimit-reset" => {
-            return Some(header(
-                Family::IetfLegacy,
-                Role::Reset,
-                "ietf",
-                None,
-                numeric_reset(value),
-            ));
-        }
-        "retry-after" => {
-            return Some(header(
-                Family::RetryAfter,
-                Role::RetryAfter,
-                "retry",
-                None,
-                retry_after(value),
-            ));
-        }
+        "ratelimit-remaining" => meaning(
+            Family::IetfLegacy,
+            Role::Remaining,
+            "ietf",
+            None,
+            count(value),
+        ),
+        "ratelimit-reset" => meaning(
+            Family::IetfLegacy,
+            Role::Reset,
+            "ietf",
+            None,
+            numeric_reset(value),
+        ),
+        "retry-after" => meaning(
+            Family::RetryAfter,
+            Role::RetryAfter,
+            "retry",
+            None,
+            retry_after(value),
+        ),
         "retry-after-ms" | "x-ms-retry-after-ms" => {
             let parsed = parse_retry_after_ms(value)
                 .map_or_else(malformed, |ms| Parsed::Seconds { value: ms / 1000.0 });
-            return Some(header(
-                Family::RetryAfter,
-                Role::RetryAfter,
-                "retry",
-                None,
-                parsed,
-            ));
+            meaning(Family::RetryAfter, Role::RetryAfter, "retry", None, parsed)
         }
-        "rate_limit_type" => {
-            return Some(header(
-                Family::LitellmThrottle,
-                Role::Info,
-                "litellm",
-                None,
-                Parsed::Text,
-            ));
-        }
-        "reset_at" => {
-            // LiteLLM's `YYYY-MM-DD HH:MM:SS UTC` label; not for arithmetic (see README).
-            return Some(header(
-                Family::LitellmThrottle,
-                Role::Reset,
-                "litellm",
-                None,
-                Parsed::Text,
-            ));
-        }
-        LITELLM_KEY_RPM_LIMIT | LITELLM_KEY_TPM_LIMIT => {
-            let unit = if n == LITELLM_KEY_RPM_LIMIT {
-                "requests"
-            } else {
-                "tokens"
-            };
-            return Some(header(
-                Family::LitellmKeyLimit,
-                Role::Limit,
-                "litellm_key",
-                Some(unit),
-                count(value),
-            ));
-        }
-        _ => {}
-    }
-    if n.starts_with("x-litellm-") {
-        return Some(header(
-            Family::LitellmInfo,
+        "rate_limit_type" => meaning(
+            Family::LitellmThrottle,
             Role::Info,
             "litellm",
             None,
             Parsed::Text,
-        ));
+        ),
+        // LiteLLM's `YYYY-MM-DD HH:MM:SS UTC` label; not for arithmetic (see README).
+        "reset_at" => meaning(
+            Family::LitellmThrottle,
+            Role::Reset,
+            "litellm",
+            None,
+            Parsed::Text,
+        ),
+        LITELLM_KEY_RPM_LIMIT => meaning(
+            Family::LitellmKeyLimit,
+            Role::Limit,
+            "litellm_key",
+            Some("requests"),
+            count(value),
+        ),
+        LITELLM_KEY_TPM_LIMIT => meaning(
+            Family::LitellmKeyLimit,
+            Role::Limit,
+            "litellm_key",
+            Some("tokens"),
+            count(value),
+        ),
+        _ => None,
     }
-    None
+}
+
+/// Informational `x-litellm-*`: shown, never compared.
+fn read_litellm_info(n: &str, _value: &str) -> Option<Meaning> {
+    if !n.starts_with("x-litellm-") {
+        return None;
+    }
+    meaning(
+        Family::LitellmInfo,
+        Role::Info,
+        "litellm",
+        None,
+        Parsed::Text,
+    )
 }
 
 #[cfg(test)]

@@ -231,6 +231,8 @@ pub fn parse_ietf_list(text: &str, required: &str) -> Result<Vec<IetfItem>, Stri
 }
 
 #[cfg(test)]
+// Exact values by construction: sums of binary fractions and whole seconds.
+#[allow(clippy::float_cmp)]
 mod tests {
     use super::*;
 

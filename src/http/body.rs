@@ -142,6 +142,25 @@ impl Client {
     }
 }
 
+// Only four fields matter; deserialising just those skips the rest of each event without
+// building it, which keeps stream reading close to the cost of the bytes themselves.
+#[derive(serde::Deserialize)]
+struct Event<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    usage: Option<Value>,
+    #[serde(default)]
+    response: Option<ResponsePart>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+#[derive(serde::Deserialize)]
+struct ResponsePart {
+    #[serde(default)]
+    usage: Option<Value>,
+}
+
 /// Reads what one SSE event says about the stream's end, usage and errors.
 fn note_event(info: &mut StreamInfo, event: &str, data: &str, redactor: &Redactor) {
     if data.trim() == "[DONE]" {
@@ -150,24 +169,6 @@ fn note_event(info: &mut StreamInfo, event: &str, data: &str, redactor: &Redacto
     }
     if event == "error" && info.error_event.is_none() {
         info.error_event = Some(redactor.text(&data.chars().take(200).collect::<String>()));
-    }
-    // Only four fields matter; deserialising just those skips the rest of each event without
-    // building it, which keeps stream reading close to the cost of the bytes themselves.
-    #[derive(serde::Deserialize)]
-    struct Event<'a> {
-        #[serde(rename = "type", borrow, default)]
-        kind: Option<std::borrow::Cow<'a, str>>,
-        #[serde(default)]
-        usage: Option<Value>,
-        #[serde(default)]
-        response: Option<ResponsePart>,
-        #[serde(default)]
-        error: Option<Value>,
-    }
-    #[derive(serde::Deserialize)]
-    struct ResponsePart {
-        #[serde(default)]
-        usage: Option<Value>,
     }
     let Ok(v) = serde_json::from_str::<Event<'_>>(data) else {
         return;

@@ -75,15 +75,14 @@ impl Client {
             self.read_stream(body, start, ex).await;
         } else {
             match self.read_body(body).await {
-                Ok(bytes) => match top_level_object(bytes.as_bytes()) {
-                    Ok(openai_object) => {
+                Ok(bytes) => {
+                    if let Ok(openai_object) = top_level_object(bytes.as_bytes()) {
                         ex.shape = if openai_object && !stream {
                             Shape::JsonObject
                         } else {
                             Shape::PlainDict
                         };
-                    }
-                    Err(_) => {
+                    } else {
                         ex.shape = Shape::Invalid;
                         ex.failure = Some(Failure {
                             kind: FailureKind::BadBody,
@@ -94,7 +93,7 @@ impl Client {
                             ),
                         });
                     }
-                },
+                }
                 Err(f) => {
                     ex.shape = Shape::Invalid;
                     ex.failure = Some(f);

@@ -85,6 +85,7 @@ impl Lane {
     }
 
     /// Another lane to the same target, with its own connection.
+    #[must_use]
     pub fn sibling(&self) -> Lane {
         Lane {
             client: self.client.clone(),

@@ -266,6 +266,7 @@ impl Client {
     /// The same client keeping only the headers load analysis reads: rate-limit headers,
     /// `content-type`, `date`, `server` and `x-litellm-version`. Tens of thousands of requests a second
     /// should not copy every `date` and `content-length`.
+    #[must_use]
     pub fn lean(mut self) -> Self {
         self.lean = true;
         self

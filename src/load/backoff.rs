@@ -159,7 +159,7 @@ impl Default for Backoff {
             policy: Policy::FullJitter,
             base: Duration::from_millis(500),
             cap: Duration::from_secs(30),
-            max_hint: Duration::from_secs(120),
+            max_hint: Duration::from_mins(2),
             max_retries: 3,
         }
     }
@@ -370,7 +370,7 @@ mod tests {
             wait_hint(&reset, now),
             Some(Hint {
                 source: HintSource::ExhaustedReset,
-                wait: Duration::from_secs(360)
+                wait: Duration::from_mins(6)
             })
         );
         assert_eq!(wait_hint(&ex(429, &[]), now), None);
@@ -379,14 +379,14 @@ mod tests {
     #[test]
     fn waits_are_clamped_and_jittered() {
         let b = Backoff {
-            max_hint: Duration::from_secs(60),
+            max_hint: Duration::from_mins(1),
             ..Backoff::default()
         };
         let long = Hint {
             source: HintSource::RetryAfterSeconds,
-            wait: Duration::from_secs(3600),
+            wait: Duration::from_hours(1),
         };
-        assert_eq!(b.delay(Some(long), 0, 0.5), (Duration::from_secs(60), true));
+        assert_eq!(b.delay(Some(long), 0, 0.5), (Duration::from_mins(1), true));
         assert_eq!(b.computed(0, 1.0), Duration::from_millis(500));
         assert_eq!(b.computed(3, 0.5), Duration::from_secs(2));
         assert_eq!(b.computed(20, 1.0), Duration::from_secs(30));

@@ -226,7 +226,7 @@ impl Collector {
             match class {
                 None => s.accepted += 1,
                 Some(ErrorClass::GatewayThrottle | ErrorClass::UpstreamThrottle) => {
-                    s.throttled += 1
+                    s.throttled += 1;
                 }
                 Some(_) => s.errors += 1,
             }

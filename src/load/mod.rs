@@ -53,6 +53,7 @@ pub trait Transport: Send + Sync + Sized + 'static {
     fn deliver(&self, req: Request) -> impl Future<Output = Exchange> + Send;
 
     /// Another handle on the same target for another lane of workers; by default the same one.
+    #[must_use]
     fn lane(&self) -> Self;
 }
 

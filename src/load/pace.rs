@@ -24,7 +24,7 @@ pub enum Pace {
 }
 
 /// The window assumed when a response gives `remaining` but no reset.
-const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
+const DEFAULT_WINDOW: Duration = Duration::from_mins(1);
 
 /// What the last response said about the request quota.
 #[derive(Debug, Clone, Default)]
@@ -42,7 +42,9 @@ impl Pacer {
                 .iter()
                 .filter(move |h| h.role == role && h.unit.as_deref() == Some("requests"))
         };
-        if let Some(r) = requests(Role::Remaining).find_map(|h| h.count()) {
+        if let Some(r) =
+            requests(Role::Remaining).find_map(super::super::headers::RateHeader::count)
+        {
             self.remaining = Some(r);
             self.reset_at = requests(Role::Reset)
                 .find_map(|h| match h.parsed {
@@ -64,7 +66,8 @@ impl Pacer {
                 && let Some(p) = items.iter().min_by_key(|p| p.amount)
             {
                 self.remaining = Some(p.amount);
-                self.reset_at = p.t.map(|t| now + Duration::from_secs(t.max(0) as u64));
+                self.reset_at =
+                    p.t.map(|t| now + Duration::from_secs(t.max(0).unsigned_abs()));
             }
         }
     }

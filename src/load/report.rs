@@ -192,7 +192,7 @@ impl LoadReport {
             self.errors
                 .keys()
                 .filter_map(|c| c.failure_kind())
-                .map(|k| k.exit())
+                .map(super::super::verdict::FailureKind::exit)
                 .collect()
         } else {
             Vec::new()

@@ -214,7 +214,7 @@ pub fn request_counters(ex: &Exchange) -> (Option<i64>, Option<i64>) {
         ex.rate_headers
             .iter()
             .filter(|h| h.role == role && h.unit.as_deref() == Some("requests"))
-            .find_map(|h| h.count())
+            .find_map(super::super::headers::RateHeader::count)
     };
     (find(Role::Remaining), find(Role::Limit))
 }

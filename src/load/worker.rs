@@ -121,6 +121,32 @@ pub(super) struct Shared<T> {
 }
 
 impl<T: Transport> Shared<T> {
+    /// Claims the next logical request; `false` once the request count is reached.
+    fn take(&self) -> bool {
+        let n = self.started.fetch_add(1, Ordering::SeqCst);
+        self.opts.requests.is_none_or(|max| n < max)
+    }
+
+    /// Why an open-loop slot due `now` is not sent, if it is not: a throttle pause or pacing.
+    fn held(&self, now: Instant) -> Option<SlotFate> {
+        let paused = *self
+            .paused_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            > now;
+        if paused {
+            return Some(SlotFate::HeldByPause);
+        }
+        let paced = self.opts.pace != Pace::None
+            && self
+                .pacer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .hold_until(now, self.in_flight.load(Ordering::SeqCst))
+                .is_some();
+        paced.then_some(SlotFate::HeldByPace)
+    }
+
     /// The shared state of a run over `transport`, with the lanes built and bodies serialised;
     /// also the instant the run's clock starts (after that setup, which is not part of it).
     pub(super) fn new(
@@ -404,122 +430,111 @@ async fn logical<T: Transport>(
 /// Turns the arrival model into sends; returns when dispatching is over and every request it
 /// started has ended.
 pub(super) async fn dispatch<T: Transport>(sh: Arc<Shared<T>>) {
-    let opts = sh.opts.clone();
-    let deadline = opts.duration.map(|d| sh.start + d);
-    let mut rng = fastrand::Rng::with_seed(opts.seed);
+    let deadline = sh.opts.duration.map(|d| sh.start + d);
     let mut tasks = tokio::task::JoinSet::new();
-    let max_requests = opts.requests;
-    let take = move |sh: &Shared<T>| -> bool {
-        let n = sh.started.fetch_add(1, Ordering::SeqCst);
-        max_requests.is_none_or(|max| n < max)
-    };
-    match opts.arrival {
+    match sh.opts.arrival {
         Arrival::Closed { concurrency } => {
             for w in 0..concurrency.max(1) {
-                let sh = sh.clone();
-                let mix = opts.mix.clone();
-                let seed = opts.seed ^ ((w as u64 + 1) << 32);
-                tasks.spawn(async move {
-                    let mut rng = fastrand::Rng::with_seed(seed);
-                    loop {
-                        if sh.stopped() || deadline.is_some_and(|d| Instant::now() >= d) {
-                            return;
-                        }
-                        if !sh.wait_pause().await {
-                            return;
-                        }
-                        if sh.opts.pace != Pace::None {
-                            let hold = sh
-                                .pacer
-                                .lock()
-                                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                                .hold_until(Instant::now(), sh.in_flight.load(Ordering::SeqCst));
-                            if let Some(until) = hold
-                                && !sh.sleep_until(until).await
-                            {
-                                return;
-                            }
-                        }
-                        if !take(&sh) {
-                            return;
-                        }
-                        let variant = pick(&mix, rng.f64());
-                        logical(sh.clone(), Instant::now(), variant, rng.u64(..), w).await;
-                    }
-                });
+                tasks.spawn(closed_worker(sh.clone(), w, deadline));
             }
             // Closed-loop workers end on their own (deadline, request count, interrupt).
             while tasks.join_next().await.is_some() {}
         }
         Arrival::Constant { rate } | Arrival::Poisson { rate } => {
-            let poisson = matches!(opts.arrival, Arrival::Poisson { .. });
-            let rate = rate.max(1e-6);
-            let cap = Arc::new(Semaphore::new(opts.max_in_flight.max(1)));
-            let mut offset = 0.0f64;
-            let mut slot: u64 = 0;
-            loop {
-                let intended = sh.start + Duration::from_secs_f64(offset);
-                if deadline.is_some_and(|d| intended >= d) {
-                    break;
-                }
-                if Instant::now() < intended && !sh.sleep_until(intended).await {
-                    break;
-                }
-                if sh.stopped() {
-                    break;
-                }
-                slot += 1;
-                offset = if poisson {
-                    offset + -(1.0 - rng.f64()).ln() / rate
-                } else {
-                    slot as f64 / rate
-                };
-                let now = Instant::now();
-                let paused = *sh
-                    .paused_until
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    > now;
-                let held = if paused {
-                    Some(SlotFate::HeldByPause)
-                } else if sh.opts.pace != Pace::None
-                    && sh
-                        .pacer
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .hold_until(now, sh.in_flight.load(Ordering::SeqCst))
-                        .is_some()
-                {
-                    Some(SlotFate::HeldByPace)
-                } else {
-                    None
-                };
-                if let Some(fate) = held {
-                    sh.send_record(Record::Slot(fate));
-                    continue;
-                }
-                let Ok(permit) = cap.clone().try_acquire_owned() else {
-                    sh.send_record(Record::Slot(SlotFate::DroppedAtCap));
-                    continue;
-                };
-                if !take(&sh) {
-                    break;
-                }
-                if now - intended > LATE {
-                    sh.send_record(Record::Slot(SlotFate::Late));
-                }
-                let variant = pick(&opts.mix, rng.f64());
-                let seed = rng.u64(..);
-                let sh2 = sh.clone();
-                tasks.spawn(async move {
-                    logical(sh2, intended, variant, seed, slot as usize).await;
-                    drop(permit);
-                });
-                // Reap finished tasks so the set stays as small as the in-flight count.
-                while tasks.try_join_next().is_some() {}
-            }
+            open_loop(&sh, &mut tasks, rate, deadline).await;
         }
     }
     sh.advance(ENDING);
     while tasks.join_next().await.is_some() {}
+}
+
+/// One closed-loop worker: sends its next request when the previous one is done, until the
+/// deadline, the request count or an interrupt.
+async fn closed_worker<T: Transport>(sh: Arc<Shared<T>>, w: usize, deadline: Option<Instant>) {
+    let seed = sh.opts.seed ^ ((w as u64 + 1) << 32);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    loop {
+        if sh.stopped() || deadline.is_some_and(|d| Instant::now() >= d) {
+            return;
+        }
+        if !sh.wait_pause().await {
+            return;
+        }
+        if sh.opts.pace != Pace::None {
+            let hold = sh
+                .pacer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .hold_until(Instant::now(), sh.in_flight.load(Ordering::SeqCst));
+            if let Some(until) = hold
+                && !sh.sleep_until(until).await
+            {
+                return;
+            }
+        }
+        if !sh.take() {
+            return;
+        }
+        let variant = pick(&sh.opts.mix, rng.f64());
+        logical(sh.clone(), Instant::now(), variant, rng.u64(..), w).await;
+    }
+}
+
+/// The open loop: one slot per intended send time, sent on schedule whatever the responses
+/// do; a slot held by a pause or by pacing, or beyond the in-flight cap, is counted, not sent.
+async fn open_loop<T: Transport>(
+    sh: &Arc<Shared<T>>,
+    tasks: &mut tokio::task::JoinSet<()>,
+    rate: f64,
+    deadline: Option<Instant>,
+) {
+    let poisson = matches!(sh.opts.arrival, Arrival::Poisson { .. });
+    let rate = rate.max(1e-6);
+    let mut rng = fastrand::Rng::with_seed(sh.opts.seed);
+    let cap = Arc::new(Semaphore::new(sh.opts.max_in_flight.max(1)));
+    let mut offset = 0.0f64;
+    let mut slot: u64 = 0;
+    loop {
+        let intended = sh.start + Duration::from_secs_f64(offset);
+        if deadline.is_some_and(|d| intended >= d) {
+            break;
+        }
+        if Instant::now() < intended && !sh.sleep_until(intended).await {
+            break;
+        }
+        if sh.stopped() {
+            break;
+        }
+        slot += 1;
+        offset = if poisson {
+            offset + -(1.0 - rng.f64()).ln() / rate
+        } else {
+            slot as f64 / rate
+        };
+        let now = Instant::now();
+        if let Some(fate) = sh.held(now) {
+            sh.send_record(Record::Slot(fate));
+            continue;
+        }
+        let Ok(permit) = cap.clone().try_acquire_owned() else {
+            sh.send_record(Record::Slot(SlotFate::DroppedAtCap));
+            continue;
+        };
+        if !sh.take() {
+            break;
+        }
+        if now - intended > LATE {
+            sh.send_record(Record::Slot(SlotFate::Late));
+        }
+        let variant = pick(&sh.opts.mix, rng.f64());
+        let seed = rng.u64(..);
+        let sh2 = sh.clone();
+        let lane = usize::try_from(slot).unwrap_or(usize::MAX);
+        tasks.spawn(async move {
+            logical(sh2, intended, variant, seed, lane).await;
+            drop(permit);
+        });
+        // Reap finished tasks so the set stays as small as the in-flight count.
+        while tasks.try_join_next().is_some() {}
+    }
 }

@@ -97,7 +97,7 @@ impl Default for MockConfig {
             profile: Profile::LitellmV3,
             rpm: 1000,
             tpm: 1_000_000,
-            window: Duration::from_secs(60),
+            window: Duration::from_mins(1),
             chunk_delay: Duration::from_millis(10),
             model: "mock-model".into(),
             require_key: None,
@@ -208,7 +208,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/models", get(models));
     for endpoint in shared.cfg.endpoints.clone() {
         let handler = move |state: State<Arc<Shared>>, headers: HeaderMap, body: Bytes| {
-            generate(state, endpoint, headers, body)
+            std::future::ready(generate(state, endpoint, &headers, &body))
         };
         app = app
             .route(endpoint.path(), post(handler))
@@ -408,14 +408,14 @@ fn throttled(profile: Profile, b: &Budget, unit: &str, key_hint: &str) -> Respon
     resp
 }
 
-async fn generate(
+fn generate(
     State(shared): State<Arc<Shared>>,
     endpoint: Endpoint,
-    headers: HeaderMap,
-    body: Bytes,
+    headers: &HeaderMap,
+    body: &Bytes,
 ) -> Response {
     let cfg = &shared.cfg;
-    let key = key_of(&headers);
+    let key = key_of(headers);
     if let Some(required) = &cfg.require_key
         && key.as_deref() != Some(required.as_str())
     {
@@ -426,7 +426,7 @@ async fn generate(
             Vec::new(),
         );
     }
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
         shared.record(endpoint, false, 400);
         return json_response(
             StatusCode::BAD_REQUEST,
@@ -548,7 +548,7 @@ mod tests {
             limit_tokens: 100,
             remaining_tokens: 90,
             reset_in: Duration::from_secs(30),
-            window: Duration::from_secs(60),
+            window: Duration::from_mins(1),
             now: SystemTime::now(),
         };
         let names =

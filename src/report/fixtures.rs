@@ -36,7 +36,7 @@ fn exchange(seq: u32, v: Variant, shape: Shape, headers: &[(&str, &str)]) -> Exc
                 .map(|i| TimelineEvent {
                     at_ms: 20.0 + 5.0 * f64::from(i),
                     event: "message".into(),
-                    bytes: 60 + 10 * i as usize,
+                    bytes: 60 + 10 * usize::try_from(i).unwrap_or(0),
                 })
                 .collect(),
         });

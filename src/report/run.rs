@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use super::{Format, md, paint};
+use crate::baseline::Comparison;
 use crate::run::{Check, RunReport, ScenarioReport, StepReport};
 
 /// The whole run in `format`: the terminal summary (every step, then the totals), the JSON
@@ -181,99 +182,112 @@ pub fn junit(report: &RunReport) -> String {
         report.wall_ms / 1000.0
     );
     for s in &report.scenarios {
-        let _ = writeln!(
-            out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\" file=\"{}\">",
-            xml(&s.name),
-            s.checks().count() + usize::from(s.aborted.is_some()),
-            s.failed(),
-            usize::from(s.aborted.is_some()),
-            s.skipped_steps,
-            s.wall_ms / 1000.0,
-            xml(&s.file)
-        );
-        let _ = writeln!(
-            out,
-            "    <properties>\n      <property name=\"target\" value=\"{}\"/>\n      <property name=\"model\" value=\"{}\"/>\n    </properties>",
-            xml(&s.target),
-            xml(s.model.as_deref().unwrap_or(""))
-        );
-        for step in &s.steps {
-            let classname = xml(&format!("{}.{} {}", s.name, step.position, step.name));
-            // Each check's share of the step's time, so suite totals add up.
-            let share = step.wall_ms / 1000.0 / step.checks.len().max(1) as f64;
-            for c in &step.checks {
-                let _ = write!(
-                    out,
-                    "    <testcase name=\"{}\" classname=\"{classname}\" time=\"{share:.3}\"",
-                    xml(&c.name)
-                );
-                if c.passed {
-                    out.push_str("/>\n");
-                } else {
-                    let _ = writeln!(
-                        out,
-                        ">\n      <failure type=\"expectation\" message=\"expected {}, got {}\">expected: {}&#10;actual: {}</failure>\n    </testcase>",
-                        xml(&c.expected),
-                        xml(&c.actual),
-                        xml(&c.expected),
-                        xml(&c.actual)
-                    );
-                }
-            }
-        }
-        if let Some(a) = &s.aborted {
-            let _ = writeln!(
-                out,
-                "    <testcase name=\"the scenario runs to the end\" classname=\"{}\" time=\"0.000\">\n      <error type=\"{}\" message=\"{}\">{} steps not run. {}</error>\n    </testcase>",
-                xml(&s.name),
-                xml(&format!("{:?}", a.failure.kind).to_ascii_lowercase()),
-                xml(&a.failure.message),
-                s.skipped_steps,
-                xml(&a.hint)
-            );
-        }
-        let notes: Vec<String> = s
-            .steps
-            .iter()
-            .flat_map(|st| {
-                st.notes
-                    .iter()
-                    .map(move |n| format!("{}: {n}", st.position))
-            })
-            .collect();
-        if !notes.is_empty() {
-            let _ = writeln!(
-                out,
-                "    <system-out>{}</system-out>",
-                xml(&notes.join("\n"))
-            );
-        }
-        out.push_str("  </testsuite>\n");
+        junit_suite(&mut out, s);
     }
     if let Some(b) = &report.baseline {
-        let _ = writeln!(
-            out,
-            "  <testsuite name=\"baseline\" tests=\"{baseline_cases}\" failures=\"{baseline_failures}\" errors=\"0\" file=\"{}\">",
-            xml(&b.file)
-        );
-        if b.missing.is_empty() {
-            out.push_str("    <testcase name=\"every baseline header is still sent\" classname=\"baseline\"/>\n");
-        }
-        for m in &b.missing {
-            let _ = writeln!(
-                out,
-                "    <testcase name=\"{} keeps `{}`\" classname=\"baseline\">\n      <failure type=\"baseline\" message=\"in the baseline, missing now\">{} was sent on {} in the baseline and is missing now</failure>\n    </testcase>",
-                xml(&m.variant),
-                xml(&m.header),
-                xml(&m.header),
-                xml(&m.variant)
-            );
-        }
-        out.push_str("  </testsuite>\n");
+        junit_baseline(&mut out, b, baseline_cases, baseline_failures);
     }
     out.push_str("</testsuites>\n");
     out
+}
+
+/// One scenario's `<testsuite>`: a testcase per check, an `<error>` testcase when it stopped
+/// early, its notes as `<system-out>`.
+fn junit_suite(out: &mut String, s: &ScenarioReport) {
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\" file=\"{}\">",
+        xml(&s.name),
+        s.checks().count() + usize::from(s.aborted.is_some()),
+        s.failed(),
+        usize::from(s.aborted.is_some()),
+        s.skipped_steps,
+        s.wall_ms / 1000.0,
+        xml(&s.file)
+    );
+    let _ = writeln!(
+        out,
+        "    <properties>\n      <property name=\"target\" value=\"{}\"/>\n      <property name=\"model\" value=\"{}\"/>\n    </properties>",
+        xml(&s.target),
+        xml(s.model.as_deref().unwrap_or(""))
+    );
+    for step in &s.steps {
+        let classname = xml(&format!("{}.{} {}", s.name, step.position, step.name));
+        // Each check's share of the step's time, so suite totals add up.
+        let share = step.wall_ms / 1000.0 / step.checks.len().max(1) as f64;
+        for c in &step.checks {
+            let _ = write!(
+                out,
+                "    <testcase name=\"{}\" classname=\"{classname}\" time=\"{share:.3}\"",
+                xml(&c.name)
+            );
+            if c.passed {
+                out.push_str("/>\n");
+            } else {
+                let _ = writeln!(
+                    out,
+                    ">\n      <failure type=\"expectation\" message=\"expected {}, got {}\">expected: {}&#10;actual: {}</failure>\n    </testcase>",
+                    xml(&c.expected),
+                    xml(&c.actual),
+                    xml(&c.expected),
+                    xml(&c.actual)
+                );
+            }
+        }
+    }
+    if let Some(a) = &s.aborted {
+        let _ = writeln!(
+            out,
+            "    <testcase name=\"the scenario runs to the end\" classname=\"{}\" time=\"0.000\">\n      <error type=\"{}\" message=\"{}\">{} steps not run. {}</error>\n    </testcase>",
+            xml(&s.name),
+            xml(&format!("{:?}", a.failure.kind).to_ascii_lowercase()),
+            xml(&a.failure.message),
+            s.skipped_steps,
+            xml(&a.hint)
+        );
+    }
+    let notes: Vec<String> = s
+        .steps
+        .iter()
+        .flat_map(|st| {
+            st.notes
+                .iter()
+                .map(move |n| format!("{}: {n}", st.position))
+        })
+        .collect();
+    if !notes.is_empty() {
+        let _ = writeln!(
+            out,
+            "    <system-out>{}</system-out>",
+            xml(&notes.join("\n"))
+        );
+    }
+    out.push_str("  </testsuite>\n");
+}
+
+/// The baseline's `<testsuite>`: a failing testcase per header that went missing.
+fn junit_baseline(out: &mut String, b: &Comparison, cases: usize, failures: usize) {
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"baseline\" tests=\"{cases}\" failures=\"{failures}\" errors=\"0\" file=\"{}\">",
+        xml(&b.file)
+    );
+    if b.missing.is_empty() {
+        out.push_str(
+            "    <testcase name=\"every baseline header is still sent\" classname=\"baseline\"/>\n",
+        );
+    }
+    for m in &b.missing {
+        let _ = writeln!(
+            out,
+            "    <testcase name=\"{} keeps `{}`\" classname=\"baseline\">\n      <failure type=\"baseline\" message=\"in the baseline, missing now\">{} was sent on {} in the baseline and is missing now</failure>\n    </testcase>",
+            xml(&m.variant),
+            xml(&m.header),
+            xml(&m.header),
+            xml(&m.variant)
+        );
+    }
+    out.push_str("  </testsuite>\n");
 }
 
 /// The Markdown report: a summary table, then each scenario's failed checks and notes.

@@ -53,7 +53,14 @@ pub fn render(t: &Triage, generated: &str) -> String {
     let body = body.find("### ").map_or("", |at| &body[at..]);
     out.push_str("## Probe\n\n");
     out.push_str(body);
+    likely_causes(&mut out, p);
+    contract(&mut out, t);
+    timeline(&mut out, p);
+    out
+}
 
+/// One line per kind of finding: why it usually happens, and the upstream link.
+fn likely_causes(out: &mut String, p: &ProbeReport) {
     if !p.findings.is_empty() {
         out.push_str("## Likely causes\n\n");
         let mut seen = Vec::new();
@@ -71,7 +78,10 @@ pub fn render(t: &Triage, generated: &str) -> String {
         }
         out.push('\n');
     }
+}
 
+/// The 429 contract's checks and notes.
+fn contract(out: &mut String, t: &Triage) {
     out.push_str("## 429 contract\n\n");
     match &t.contract {
         None => out.push_str("Not checked (`--skip-429`, or the probe stopped early).\n\n"),
@@ -97,7 +107,10 @@ pub fn render(t: &Triage, generated: &str) -> String {
             out.push('\n');
         }
     }
+}
 
+/// The first stream's events with their arrival times, and its response headers.
+fn timeline(out: &mut String, p: &ProbeReport) {
     out.push_str("## SSE timeline\n\n");
     match sample_stream(p) {
         None => out.push_str("No stream carried events.\n"),
@@ -144,5 +157,4 @@ pub fn render(t: &Triage, generated: &str) -> String {
             out.push_str("```\n");
         }
     }
-    out
 }

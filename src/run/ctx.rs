@@ -18,27 +18,6 @@ pub(super) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// The endpoint and shape a step asks for: its own, else its loop's, else chat non-streaming.
-    pub fn variant(
-        &self,
-        e: Option<Endpoint>,
-        stream: Option<bool>,
-        leaf: &Planned<'_>,
-    ) -> Variant {
-        let endpoint = e.or(leaf.bindings.endpoint).unwrap_or(Endpoint::Chat);
-        let mode = match stream {
-            Some(true) => Mode::Streaming,
-            Some(false) => Mode::NonStreaming,
-            None => leaf.bindings.mode.unwrap_or(Mode::NonStreaming),
-        };
-        let mode = if endpoint.streams() {
-            mode
-        } else {
-            Mode::NonStreaming
-        };
-        Variant { endpoint, mode }
-    }
-
     /// A step's display name, with variables expanded and the loop values it does not already
     /// mention appended.
     pub fn name(
@@ -86,8 +65,7 @@ impl Ctx<'_> {
                 .bindings
                 .model
                 .as_deref()
-                .map(|m| self.expand(m, "model", checks))
-                .unwrap_or_else(|| self.model.clone()),
+                .map_or_else(|| self.model.clone(), |m| self.expand(m, "model", checks)),
         }
     }
 
@@ -146,4 +124,20 @@ impl Ctx<'_> {
             seq: self.seq,
         }
     }
+}
+
+/// The endpoint and shape a step asks for: its own, else its loop's, else chat non-streaming.
+pub fn variant(e: Option<Endpoint>, stream: Option<bool>, leaf: &Planned<'_>) -> Variant {
+    let endpoint = e.or(leaf.bindings.endpoint).unwrap_or(Endpoint::Chat);
+    let mode = match stream {
+        Some(true) => Mode::Streaming,
+        Some(false) => Mode::NonStreaming,
+        None => leaf.bindings.mode.unwrap_or(Mode::NonStreaming),
+    };
+    let mode = if endpoint.streams() {
+        mode
+    } else {
+        Mode::NonStreaming
+    };
+    Variant { endpoint, mode }
 }

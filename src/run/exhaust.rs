@@ -44,50 +44,57 @@ pub fn advertised_wait(ex: &Exchange) -> Result<Option<(String, Duration)>, Stri
     }
 }
 
-/// Runs an `exhaust` step into `report`.
-pub(super) async fn run(
+/// How sending until the limit answered ended.
+enum Reached {
+    /// The `n`-th request after `accepted` ones was refused, at that instant.
+    Refused(Box<Exchange>, Instant, u32),
+    /// Every request was accepted.
+    Never(u32),
+    /// A failure that stops the run; its exchange is in the report.
+    Stopped,
+}
+
+/// Sends until a request is not accepted, keeping only the last accepted exchange: its
+/// counters are what the refusal follows.
+async fn send_until_refused(
     ctx: &mut Ctx<'_>,
-    x: &ExhaustStep,
     variant: Variant,
     model: &str,
+    max: u32,
     report: &mut StepReport,
-) {
-    let max = x.max_requests.unwrap_or(MAX_REQUESTS);
-    let max_wait = x.max_wait.map_or(MAX_WAIT, |d| d.0);
+) -> Reached {
     let mut accepted = 0u32;
-    let mut refusal: Option<(Exchange, Instant)> = None;
     for _ in 0..max {
         let req = ctx.build(variant, model, None, &[], &mut report.checks);
         let ex = ctx.client.send(&req).await;
         let at = Instant::now();
         if ex.failure.as_ref().is_some_and(|f| f.kind.stops_run()) {
             report.exchanges.push(ex);
-            return;
+            return Reached::Stopped;
         }
         match ex.status {
             Some(s) if (200..300).contains(&s) => {
                 accepted += 1;
-                // Keep the last accepted response: its counters are what the refusal follows.
                 report
                     .exchanges
                     .retain(|e| e.status.is_some_and(|s| s >= 300));
                 report.exchanges.push(ex);
             }
-            _ => {
-                refusal = Some((ex, at));
-                break;
-            }
+            _ => return Reached::Refused(Box::new(ex), at, accepted),
         }
     }
-    let Some((refused, refused_at)) = refusal else {
-        report.checks.push(Check::new(
-            format!("the limit answers within {max} requests"),
-            false,
-            "a refusal",
-            format!("all {accepted} requests were accepted"),
-        ));
-        return;
-    };
+    Reached::Never(accepted)
+}
+
+/// The 429 contract's checks on the refusal; returns the wait it advertised, if it parses.
+fn judge_refusal(
+    ctx: &Ctx<'_>,
+    x: &ExhaustStep,
+    refused: Exchange,
+    accepted: u32,
+    max: u32,
+    report: &mut StepReport,
+) -> Option<Duration> {
     let status = refused.status.unwrap_or_default();
     report.notes.push(format!(
         "{accepted} requests accepted, then request {} refused with {status}",
@@ -155,9 +162,35 @@ pub(super) async fn run(
         format!("the refusal carries: {}", carried.join(", "))
     });
     report.exchanges.push(refused);
+    wait.ok().flatten().map(|(_, d)| d)
+}
 
+/// Runs an `exhaust` step into `report`.
+pub(super) async fn run(
+    ctx: &mut Ctx<'_>,
+    x: &ExhaustStep,
+    variant: Variant,
+    model: &str,
+    report: &mut StepReport,
+) {
+    let max = x.max_requests.unwrap_or(MAX_REQUESTS);
+    let max_wait = x.max_wait.map_or(MAX_WAIT, |d| d.0);
+    let (refused, refused_at, accepted) =
+        match send_until_refused(ctx, variant, model, max, report).await {
+            Reached::Refused(ex, at, accepted) => (ex, at, accepted),
+            Reached::Stopped => return,
+            Reached::Never(accepted) => {
+                report.checks.push(Check::new(
+                    format!("the limit answers within {max} requests"),
+                    false,
+                    "a refusal",
+                    format!("all {accepted} requests were accepted"),
+                ));
+                return;
+            }
+        };
+    let advertised = judge_refusal(ctx, x, *refused, accepted, max, report);
     if x.recover.unwrap_or(true) {
-        let advertised = wait.ok().flatten().map(|(_, d)| d);
         recover(
             ctx, variant, model, advertised, max_wait, refused_at, report,
         )

@@ -108,33 +108,46 @@ pub fn header_checks(
             ));
         }
         if let Some(want) = rule.parses {
-            let verdicts: Vec<String> = found
-                .iter()
-                .map(|(n, v)| match headers::classify(n, v) {
-                    None => format!("{n}: not a rate-limit header ratecheck knows"),
-                    Some(h) => match h.parsed {
-                        Parsed::Malformed { reason } => format!("{n}: malformed: {reason}"),
-                        _ => String::new(),
-                    },
-                })
-                .filter(|s| !s.is_empty())
-                .collect();
-            let parses = !found.is_empty() && verdicts.is_empty();
-            checks.push(Check::new(
-                format!("header `{pattern}` parses in its dialect"),
-                parses == want,
-                if want { "parses" } else { "does not parse" },
-                if found.is_empty() {
-                    "absent".to_string()
-                } else if verdicts.is_empty() {
-                    format!("parses ({})", shown())
-                } else {
-                    verdicts.join("; ")
-                },
-            ));
+            checks.push(parses_check(pattern, &found, want));
         }
     }
     checks
+}
+
+/// Whether every header matching `pattern` parses in its dialect (or, with `want` false, that
+/// one does not).
+fn parses_check(pattern: &str, found: &[&(String, String)], want: bool) -> Check {
+    let shown = || {
+        found
+            .iter()
+            .map(|(n, v)| format!("{n}: {v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let verdicts: Vec<String> = found
+        .iter()
+        .map(|(n, v)| match headers::classify(n, v) {
+            None => format!("{n}: not a rate-limit header ratecheck knows"),
+            Some(h) => match h.parsed {
+                Parsed::Malformed { reason } => format!("{n}: malformed: {reason}"),
+                _ => String::new(),
+            },
+        })
+        .filter(|s| !s.is_empty())
+        .collect();
+    let parses = !found.is_empty() && verdicts.is_empty();
+    Check::new(
+        format!("header `{pattern}` parses in its dialect"),
+        parses == want,
+        if want { "parses" } else { "does not parse" },
+        if found.is_empty() {
+            "absent".to_string()
+        } else if verdicts.is_empty() {
+            format!("parses ({})", shown())
+        } else {
+            verdicts.join("; ")
+        },
+    )
 }
 
 /// Checks on an SSE stream's end, usage report, error events and length.

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use super::ctx::Ctx;
+use super::ctx::{Ctx, variant};
 use super::expect::{header_checks, probe_checks, stream_checks};
 use super::{Check, Planned, StepReport};
 use crate::endpoint::{Endpoint, Variant};
@@ -44,7 +44,7 @@ pub(super) async fn run(ctx: &mut Ctx<'_>, leaf: &Planned<'_>) -> StepReport {
             report.exchanges = probed.exchanges;
         }
         Step::Request(r) => {
-            let variant = ctx.variant(r.endpoint, r.stream, leaf);
+            let variant = variant(r.endpoint, r.stream, leaf);
             let default = format!("{variant} request");
             report.name = ctx.name(r.name.as_deref(), &default, b, &mut report.checks);
             let ex = request(ctx, r, variant, leaf, &mut report.checks).await;
@@ -52,7 +52,7 @@ pub(super) async fn run(ctx: &mut Ctx<'_>, leaf: &Planned<'_>) -> StepReport {
             report.exchanges.push(ex);
         }
         Step::Exhaust(x) => {
-            let variant = ctx.variant(x.endpoint, x.stream, leaf);
+            let variant = variant(x.endpoint, x.stream, leaf);
             let default = format!("exhaust the limit with {variant} requests");
             report.name = ctx.name(x.name.as_deref(), &default, b, &mut report.checks);
             let model = ctx.model_for(leaf, x.model.as_deref(), &mut report.checks);

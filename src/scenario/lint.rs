@@ -10,7 +10,7 @@ use serde_json::Value;
 use serde_saphyr::Spanned;
 
 use super::vars::references;
-use super::{Loaded, ScenarioError, Step};
+use super::{ForEachStep, LoadStep, Loaded, RequestStep, ScenarioError, Step};
 
 /// Names every run defines.
 const BUILTIN: [&str; 1] = ["model"];
@@ -19,7 +19,10 @@ const BUILTIN: [&str; 1] = ["model"];
 pub fn check(loaded: &Loaded, target_given: bool) -> Result<(), ScenarioError> {
     let mut l = Linter {
         loaded,
-        defined: BUILTIN.iter().map(|s| s.to_string()).collect(),
+        defined: BUILTIN
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect(),
     };
     let s = &loaded.scenario;
     if !target_given && let Some(t) = &s.target {
@@ -117,7 +120,7 @@ impl Linter<'_> {
         let at = (step.referenced.line(), step.referenced.column());
         match &step.value {
             Step::Probe(p) => {
-                self.opt(&p.name, "name")?;
+                self.opt(p.name.as_ref(), "name")?;
                 if p.repeat == Some(0) {
                     return Err(self.error_at(
                         at.0,
@@ -129,39 +132,10 @@ impl Linter<'_> {
                     return Err(self.error_at(at.0, at.1, "`probe.endpoints` is empty".into()));
                 }
             }
-            Step::Request(r) => {
-                self.opt(&r.name, "name")?;
-                self.opt(&r.model, "model")?;
-                if let Some(b) = &r.body {
-                    self.json(b)?;
-                }
-                for v in r.headers.values() {
-                    self.text(v, "headers")?;
-                }
-                for rule in r.expect.headers.values() {
-                    self.opt(&rule.equals, "equals")?;
-                }
-                for (var, header) in &r.capture {
-                    let valid = var
-                        .chars()
-                        .next()
-                        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                        && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                    if !valid || header.trim().is_empty() {
-                        let (line, col) = self.find(var).unwrap_or(at);
-                        return Err(self.error_at(
-                            line,
-                            col,
-                            format!("`capture: {{{var}: {header}}}` needs a variable name (letters, digits, `_`) and a header name"),
-                        ));
-                    }
-                }
-                // Captured names are defined for the steps after this one.
-                self.defined.extend(r.capture.keys().cloned());
-            }
+            Step::Request(r) => self.request_step(r, at)?,
             Step::Exhaust(x) => {
-                self.opt(&x.name, "name")?;
-                self.opt(&x.model, "model")?;
+                self.opt(x.name.as_ref(), "name")?;
+                self.opt(x.model.as_ref(), "model")?;
                 if x.max_requests == Some(0) {
                     return Err(self.error_at(
                         at.0,
@@ -170,56 +144,10 @@ impl Linter<'_> {
                     ));
                 }
                 for rule in x.expect.headers.values() {
-                    self.opt(&rule.equals, "equals")?;
+                    self.opt(rule.equals.as_ref(), "equals")?;
                 }
             }
-            Step::Load(ld) => {
-                self.opt(&ld.name, "name")?;
-                let phases = ld.phases.as_ref();
-                if let Some(p) = phases
-                    && p.value.is_empty()
-                {
-                    return Err(self.error_at(
-                        p.referenced.line(),
-                        p.referenced.column(),
-                        "`load.phases` is empty".into(),
-                    ));
-                }
-                let sends =
-                    |rate: Option<f64>, conc: Option<usize>| rate.is_some() || conc.is_some();
-                let every_phase =
-                    phases.is_some_and(|p| p.value.iter().all(|ph| sends(ph.rate, ph.concurrency)));
-                if !sends(ld.rate, ld.concurrency) && !every_phase {
-                    return Err(self.error_at(
-                        at.0,
-                        at.1,
-                        "`load` needs `rate` (open loop) or `concurrency` (closed loop), on the step or on every phase".into(),
-                    ));
-                }
-                if ld.rate.is_some_and(|r| !(r.is_finite() && r > 0.0))
-                    || phases.is_some_and(|p| {
-                        p.value
-                            .iter()
-                            .any(|ph| ph.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)))
-                    })
-                {
-                    return Err(self.error_at(
-                        at.0,
-                        at.1,
-                        "`load.rate` must be a positive number".into(),
-                    ));
-                }
-                if ld
-                    .stream_fraction
-                    .is_some_and(|f| !(0.0..=1.0).contains(&f))
-                {
-                    return Err(self.error_at(
-                        at.0,
-                        at.1,
-                        "`load.stream_fraction` is a share from 0 to 1".into(),
-                    ));
-                }
-            }
+            Step::Load(ld) => self.load_step(ld, at)?,
             Step::Repeat(r) => {
                 if r.times.value == 0 {
                     return Err(self.error_at(
@@ -232,44 +160,126 @@ impl Linter<'_> {
                 self.steps(&r.steps, "repeat.steps")?;
                 self.undefine(added);
             }
-            Step::ForEach(f) => {
-                if f.endpoints.is_none() && f.shapes.is_none() && f.models.is_none() {
-                    return Err(self.error_at(
-                        at.0,
-                        at.1,
-                        "`for_each` needs `endpoints`, `shapes` or `models` to loop over".into(),
-                    ));
-                }
-                let lists = [
-                    f.endpoints
-                        .as_ref()
-                        .map(|s| (s.value.is_empty(), &s.referenced, "endpoints")),
-                    f.shapes
-                        .as_ref()
-                        .map(|s| (s.value.is_empty(), &s.referenced, "shapes")),
-                    f.models
-                        .as_ref()
-                        .map(|s| (s.value.is_empty(), &s.referenced, "models")),
-                ];
-                for (empty, loc, name) in lists.into_iter().flatten() {
-                    if empty {
-                        return Err(self.error_at(
-                            loc.line(),
-                            loc.column(),
-                            format!("`for_each.{name}` is empty: the steps would never run"),
-                        ));
-                    }
-                }
-                if let Some(models) = &f.models {
-                    for m in &models.value {
-                        self.text(m, "models")?;
-                    }
-                }
-                let added = self.define(&["endpoint", "shape", "stream"]);
-                self.steps(&f.steps, "for_each.steps")?;
-                self.undefine(added);
+            Step::ForEach(f) => self.for_each_step(f, at)?,
+        }
+        Ok(())
+    }
+
+    /// A `request` step: expandable texts, valid captures; captures are defined for the steps after it.
+    fn request_step(&mut self, r: &RequestStep, at: (u64, u64)) -> Result<(), ScenarioError> {
+        self.opt(r.name.as_ref(), "name")?;
+        self.opt(r.model.as_ref(), "model")?;
+        if let Some(b) = &r.body {
+            self.json(b)?;
+        }
+        for v in r.headers.values() {
+            self.text(v, "headers")?;
+        }
+        for rule in r.expect.headers.values() {
+            self.opt(rule.equals.as_ref(), "equals")?;
+        }
+        for (var, header) in &r.capture {
+            let valid = var
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid || header.trim().is_empty() {
+                let (line, col) = self.find(var).unwrap_or(at);
+                return Err(self.error_at(
+                    line,
+                    col,
+                    format!("`capture: {{{var}: {header}}}` needs a variable name (letters, digits, `_`) and a header name"),
+                ));
             }
         }
+        // Captured names are defined for the steps after this one.
+        self.defined.extend(r.capture.keys().cloned());
+        Ok(())
+    }
+
+    /// A `load` step: something that says how to send, rates and shares in range.
+    fn load_step(&self, ld: &LoadStep, at: (u64, u64)) -> Result<(), ScenarioError> {
+        self.opt(ld.name.as_ref(), "name")?;
+        let phases = ld.phases.as_ref();
+        if let Some(p) = phases
+            && p.value.is_empty()
+        {
+            return Err(self.error_at(
+                p.referenced.line(),
+                p.referenced.column(),
+                "`load.phases` is empty".into(),
+            ));
+        }
+        let sends = |rate: Option<f64>, conc: Option<usize>| rate.is_some() || conc.is_some();
+        let every_phase =
+            phases.is_some_and(|p| p.value.iter().all(|ph| sends(ph.rate, ph.concurrency)));
+        if !sends(ld.rate, ld.concurrency) && !every_phase {
+            return Err(self.error_at(
+                at.0,
+                at.1,
+                "`load` needs `rate` (open loop) or `concurrency` (closed loop), on the step or on every phase".into(),
+            ));
+        }
+        if ld.rate.is_some_and(|r| !(r.is_finite() && r > 0.0))
+            || phases.is_some_and(|p| {
+                p.value
+                    .iter()
+                    .any(|ph| ph.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)))
+            })
+        {
+            return Err(self.error_at(at.0, at.1, "`load.rate` must be a positive number".into()));
+        }
+        if ld
+            .stream_fraction
+            .is_some_and(|f| !(0.0..=1.0).contains(&f))
+        {
+            return Err(self.error_at(
+                at.0,
+                at.1,
+                "`load.stream_fraction` is a share from 0 to 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A `for_each`: something to loop over, no empty list; its loop variables are defined inside.
+    fn for_each_step(&mut self, f: &ForEachStep, at: (u64, u64)) -> Result<(), ScenarioError> {
+        if f.endpoints.is_none() && f.shapes.is_none() && f.models.is_none() {
+            return Err(self.error_at(
+                at.0,
+                at.1,
+                "`for_each` needs `endpoints`, `shapes` or `models` to loop over".into(),
+            ));
+        }
+        let lists = [
+            f.endpoints
+                .as_ref()
+                .map(|s| (s.value.is_empty(), &s.referenced, "endpoints")),
+            f.shapes
+                .as_ref()
+                .map(|s| (s.value.is_empty(), &s.referenced, "shapes")),
+            f.models
+                .as_ref()
+                .map(|s| (s.value.is_empty(), &s.referenced, "models")),
+        ];
+        for (empty, loc, name) in lists.into_iter().flatten() {
+            if empty {
+                return Err(self.error_at(
+                    loc.line(),
+                    loc.column(),
+                    format!("`for_each.{name}` is empty: the steps would never run"),
+                ));
+            }
+        }
+        if let Some(models) = &f.models {
+            for m in &models.value {
+                self.text(m, "models")?;
+            }
+        }
+        let added = self.define(&["endpoint", "shape", "stream"]);
+        self.steps(&f.steps, "for_each.steps")?;
+        self.undefine(added);
         Ok(())
     }
 
@@ -277,7 +287,7 @@ impl Linter<'_> {
         names
             .iter()
             .filter(|n| self.defined.insert(n.to_string()))
-            .map(|n| n.to_string())
+            .map(std::string::ToString::to_string)
             .collect()
     }
 
@@ -287,7 +297,7 @@ impl Linter<'_> {
         }
     }
 
-    fn opt(&self, v: &Option<String>, what: &str) -> Result<(), ScenarioError> {
+    fn opt(&self, v: Option<&String>, what: &str) -> Result<(), ScenarioError> {
         match v {
             Some(t) => self.text(t, what),
             None => Ok(()),

@@ -42,8 +42,7 @@ impl Loaded {
         self.scenario.name.clone().unwrap_or_else(|| {
             self.path
                 .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "scenario".into())
+                .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
         })
     }
 }

@@ -99,10 +99,7 @@ pub fn parse(path: &Path, source: String, target_given: bool) -> Result<Loaded, 
         ));
     }
     let scenario: Scenario = serde_saphyr::from_str(&source).map_err(|e| {
-        let (line, column) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((1, 1));
+        let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
         ScenarioError::at(&file, &source, line, column, explain(&e))
     })?;
     let loaded = Loaded {

@@ -34,12 +34,13 @@ fn litellm_bin() -> Option<PathBuf> {
     if std::env::var("RATECHECK_SKIP_LITELLM").is_ok_and(|v| v == "1") {
         return None;
     }
-    let bin = std::env::var("RATECHECK_LITELLM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
+    let bin = std::env::var("RATECHECK_LITELLM").map_or_else(
+        |_| {
             let home = std::env::var("HOME").unwrap_or_default();
             PathBuf::from(home).join(".cache/ratecheck/litellm-1.106.12/bin/litellm")
-        });
+        },
+        PathBuf::from,
+    );
     assert!(
         bin.exists(),
         "LiteLLM is not installed at {}: run tests/litellm/setup.sh (or set RATECHECK_SKIP_LITELLM=1)",
@@ -106,7 +107,7 @@ async fn start_proxy(bin: &PathBuf, config: &str, port: u16) -> Proxy {
         log,
     };
     let health = format!("{}/health/liveliness", proxy.url);
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_mins(2);
     loop {
         if let Ok(r) = reqwest::get(&health).await
             && r.status().is_success()

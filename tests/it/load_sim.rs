@@ -57,7 +57,7 @@ async fn litellm_v3_streams_carry_no_counters_under_load_and_fixed_does() {
     ];
     let html = std::env::temp_dir().join(format!("ratecheck-load-{}.html", std::process::id()));
     let html_arg = html.display().to_string();
-    let v3 = sim(Profile::LitellmV3, 100_000, Duration::from_secs(60)).await;
+    let v3 = sim(Profile::LitellmV3, 100_000, Duration::from_mins(1)).await;
     let mut with_html = args.to_vec();
     with_html.extend(["--report-html", html_arg.as_str()]);
     let (code, report, stderr) = load_json(&v3.url(), &with_html).await;
@@ -98,7 +98,7 @@ async fn litellm_v3_streams_carry_no_counters_under_load_and_fixed_does() {
     );
     assert!(page.contains("litellm_v3_streaming_drop"));
 
-    let fixed = sim(Profile::LitellmFixed, 100_000, Duration::from_secs(60)).await;
+    let fixed = sim(Profile::LitellmFixed, 100_000, Duration::from_mins(1)).await;
     let (code, report, stderr) = load_json(&fixed.url(), &args).await;
     assert_eq!(code, 0, "{stderr}\n{report:#}");
     assert!(kinds(&report).is_empty());
@@ -142,7 +142,7 @@ async fn real_429s_pause_dispatch_for_the_advised_wait() {
 
 #[tokio::test]
 async fn failed_threshold_exits_1() {
-    let server = sim(Profile::LitellmFixed, 100_000, Duration::from_secs(60)).await;
+    let server = sim(Profile::LitellmFixed, 100_000, Duration::from_mins(1)).await;
     let (code, report, _) = load_json(
         &server.url(),
         &[
@@ -173,7 +173,7 @@ async fn failed_threshold_exits_1() {
 
 #[tokio::test]
 async fn ctrl_c_stops_cleanly_and_still_writes_the_report() {
-    let server = sim(Profile::LitellmV3, 100_000, Duration::from_secs(60)).await;
+    let server = sim(Profile::LitellmV3, 100_000, Duration::from_mins(1)).await;
     let out = std::env::temp_dir().join(format!("ratecheck-interrupt-{}.json", std::process::id()));
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_ratecheck"))
         .args([

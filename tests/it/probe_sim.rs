@@ -100,7 +100,7 @@ async fn litellm_v3_drop_is_found_with_exact_headers() {
                 assert!(ex.time_to_first_event_ms.is_some());
             }
             (Mode::NonStreaming, Shape::PlainDict) => {
-                assert_eq!(ex.variant.endpoint, Endpoint::Messages)
+                assert_eq!(ex.variant.endpoint, Endpoint::Messages);
             }
             other => panic!("unexpected {other:?}"),
         }

@@ -70,7 +70,7 @@ fn validate_junit(path: &std::path::Path) {
 
 #[tokio::test]
 async fn litellm_v3_scenario_fails_with_the_named_finding_and_valid_reports() {
-    let server = sim(Profile::LitellmV3, 1000, Duration::from_secs(60)).await;
+    let server = sim(Profile::LitellmV3, 1000, Duration::from_mins(1)).await;
     let (junit, json, md) = (tmp("v3.xml"), tmp("v3.json"), tmp("v3.md"));
     let r = run(
         "litellm-v3-streaming-headers",
@@ -125,7 +125,7 @@ async fn litellm_v3_scenario_fails_with_the_named_finding_and_valid_reports() {
 
 #[tokio::test]
 async fn litellm_fixed_passes_every_litellm_scenario() {
-    let server = sim(Profile::LitellmFixed, 1000, Duration::from_secs(60)).await;
+    let server = sim(Profile::LitellmFixed, 1000, Duration::from_mins(1)).await;
     let junit = tmp("fixed.xml");
     for name in ["litellm-v3-streaming-headers", "litellm-plain-dict-headers"] {
         let r = run(
@@ -143,7 +143,7 @@ async fn litellm_fixed_passes_every_litellm_scenario() {
 
 #[tokio::test]
 async fn plain_dict_scenario_fails_on_litellm_v3() {
-    let server = sim(Profile::LitellmV3, 1000, Duration::from_secs(60)).await;
+    let server = sim(Profile::LitellmV3, 1000, Duration::from_mins(1)).await;
     let r = run("litellm-plain-dict-headers", &server, &[]).await;
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(
@@ -163,13 +163,13 @@ async fn dialect_scenarios_pass_on_their_profiles() {
         (Profile::Openai, "openai-compatible-contract"),
         (Profile::Anthropic, "anthropic-contract"),
     ] {
-        let server = sim(profile, 1000, Duration::from_secs(60)).await;
+        let server = sim(profile, 1000, Duration::from_mins(1)).await;
         let r = run(name, &server, &[]).await;
         assert_eq!(r.code, 0, "{name}: {}\n{}", r.stdout, r.stderr);
         server.shutdown().await;
     }
     // And they fail where their dialect is not spoken.
-    let server = sim(Profile::LitellmFixed, 1000, Duration::from_secs(60)).await;
+    let server = sim(Profile::LitellmFixed, 1000, Duration::from_mins(1)).await;
     let r = run("anthropic-contract", &server, &[]).await;
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(r.stdout.contains("carries `anthropic`"));
@@ -211,7 +211,7 @@ async fn contract_429_passes_with_the_measured_wait_on_every_profile() {
 
 #[tokio::test]
 async fn contract_429_fails_when_the_limit_is_never_reached() {
-    let server = sim(Profile::Openai, 1000, Duration::from_secs(60)).await;
+    let server = sim(Profile::Openai, 1000, Duration::from_mins(1)).await;
     let file = tmp("never.yaml");
     std::fs::write(&file, "steps:\n  - exhaust:\n      max_requests: 5\n").unwrap();
     let url = server.url();
@@ -225,7 +225,7 @@ async fn contract_429_fails_when_the_limit_is_never_reached() {
 
 #[tokio::test]
 async fn baseline_recorded_on_fixed_gateway_fails_on_v3() {
-    let fixed = sim(Profile::LitellmFixed, 1000, Duration::from_secs(60)).await;
+    let fixed = sim(Profile::LitellmFixed, 1000, Duration::from_mins(1)).await;
     let base = tmp("baseline.json");
     let b = base.display().to_string();
     let r = run(
@@ -255,7 +255,7 @@ async fn baseline_recorded_on_fixed_gateway_fails_on_v3() {
 
     // "Upgrade" to the v3 gateway: only the baseline gate is asked about, via a scenario
     // without expectations of its own.
-    let v3 = sim(Profile::LitellmV3, 1000, Duration::from_secs(60)).await;
+    let v3 = sim(Profile::LitellmV3, 1000, Duration::from_mins(1)).await;
     let file = tmp("matrix.yaml");
     std::fs::write(
         &file,
@@ -334,8 +334,8 @@ async fn triage_bundle_names_the_drop_with_its_cause_and_a_stream_timeline() {
 #[tokio::test]
 async fn load_scenario_finds_the_drop_under_load_on_v3_and_passes_on_fixed() {
     let (v3, fixed) = tokio::join!(
-        sim(Profile::LitellmV3, 100_000, Duration::from_secs(60)),
-        sim(Profile::LitellmFixed, 100_000, Duration::from_secs(60))
+        sim(Profile::LitellmV3, 100_000, Duration::from_mins(1)),
+        sim(Profile::LitellmFixed, 100_000, Duration::from_mins(1))
     );
     let (bad, good) = tokio::join!(
         run("rate-limit-headers-under-load", &v3, &[]),

@@ -18,7 +18,7 @@ pub struct Run {
 
 /// Runs `ratecheck` with `args` and extra environment, with the key variables cleared.
 pub async fn ratecheck(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let args: Vec<String> = args.iter().map(std::string::ToString::to_string).collect();
     let env: Vec<(String, String)> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -135,7 +135,7 @@ async fn serve(mut sock: TcpStream, fault: Fault) {
     let request = read_request(&mut sock).await;
     match fault {
         Fault::Hang => {
-            tokio::time::sleep(Duration::from_secs(60)).await;
+            tokio::time::sleep(Duration::from_mins(1)).await;
         }
         Fault::CutStream => {
             sse_head_and_one_event(&mut sock, "x-ratelimit-remaining-requests: 9\r\n").await;
@@ -144,7 +144,7 @@ async fn serve(mut sock: TcpStream, fault: Fault) {
         }
         Fault::StallStream => {
             sse_head_and_one_event(&mut sock, "").await;
-            tokio::time::sleep(Duration::from_secs(60)).await;
+            tokio::time::sleep(Duration::from_mins(1)).await;
         }
         Fault::Garbage => {
             let body = "<html><body>502 Bad Gateway</body></html>";

@@ -29,10 +29,11 @@ pub(super) fn counter_checks(
         }
     }
     let admitted = |from: u32, to: u32| -> i64 {
-        exchanges
+        let n = exchanges
             .iter()
             .filter(|e| e.seq > from && e.seq <= to && e.shape.is_success())
-            .count() as i64
+            .count();
+        i64::try_from(n).unwrap_or(i64::MAX)
     };
     let mut replenished = 0;
     for (name, points) in series {

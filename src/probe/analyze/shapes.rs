@@ -147,7 +147,7 @@ pub(super) fn litellm_signature(
                 streams.join(", ")
             ),
         );
-        f.present_on = with_counters.clone();
+        f.present_on.clone_from(&with_counters);
         f.missing_on = streams;
         f.link = Some(LITELLM_ISSUE_URL.into());
         out.push(f);

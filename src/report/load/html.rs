@@ -121,8 +121,9 @@ fn segments(points: &[(usize, Option<f64>)]) -> Segments {
     out
 }
 
-/// Renders the HTML report.
-pub fn render(r: &LoadReport) -> String {
+/// The per-second lines of the first two charts: sent/accepted/refused, and advertised
+/// `remaining` per shape; shapes that never advertised it are returned apart, to be named.
+fn series(r: &LoadReport) -> (Vec<Line>, Vec<Line>, Vec<String>) {
     let t = &r.timeline;
     let per_second = |f: fn(&crate::load::stats::Second) -> u64| -> Vec<(f64, f64)> {
         t.iter()
@@ -164,6 +165,12 @@ pub fn render(r: &LoadReport) -> String {
             remaining.push((shape.variant.clone(), segs));
         }
     }
+    (timeline, remaining, silent)
+}
+
+/// Renders the HTML report.
+pub fn render(r: &LoadReport) -> String {
+    let (timeline, remaining, silent) = series(r);
     let curve = vec![(
         "from intended send".to_string(),
         vec![r.latency.curve.clone()],
