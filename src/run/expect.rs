@@ -51,17 +51,10 @@ pub fn header_checks(
             .iter()
             .filter(|(n, _)| glob_match(pattern, n))
             .collect();
-        let shown = || {
-            found
-                .iter()
-                .map(|(n, v)| format!("{n}: {v}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
         let seen = if found.is_empty() {
             "absent".to_string()
         } else {
-            shown()
+            shown(&found)
         };
         match rule.present {
             Some(true) => checks.push(Check::new(
@@ -114,16 +107,18 @@ pub fn header_checks(
     checks
 }
 
+/// `name: value; name: value` of the headers found.
+fn shown(found: &[&(String, String)]) -> String {
+    found
+        .iter()
+        .map(|(n, v)| format!("{n}: {v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Whether every header matching `pattern` parses in its dialect (or, with `want` false, that
 /// one does not).
 fn parses_check(pattern: &str, found: &[&(String, String)], want: bool) -> Check {
-    let shown = || {
-        found
-            .iter()
-            .map(|(n, v)| format!("{n}: {v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
     let verdicts: Vec<String> = found
         .iter()
         .map(|(n, v)| match headers::classify(n, v) {
@@ -143,7 +138,7 @@ fn parses_check(pattern: &str, found: &[&(String, String)], want: bool) -> Check
         if found.is_empty() {
             "absent".to_string()
         } else if verdicts.is_empty() {
-            format!("parses ({})", shown())
+            format!("parses ({})", shown(found))
         } else {
             verdicts.join("; ")
         },
