@@ -358,6 +358,38 @@ impl FindingKind {
         self.info().name
     }
 
+    /// Every kind, in order. The successor match below is exhaustive, so a new kind cannot be
+    /// left out of it unnoticed: the JSON schemas are checked against this list.
+    pub fn all() -> Vec<FindingKind> {
+        use FindingKind::{
+            BrokenResponse, CounterMismatch, EarlyThrottle, EndpointError, ImplausibleReset,
+            InStreamError, InconsistentValue, LitellmV3PlainDictDrop, LitellmV3StreamingDrop,
+            MalformedValue, MissingOnShape, NoRetryHint, OverAdmission, WaitTooShort,
+        };
+        let mut out = Vec::new();
+        let mut next = Some(LitellmV3StreamingDrop);
+        while let Some(kind) = next {
+            out.push(kind);
+            next = match kind {
+                LitellmV3StreamingDrop => Some(LitellmV3PlainDictDrop),
+                LitellmV3PlainDictDrop => Some(MissingOnShape),
+                MissingOnShape => Some(MalformedValue),
+                MalformedValue => Some(InconsistentValue),
+                InconsistentValue => Some(ImplausibleReset),
+                ImplausibleReset => Some(CounterMismatch),
+                CounterMismatch => Some(EndpointError),
+                EndpointError => Some(BrokenResponse),
+                BrokenResponse => Some(InStreamError),
+                InStreamError => Some(EarlyThrottle),
+                EarlyThrottle => Some(OverAdmission),
+                OverAdmission => Some(WaitTooShort),
+                WaitTooShort => Some(NoRetryHint),
+                NoRetryHint => None,
+            };
+        }
+        out
+    }
+
     /// The expectation this kind breaks.
     pub fn class(self) -> FindingClass {
         self.info().class
@@ -440,5 +472,50 @@ mod tests {
         assert_eq!(decide([], false), Exit::Ok);
         assert_eq!(decide([], true), Exit::Findings);
         assert_eq!(decide([Exit::Timeout, Exit::Protocol], true), Exit::Timeout);
+    }
+
+    /// Every schema that names finding kinds names exactly these.
+    #[test]
+    fn schemas_list_every_kind() {
+        let kinds: std::collections::BTreeSet<&str> = FindingKind::all()
+            .into_iter()
+            .map(FindingKind::name)
+            .collect();
+        assert_eq!(
+            kinds.len(),
+            FindingKind::all().len(),
+            "a kind is listed twice"
+        );
+        for schema in ["probe", "run", "load"] {
+            let path = format!(
+                "{}/docs/{schema}-report.schema.json",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let text = std::fs::read_to_string(&path).unwrap();
+            let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let mut enums = Vec::new();
+            collect_kind_enums(&json, &mut enums);
+            for e in enums {
+                assert_eq!(e, kinds, "{path}");
+            }
+        }
+    }
+
+    fn collect_kind_enums<'a>(
+        v: &'a serde_json::Value,
+        out: &mut Vec<std::collections::BTreeSet<&'a str>>,
+    ) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(serde_json::Value::Array(items)) = m.get("enum")
+                    && items.iter().any(|i| i == "missing_on_shape")
+                {
+                    out.push(items.iter().filter_map(|i| i.as_str()).collect());
+                }
+                m.values().for_each(|x| collect_kind_enums(x, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| collect_kind_enums(x, out)),
+            _ => {}
+        }
     }
 }

@@ -120,6 +120,25 @@ async fn litellm_v3_scenario_fails_with_the_named_finding_and_valid_reports() {
     assert!(xml.contains("testcase name=\"streaming chat/completions carries `litellm`\""));
     let markdown = std::fs::read_to_string(&md).unwrap();
     assert!(markdown.contains("| **FAIL** |"));
+
+    // `--format json` prints the same document on stdout, and nothing else.
+    let r = run(
+        "litellm-v3-streaming-headers",
+        &server,
+        &["--format", "json"],
+    )
+    .await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let printed: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    validate_json(&printed);
+    assert_eq!(printed["outcome"]["status"], "findings");
+    let r = run(
+        "litellm-v3-streaming-headers",
+        &server,
+        &["--format", "markdown"],
+    )
+    .await;
+    assert!(r.stdout.starts_with("## ratecheck run"), "{}", r.stdout);
     server.shutdown().await;
 }
 
