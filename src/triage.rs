@@ -11,7 +11,7 @@ use crate::http::Client;
 use crate::probe::{ProbeOptions, ProbeReport, probe};
 use crate::run::{Resolved, ScenarioReport, run_scenario};
 use crate::scenario;
-use crate::verdict::Exit;
+use crate::verdict::{self, Exit};
 
 /// What triage does besides the probe.
 #[derive(Debug, Clone)]
@@ -38,11 +38,8 @@ pub struct Triage {
 impl Triage {
     /// The exit this bundle maps to: the probe's, worsened by a failed 429 contract.
     pub fn exit(&self) -> Exit {
-        let e = self.probe.exit();
-        match &self.contract {
-            Some(c) => e.worst(c.exit()),
-            None => e,
-        }
+        let contract = self.contract.iter().map(ScenarioReport::exit);
+        verdict::decide(std::iter::once(self.probe.exit()).chain(contract), false)
     }
 }
 

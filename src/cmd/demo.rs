@@ -15,7 +15,7 @@ use crate::mock::{MockConfig, MockServer, Profile};
 use crate::probe::{ProbeOptions, ProbeReport, probe};
 use crate::report::Format;
 use crate::report::probe::render;
-use crate::verdict::{Exit, FindingKind};
+use crate::verdict::{self, FindingKind};
 
 /// Probes one simulator profile and returns its report.
 pub async fn probe_profile(profile: Profile) -> Result<ProbeReport, CliError> {
@@ -88,9 +88,6 @@ pub async fn run(args: &DemoArgs, color: bool, out: &mut dyn Write) -> Result<En
         t
     };
     write_out(out, &text)?;
-    Ok(Ended::with(if found && clean {
-        Exit::Ok
-    } else {
-        Exit::Findings
-    }))
+    // The demo's own verdict: it fails when the simulator did not show the drop and its fix.
+    Ok(Ended::with(verdict::decide([], !(found && clean))))
 }
