@@ -93,6 +93,7 @@ fn main() {
             insecure: false,
             extra_headers: Vec::new(),
             api_key: None,
+            rate_headers: Vec::new(),
         };
         let client = Client::new(normalize_base(&url).unwrap(), settings).unwrap();
         let raw = reqwest::Client::new();

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::mock::Profile;
+use crate::probe::analyze::CounterMode;
 use crate::report::Format;
 
 /// Reproduce, diagnose and verify rate-limit header bugs in LLM gateways.
@@ -94,6 +95,12 @@ pub struct ConnectArgs {
     /// Accept invalid TLS certificates.
     #[arg(long)]
     pub insecure: bool,
+
+    /// A rate-limit header the gateway's operator named (Azure APIM's `llm-token-limit` policy
+    /// lets them choose, e.g. `remaining-tokens`); compared across shapes like the known
+    /// dialects (repeatable).
+    #[arg(long = "rate-header", value_name = "NAME")]
+    pub rate_headers: Vec<String>,
 }
 
 /// Which endpoints and models the probe matrix uses (shared by `probe` and `triage`).
@@ -110,6 +117,15 @@ pub struct SelectArgs {
     /// Endpoints to probe, comma-separated: chat, completions, responses, messages, embeddings.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub endpoints: Option<Vec<String>>,
+
+    /// How counter motion is judged: `auto` by each dialect's limiter (LiteLLM's exact windows,
+    /// OpenAI's replenishing counters, …), `exact` or `approximate` for all, `off`.
+    #[arg(long, value_enum, default_value_t = CounterMode::Auto)]
+    pub counters: CounterMode,
+
+    /// Warnings fail the run too (exit 1), not only findings.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `ratecheck probe`.
@@ -172,6 +188,15 @@ pub struct RunArgs {
     /// Accept invalid TLS certificates.
     #[arg(long)]
     pub insecure: bool,
+
+    /// A rate-limit header the operator named, added to the scenario's `rate_headers`
+    /// (repeatable).
+    #[arg(long = "rate-header", value_name = "NAME")]
+    pub rate_headers: Vec<String>,
+
+    /// Warnings fail the run too, as `strict: true` in a scenario does.
+    #[arg(long)]
+    pub strict: bool,
 
     /// Output format on standard output: the step-by-step summary as the run goes (`table`),
     /// or the whole report at the end.
@@ -314,6 +339,10 @@ pub struct LoadArgs {
     /// [default: none].
     #[arg(long, value_enum)]
     pub pace: Option<crate::load::Pace>,
+
+    /// Warnings fail the run too (exit 1), not only findings.
+    #[arg(long)]
+    pub strict: bool,
 
     /// Fail (exit 1) when this holds, e.g. `p99_ms>2000` or `error_rate>0.01` (repeatable).
     #[arg(long = "fail-if", value_name = "EXPR")]

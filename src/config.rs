@@ -175,6 +175,7 @@ pub fn connect_spec(
     insecure: bool,
     header_flags: &[String],
     key: &KeySource,
+    rate_headers: &[String],
 ) -> Result<ConnectSpec, CliError> {
     if timeout.is_zero() {
         return Err(CliError::usage("`--timeout` must be more than zero"));
@@ -184,6 +185,7 @@ pub fn connect_spec(
         insecure,
         extra_headers: headers(header_flags)?,
         api_key: api_key(key)?,
+        rate_headers: rate_headers.to_vec(),
     })
 }
 
@@ -198,6 +200,7 @@ pub fn client(url: &str, connect: &ConnectArgs) -> Result<Client, CliError> {
         connect.insecure,
         &connect.headers,
         &KeySource::from_flags(connect.api_key_env.as_ref(), connect.api_key_file.as_ref()),
+        &connect.rate_headers,
     )?;
     build_client(url, spec)
 }
@@ -236,6 +239,8 @@ pub fn probe_options(select: &SelectArgs, repeat: u32) -> Result<ProbeOptions, C
         model: select.model.clone(),
         embedding_model: select.embedding_model.clone(),
         repeat,
+        counters: select.counters,
+        strict: select.strict,
     })
 }
 
@@ -270,6 +275,7 @@ pub fn load_spec(args: &LoadArgs) -> Result<LoadSpec, CliError> {
         pace: args.pace,
         fail_if,
         seed: args.seed,
+        strict: args.strict,
     })
 }
 

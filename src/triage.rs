@@ -57,6 +57,8 @@ pub async fn triage(client: &Client, opts: &TriageOptions) -> Triage {
                     let resolved = Resolved {
                         model: Some(model.clone()),
                         embedding_model: opts.probe.embedding_model.clone(),
+                        counters: opts.probe.counters,
+                        strict: opts.probe.strict,
                     };
                     Some(run_scenario(&loaded, client, &resolved, &mut |_| {}).await)
                 }

@@ -226,6 +226,26 @@ pub enum FindingKind {
     WaitTooShort,
     /// Under load: 429s that say nothing about when to retry.
     NoRetryHint,
+    /// No response carried any rate-limit header: nothing to pace on.
+    NoRateLimitHeaders,
+    /// The model or router behind a gateway failed (an upstream 404 or 5xx, a cooldown 429):
+    /// not the gateway's own limiter.
+    UpstreamError,
+}
+
+/// How strong the evidence is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// The evidence proves a defect: exit 1.
+    Finding,
+    /// Suspicious but not proof: shown prominently, exit 0 unless `--strict`.
+    Warning,
+}
+
+/// Splits checks' results into proven findings and warnings, each in its checks' order.
+pub fn by_level(all: Vec<Finding>) -> (Vec<Finding>, Vec<Finding>) {
+    all.into_iter().partition(Finding::is_finding)
 }
 
 /// The expectation a kind of finding breaks, as scenario `expect:` gates name them.
@@ -253,96 +273,130 @@ pub struct KindInfo {
     pub sampled_under_load: bool,
     /// Why it usually happens, and where to look (the triage bundle's "likely cause").
     pub cause: &'static str,
+    /// The level of a finding of this kind when its check has the whole evidence; checks
+    /// lower it to a warning where the evidence falls short (see the README's "What ratecheck
+    /// accuses").
+    pub level: Level,
 }
 
 impl FindingKind {
     /// Everything about this kind, from one exhaustive table.
+    // One row per kind reads better as one table than split across functions.
+    #[allow(clippy::too_many_lines)]
     pub fn info(self) -> KindInfo {
         use FindingClass::{Error, Load, Shape, Value};
-        let (name, class, sampled_under_load, cause) = match self {
+        let (name, class, sampled_under_load, cause, level) = match self {
             FindingKind::LitellmV3StreamingDrop => (
                 "litellm_v3_streaming_drop",
                 Shape,
                 true,
                 "LiteLLM's v3 parallel_request_limiter computes these headers in a post-call hook, which runs after a streaming response has already sent its headers. The fix (PR #27747) was closed unmerged; the callback in ratecheck's README (`async_post_call_response_headers_hook`) restores them.",
+                Level::Finding,
             ),
             FindingKind::LitellmV3PlainDictDrop => (
                 "litellm_v3_plain_dict_drop",
                 Shape,
                 true,
                 "Responses that LiteLLM builds as plain dicts (e.g. /v1/messages) skip the code path that attaches the v3 limiter's headers to response objects.",
+                Level::Finding,
             ),
             FindingKind::MissingOnShape => (
                 "missing_on_shape",
                 Shape,
                 false,
                 "The gateway adds this header on some code paths only. Streaming responses often flush their headers before the post-processing that would add it.",
+                Level::Finding,
             ),
             FindingKind::MalformedValue => (
                 "malformed_value",
                 Value,
                 true,
                 "The value is not in its dialect's format; SDKs that parse it will fail or ignore it. Check the gateway's header-writing code or its configuration of header names.",
+                Level::Finding,
             ),
             FindingKind::InconsistentValue => (
                 "inconsistent_value",
                 Value,
                 true,
                 "Remaining above limit, or a limit that is not positive: counters from different scopes (key, team, model) are mixed, or the limit is misconfigured.",
+                Level::Finding,
             ),
             FindingKind::ImplausibleReset => (
                 "implausible_reset",
                 Value,
                 true,
                 "A reset in the past or absurdly far away: usually a unit mix-up (milliseconds for seconds) or an epoch timestamp sent where a delta is expected.",
+                Level::Warning,
             ),
             FindingKind::CounterMismatch => (
                 "counter_mismatch",
                 Value,
                 false,
                 "The counter does not fall by one per request: other traffic on the same key, a counter not updated on some response shapes, or one counter per worker instead of a shared one.",
+                Level::Finding,
             ),
             FindingKind::EndpointError => (
                 "endpoint_error",
                 Error,
                 false,
                 "The endpoint answered an error status: the model is not configured for it, the key may not use it, or the limit was reached during the probe.",
+                Level::Warning,
             ),
             FindingKind::BrokenResponse => (
                 "broken_response",
                 Error,
                 false,
                 "A stream was cut or a body could not be read: a proxy timeout or buffer limit between client and gateway, or the upstream disconnecting mid-stream.",
+                Level::Finding,
             ),
             FindingKind::InStreamError => (
                 "in_stream_error",
                 Error,
                 false,
                 "The gateway answered 200 and then sent an error inside the stream: the upstream failed after headers were flushed (see BerriAI/litellm#9035), so the status code cannot tell clients.",
+                Level::Warning,
             ),
             FindingKind::EarlyThrottle => (
                 "early_throttle",
                 Load,
                 false,
                 "The gateway refused while its own counter said there was room: the advertised counter is per worker or per replica while the limit is enforced globally, or another counter (tokens, team, model) binds first.",
+                Level::Finding,
             ),
             FindingKind::OverAdmission => (
                 "over_admission",
                 Load,
                 false,
                 "More requests got through in a window than the advertised limit: the limit is enforced per worker or replica, or the counters are eventually consistent.",
+                Level::Finding,
             ),
             FindingKind::WaitTooShort => (
                 "wait_too_short",
                 Load,
                 false,
                 "The advertised wait ends before the window refills: the gateway computes Retry-After from a different clock or window than the one it enforces.",
+                Level::Finding,
             ),
             FindingKind::NoRetryHint => (
                 "no_retry_hint",
                 Load,
                 false,
                 "The 429 carries no Retry-After: clients fall back to guessing, which either hammers the gateway or waits too long.",
+                Level::Warning,
+            ),
+            FindingKind::NoRateLimitHeaders => (
+                "no_rate_limit_headers",
+                Shape,
+                false,
+                "The gateway sends no rate-limit header on any response: clients cannot pace themselves and learn the limit only from 429s. Enable the gateway's rate-limit headers, or configure limits for this key.",
+                Level::Warning,
+            ),
+            FindingKind::UpstreamError => (
+                "upstream_error",
+                Error,
+                false,
+                "The gateway answered with its upstream's failure: the model is not deployed for this endpoint, the provider failed, or the router put the deployment in cooldown after a failure. The gateway's limiter still counts such requests.",
+                Level::Warning,
             ),
         };
         KindInfo {
@@ -350,6 +404,7 @@ impl FindingKind {
             class,
             sampled_under_load,
             cause,
+            level,
         }
     }
 
@@ -364,7 +419,8 @@ impl FindingKind {
         use FindingKind::{
             BrokenResponse, CounterMismatch, EarlyThrottle, EndpointError, ImplausibleReset,
             InStreamError, InconsistentValue, LitellmV3PlainDictDrop, LitellmV3StreamingDrop,
-            MalformedValue, MissingOnShape, NoRetryHint, OverAdmission, WaitTooShort,
+            MalformedValue, MissingOnShape, NoRateLimitHeaders, NoRetryHint, OverAdmission,
+            UpstreamError, WaitTooShort,
         };
         let mut out = Vec::new();
         let mut next = Some(LitellmV3StreamingDrop);
@@ -384,7 +440,9 @@ impl FindingKind {
                 EarlyThrottle => Some(OverAdmission),
                 OverAdmission => Some(WaitTooShort),
                 WaitTooShort => Some(NoRetryHint),
-                NoRetryHint => None,
+                NoRetryHint => Some(NoRateLimitHeaders),
+                NoRateLimitHeaders => Some(UpstreamError),
+                UpstreamError => None,
             };
         }
         out
@@ -407,6 +465,8 @@ impl Serialize for FindingKind {
 pub struct Finding {
     /// What kind of problem.
     pub kind: FindingKind,
+    /// How strong the evidence is.
+    pub level: Level,
     /// The headers concerned, if any.
     pub headers: Vec<String>,
     /// One-line description.
@@ -425,12 +485,25 @@ impl Finding {
     pub fn new(kind: FindingKind, message: String) -> Self {
         Finding {
             kind,
+            level: kind.info().level,
             headers: Vec::new(),
             message,
             present_on: Vec::new(),
             missing_on: Vec::new(),
             link: None,
         }
+    }
+
+    /// The same, as a warning: the evidence suggests the problem but does not prove it.
+    #[must_use]
+    pub fn warning(mut self) -> Self {
+        self.level = Level::Warning;
+        self
+    }
+
+    /// Whether this is proof of a defect (rather than a warning).
+    pub fn is_finding(&self) -> bool {
+        self.level == Level::Finding
     }
 
     /// The finding in a few words: which headers were missing where, or its message.

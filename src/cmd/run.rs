@@ -68,7 +68,9 @@ fn resolve(l: &Loaded, args: &RunArgs) -> Result<(Client, Resolved), CliError> {
         (None, Some(d)) => d.0,
         (None, None) => config::DEFAULT_TIMEOUT,
     };
-    let spec = config::connect_spec(timeout, args.insecure, &headers, &key)
+    let mut rate_headers = s.defaults.rate_headers.clone();
+    rate_headers.extend(args.rate_headers.iter().cloned());
+    let spec = config::connect_spec(timeout, args.insecure, &headers, &key, &rate_headers)
         .map_err(|e| e.in_file(&file))?;
     let model = match (&args.model, &s.defaults.model) {
         (Some(m), _) => Some(m.clone()),
@@ -85,6 +87,8 @@ fn resolve(l: &Loaded, args: &RunArgs) -> Result<(Client, Resolved), CliError> {
         Resolved {
             model,
             embedding_model,
+            counters: s.defaults.counters.unwrap_or_default(),
+            strict: s.strict || args.strict,
         },
     ))
 }

@@ -34,7 +34,13 @@ impl Client {
         for (name, value) in head {
             let raw = String::from_utf8_lossy(value.as_bytes());
             let shown = self.redactor.header_cow(name.as_str(), &raw);
-            let rate = headers::classify(name.as_str(), &shown);
+            let rate = headers::classify(name.as_str(), &shown).or_else(|| {
+                self.settings
+                    .rate_headers
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(name.as_str()))
+                    .then(|| headers::declared(name.as_str(), &shown))
+            });
             // Lean clients (load) keep the rate-limit headers parsed, and only the few other
             // headers the analysis reads; nothing else is copied.
             let keep = !self.lean
@@ -50,6 +56,7 @@ impl Client {
                     .push((name.as_str().to_string(), shown.into_owned()));
             }
         }
+        headers::mark_passthrough(&mut ex.rate_headers);
         ex.content_type = ex.header("content-type").map(str::to_string);
         let is_sse = ex
             .content_type
@@ -57,8 +64,16 @@ impl Client {
             .is_some_and(|c| c.to_ascii_lowercase().contains("text/event-stream"));
 
         if status == 404 || status == 405 {
-            ex.shape = Shape::NotOffered;
-            let _ = self.read_body(body).await;
+            let text = self.read_body(body).await.unwrap_or_default();
+            ex.error_type = error_type(&text).map(|t| self.redactor.text(&t));
+            ex.error_excerpt = Some(self.excerpt(&text));
+            // A gateway that forwards its model's 404 offers the endpoint: the model behind it
+            // failed. Only a plain 404 means the endpoint is not there.
+            ex.shape = if upstream_failure(ex, &text) {
+                Shape::Error
+            } else {
+                Shape::NotOffered
+            };
         } else if status >= 400 {
             ex.shape = Shape::Error;
             let text = self.read_body(body).await.unwrap_or_default();
@@ -102,6 +117,18 @@ impl Client {
         }
         ex.total_ms = ms(start.elapsed());
     }
+}
+
+/// Whether an error answer is the gateway forwarding its upstream's failure: a JSON error from
+/// LiteLLM (its `x-litellm-*` headers are on the response), or a message naming a provider
+/// exception (`litellm.NotFoundError: … Hosted_vllmException`).
+fn upstream_failure(ex: &Exchange, text: &str) -> bool {
+    let litellm = ex.headers.iter().any(|(n, _)| n.starts_with("x-litellm-"))
+        || ex
+            .rate_headers
+            .iter()
+            .any(|h| h.name.starts_with("x-litellm-"));
+    (litellm && error_type(text).is_some()) || text.contains("Exception")
 }
 
 /// Whether a JSON body is an object with a string `object` field (OpenAI's response objects),

@@ -198,10 +198,7 @@ impl Exchange {
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
-            rate_headers: headers
-                .iter()
-                .filter_map(|(n, v)| crate::headers::classify(n, v))
-                .collect(),
+            rate_headers: crate::headers::classify_all(headers.iter().copied(), &[]),
             total_ms: 1.0,
             ..Exchange::empty(variant, 1, 1)
         }
@@ -224,6 +221,8 @@ pub struct ConnectSpec {
     pub extra_headers: Vec<(String, String)>,
     /// The API key, sent as a bearer token (and `x-api-key` on `/v1/messages`).
     pub api_key: Option<String>,
+    /// Operator-named rate-limit headers (`--rate-header`), compared like the known dialects.
+    pub rate_headers: Vec<String>,
 }
 
 /// A configured HTTP client bound to one gateway base URL.

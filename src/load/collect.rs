@@ -66,6 +66,7 @@ pub(crate) struct Collector {
     window_accepted: u64,
     dispatch_end: Duration,
     fail_if: Vec<Condition>,
+    strict: bool,
 }
 
 impl Collector {
@@ -116,6 +117,7 @@ impl Collector {
             window_accepted: 0,
             dispatch_end: Duration::ZERO,
             fail_if: opts.fail_if.clone(),
+            strict: opts.strict,
         }
     }
 
@@ -337,13 +339,14 @@ impl Collector {
                 carried: t.carried.clone(),
             })
             .collect();
-        let (findings, notes) = truth::findings(
+        let (all, notes) = truth::findings(
             &self.shapes,
             &self.samples,
             &self.truth,
             &self.errors,
             self.settings.max_in_flight,
         );
+        let (findings, warnings) = crate::verdict::by_level(all);
         let mut report = LoadReport {
             schema_version: super::report::SCHEMA_VERSION,
             tool: crate::probe::TOOL.to_string(),
@@ -368,6 +371,8 @@ impl Collector {
             shapes,
             truth: self.truth,
             findings,
+            warnings,
+            strict: self.strict,
             notes,
             thresholds: Vec::new(),
             timeline: self.timeline,

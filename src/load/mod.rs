@@ -14,7 +14,7 @@
 pub mod backoff;
 mod collect;
 mod pace;
-mod report;
+pub(crate) mod report;
 pub mod spec;
 pub mod stats;
 #[cfg(test)]
@@ -165,6 +165,8 @@ pub struct LoadOptions {
     pub pace: Pace,
     /// Thresholds evaluated on the finished report; one that holds fails the run.
     pub fail_if: Vec<threshold::Condition>,
+    /// Warnings fail the run too.
+    pub strict: bool,
     /// Seed for arrivals, the mix and jitter: the same seed gives the same schedule.
     pub seed: u64,
 }

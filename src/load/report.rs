@@ -172,8 +172,12 @@ pub struct LoadReport {
     pub shapes: Vec<ShapeReport>,
     /// Headers against behaviour.
     pub truth: Truth,
-    /// Problems; any makes the exit code at least 1.
+    /// Defects the evidence proves; any makes the exit code at least 1.
     pub findings: Vec<Finding>,
+    /// Suspicious but not proof; they make the exit code 1 only with `strict`.
+    pub warnings: Vec<Finding>,
+    /// Whether warnings fail the run.
+    pub strict: bool,
     /// Observations.
     pub notes: Vec<String>,
     /// `--fail-if` results.
@@ -197,7 +201,9 @@ impl LoadReport {
         } else {
             Vec::new()
         };
-        let found = !self.findings.is_empty() || self.thresholds.iter().any(|t| t.failed);
+        let found = !self.findings.is_empty()
+            || (self.strict && !self.warnings.is_empty())
+            || self.thresholds.iter().any(|t| t.failed);
         verdict::decide(faults, found)
     }
 }
@@ -211,7 +217,7 @@ fn arrival(a: &Arrival) -> String {
 }
 
 /// "1 retry", "3 retries".
-fn count(n: u64, one: &str, many: &str) -> String {
+pub(crate) fn count(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 

@@ -60,6 +60,8 @@ pub struct LoadSpec {
     pub fail_if: Vec<Condition>,
     /// Seed for arrivals, the mix and jitter (default 1).
     pub seed: Option<u64>,
+    /// Warnings fail the run too.
+    pub strict: bool,
 }
 
 /// Why a spec cannot run. `field` is the scenario key; flags spell it `--field-name`.
@@ -140,6 +142,7 @@ impl LoadSpec {
             budget_floor: RETRY_BUDGET_FLOOR,
             pace: self.pace.unwrap_or(Pace::None),
             fail_if: self.fail_if.clone(),
+            strict: self.strict,
             seed: self.seed.unwrap_or(1),
         })
     }

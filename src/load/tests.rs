@@ -316,6 +316,7 @@ impl Default for LoadOptions {
             budget_floor: 10,
             pace: super::Pace::None,
             fail_if: Vec::new(),
+            strict: false,
             seed: 1,
         }
     }

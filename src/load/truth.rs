@@ -8,7 +8,8 @@ use super::stats::{ErrorClass, ShapeTally};
 use crate::endpoint::Variant;
 use crate::http::Exchange;
 use crate::probe::analyze;
-use crate::verdict::{Finding, FindingKind};
+use crate::probe::analyze::CounterMode;
+use crate::verdict::{Finding, FindingClass, FindingKind};
 
 /// A header counts as sent on a shape when at least this share of its responses carried it.
 const ALWAYS: f64 = 0.99;
@@ -25,27 +26,32 @@ pub fn findings(
     let mut notes = Vec::new();
     // The probe's per-response checks still hold on sampled exchanges under concurrency;
     // its counter and error checks need sequential sends, so their kinds are left out.
-    let (sampled, sample_notes) = analyze::analyze(samples);
+    let sampled = analyze::analyze(samples, CounterMode::Off);
     out.extend(
         sampled
+            .findings
             .into_iter()
+            .chain(sampled.warnings)
             .filter(|f| f.kind.info().sampled_under_load),
     );
-    notes.extend(sample_notes);
+    notes.extend(sampled.notes);
     missing_under_load(shapes, &mut out);
+    // Motion of an exact window proves what it shows; of anything else, it only suggests.
+    let exact = analyze::is_litellm(samples);
+    let level = |f: Finding| if exact { f } else { f.warning() };
 
     if let Some(first) = truth.first_429 {
         let slack = i64::try_from(first.in_flight).unwrap_or(i64::MAX);
         // Responses without counters (streams, on some gateways) still used up the quota.
         let since = i64::try_from(first.accepted_since).unwrap_or(i64::MAX);
         match first.last_remaining {
-            Some(r) if r.saturating_sub(since) > slack => out.push(Finding::new(
+            Some(r) if r.saturating_sub(since) > slack => out.push(level(Finding::new(
                 FindingKind::EarlyThrottle,
                 format!(
                     "the first 429 came {:.0} ms in while the last response still advertised {r} requests remaining ({since} accepted since, {} in flight): the advertised counter is not the one enforced",
                     first.at_ms, first.in_flight
                 ),
-            )),
+            ))),
             Some(r) => notes.push(format!(
                 "the first 429 came {:.0} ms in, after `remaining` reached {r} ({} in flight): the counter predicted it",
                 first.at_ms, first.in_flight
@@ -63,10 +69,10 @@ pub fn findings(
         let most = truth.max_accepted_per_window;
         let limit_u = u64::try_from(limit.max(0)).unwrap_or(0);
         if most > limit_u.saturating_add(slack) {
-            out.push(Finding::new(
+            out.push(level(Finding::new(
                 FindingKind::OverAdmission,
                 format!("{most} requests were accepted in one window against an advertised limit of {limit}"),
-            ));
+            )));
         } else {
             notes.push(format!(
                 "at most {most} requests accepted per window ({} windows seen), advertised limit {limit}",
@@ -110,7 +116,9 @@ pub fn findings(
 }
 
 /// "streaming chat/completions: 0 of 512 responses carried `x-…`" for every header that one
-/// shape always carries and another does not.
+/// shape always carries and another does not. A header the sampled analysis already named
+/// missing on that shape (LiteLLM's drop) gets the tally added to that finding: one finding
+/// per defect.
 fn missing_under_load(shapes: &BTreeMap<Variant, ShapeTally>, out: &mut Vec<Finding>) {
     let share = |t: &ShapeTally, h: &str| {
         if t.responses == 0 {
@@ -149,21 +157,33 @@ fn missing_under_load(shapes: &BTreeMap<Variant, ShapeTally>, out: &mut Vec<Find
             .iter()
             .map(|(n, c)| format!("{c} of {} carried `{n}`", tally.responses))
             .collect();
+        let shape = variant.to_string();
+        let named = out.iter_mut().find(|f| {
+            f.kind.class() == FindingClass::Shape
+                && f.missing_on.contains(&shape)
+                && missing.iter().all(|(n, _)| f.headers.contains(n))
+        });
+        if let Some(f) = named {
+            f.message
+                .push_str(&format!("; under load, {shape}: {}", detail.join(", ")));
+            continue;
+        }
         let litellm = missing.iter().any(|(n, _)| {
             crate::headers::classify(n, "1")
                 .is_some_and(|h| h.family == crate::headers::Family::LitellmDescriptor)
         });
-        out.push(Finding {
-            kind: FindingKind::MissingOnShape,
-            headers: missing.iter().map(|(n, _)| n.clone()).collect(),
-            message: format!(
+        let mut f = Finding::new(
+            FindingKind::MissingOnShape,
+            format!(
                 "{variant}: {} (always sent on {})",
                 detail.join(", "),
                 present_on.join(", ")
             ),
-            present_on,
-            missing_on: vec![variant.to_string()],
-            link: litellm.then(|| "https://github.com/BerriAI/litellm/issues/27748".into()),
-        });
+        );
+        f.headers = missing.iter().map(|(n, _)| n.clone()).collect();
+        f.present_on = present_on;
+        f.missing_on = vec![shape];
+        f.link = litellm.then(|| crate::headers::LITELLM_ISSUE_URL.into());
+        out.push(f);
     }
 }

@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::endpoint::{Endpoint, Mode, Variant};
 use crate::http::{Client, Exchange};
 use crate::verdict::{self, Abort, Exit, Finding, Outcome};
+use analyze::CounterMode;
 
 /// Version of the JSON report layout. Bumped only on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -31,6 +32,10 @@ pub struct ProbeOptions {
     pub embedding_model: Option<String>,
     /// Rounds of the whole matrix, sent one after another.
     pub repeat: u32,
+    /// How counter motion is judged.
+    pub counters: CounterMode,
+    /// Warnings fail the run too (exit 1).
+    pub strict: bool,
 }
 
 impl Default for ProbeOptions {
@@ -40,6 +45,8 @@ impl Default for ProbeOptions {
             model: None,
             embedding_model: None,
             repeat: 1,
+            counters: CounterMode::Auto,
+            strict: false,
         }
     }
 }
@@ -72,8 +79,12 @@ pub struct ProbeReport {
     pub gateway: Gateway,
     /// Every request sent, in order.
     pub exchanges: Vec<Exchange>,
-    /// Problems found; any finding makes the exit code at least 1.
+    /// Defects the evidence proves; any makes the exit code at least 1.
     pub findings: Vec<Finding>,
+    /// Suspicious but not proof; they make the exit code 1 only with `strict`.
+    pub warnings: Vec<Finding>,
+    /// Whether warnings fail the run.
+    pub strict: bool,
     /// Observations that are not problems.
     pub notes: Vec<String>,
     /// Set when the probe stopped early.
@@ -85,11 +96,12 @@ pub struct ProbeReport {
 impl ProbeReport {
     /// The exit this report maps to.
     pub fn exit(&self) -> Exit {
-        exit_of(
-            self.aborted.as_ref(),
-            &self.exchanges,
-            !self.findings.is_empty(),
-        )
+        exit_of(self.aborted.as_ref(), &self.exchanges, self.failed())
+    }
+
+    /// Whether the findings (and, when strict, the warnings) fail the run.
+    pub fn failed(&self) -> bool {
+        !self.findings.is_empty() || (self.strict && !self.warnings.is_empty())
     }
 
     /// The variants in the order they were first sent.
@@ -123,8 +135,9 @@ pub async fn probe(
         )
         .await;
     }
-    let (findings, notes) = analyze::analyze(&exchanges);
-    let outcome = exit_of(aborted.as_ref(), &exchanges, !findings.is_empty()).into();
+    let a = analyze::analyze(&exchanges, opts.counters);
+    let failed = !a.findings.is_empty() || (opts.strict && !a.warnings.is_empty());
+    let outcome = exit_of(aborted.as_ref(), &exchanges, failed).into();
     ProbeReport {
         schema_version: SCHEMA_VERSION,
         tool: TOOL.to_string(),
@@ -134,8 +147,10 @@ pub async fn probe(
         wall_ms: crate::http::ms(start.elapsed()),
         gateway: analyze::fingerprint(&exchanges),
         exchanges,
-        findings,
-        notes,
+        findings: a.findings,
+        warnings: a.warnings,
+        strict: opts.strict,
+        notes: a.notes,
         aborted,
         outcome,
     }

@@ -87,7 +87,7 @@ pub fn exchanges() -> Vec<Exchange> {
 /// The probe report on [`exchanges`], analysed by the real rules.
 pub fn probe_report() -> ProbeReport {
     let exchanges = exchanges();
-    let (findings, notes) = analyze::analyze(&exchanges);
+    let a = analyze::analyze(&exchanges, analyze::CounterMode::Auto);
     ProbeReport {
         schema_version: SCHEMA_VERSION,
         tool: TOOL.into(),
@@ -98,8 +98,10 @@ pub fn probe_report() -> ProbeReport {
         gateway: analyze::fingerprint(&exchanges),
         outcome: Exit::Findings.into(),
         exchanges,
-        findings,
-        notes,
+        findings: a.findings,
+        warnings: a.warnings,
+        strict: false,
+        notes: a.notes,
         aborted: None,
     }
 }
@@ -112,6 +114,7 @@ fn step(position: &str, kind: &'static str, name: &str, checks: Vec<Check>) -> S
         checks,
         exchanges: Vec::new(),
         findings: Vec::new(),
+        warnings: Vec::new(),
         notes: Vec::new(),
         wall_ms: 50.0,
     }

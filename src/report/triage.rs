@@ -8,6 +8,7 @@ use super::md;
 use super::probe::markdown;
 use crate::http::{Exchange, Shape};
 use crate::probe::ProbeReport;
+use crate::probe::analyze::defects_of;
 use crate::triage::Triage;
 
 /// The first stream that carried events, for the timeline.
@@ -54,17 +55,58 @@ pub fn render(t: &Triage, generated: &str) -> String {
     out.push_str("## Probe\n\n");
     out.push_str(body);
     likely_causes(&mut out, p);
+    versions(&mut out, p);
     contract(&mut out, t);
     timeline(&mut out, p);
     out
 }
 
+/// What is known about the gateway's release: which known defects apply, and whether an
+/// upgrade helps.
+fn versions(out: &mut String, p: &ProbeReport) {
+    let (Some("LiteLLM"), Some(version)) =
+        (p.gateway.name.as_deref(), p.gateway.version.as_deref())
+    else {
+        return;
+    };
+    let _ = writeln!(out, "## Known defects of LiteLLM {}\n", md(version));
+    let rows = defects_of(version);
+    if rows.is_empty() {
+        out.push_str("None in ratecheck's table.\n\n");
+        return;
+    }
+    out.push_str(
+        "| defect | releases | seen here | what helps | evidence |\n|---|---|---|---|---|\n",
+    );
+    for d in rows {
+        let seen = match d.kind {
+            Some(k) if p.findings.iter().chain(&p.warnings).any(|f| f.kind == k) => "yes",
+            Some(_) => "no",
+            None => "—",
+        };
+        let show = |r: (u32, u32, u32)| format!("{}.{}.{}", r.0, r.1, r.2);
+        let range = match d.fixed_in {
+            Some(f) if d.first == (0, 0, 0) => format!("before {}", show(f)),
+            Some(f) => format!("{} to before {}", show(d.first), show(f)),
+            None => format!("{} and later (no fixed release)", show(d.first)),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {range} | {seen} | {} | {} |",
+            md(d.what),
+            md(d.advice),
+            md(d.evidence)
+        );
+    }
+    out.push('\n');
+}
+
 /// One line per kind of finding: why it usually happens, and the upstream link.
 fn likely_causes(out: &mut String, p: &ProbeReport) {
-    if !p.findings.is_empty() {
+    if !p.findings.is_empty() || !p.warnings.is_empty() {
         out.push_str("## Likely causes\n\n");
         let mut seen = Vec::new();
-        for f in &p.findings {
+        for f in p.findings.iter().chain(&p.warnings) {
             if seen.contains(&f.kind) {
                 continue;
             }

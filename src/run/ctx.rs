@@ -6,11 +6,14 @@ use serde_json::Value;
 use super::{Bindings, Check, Planned};
 use crate::endpoint::{Endpoint, Mode, Variant};
 use crate::http::{Client, Request};
+use crate::probe::analyze::CounterMode;
 use crate::scenario::vars::Vars;
 
 /// What steps share while a scenario runs.
 pub(super) struct Ctx<'a> {
     pub client: &'a Client,
+    pub counters: CounterMode,
+    pub strict: bool,
     pub model: String,
     pub embedding_model: String,
     pub vars: Vars,

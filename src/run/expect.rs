@@ -308,9 +308,12 @@ pub fn probe_checks(report: &ProbeReport, expect: &ProbeExpect) -> Vec<Check> {
         if !wanted {
             continue;
         }
+        // Warnings fail the check only in strict scenarios; otherwise they are the step's notes.
+        let strict = report.strict;
         let found: Vec<String> = report
             .findings
             .iter()
+            .chain(report.warnings.iter().filter(|_| strict))
             .filter(|f| f.kind.class() == class)
             .map(Finding::summary)
             .collect();

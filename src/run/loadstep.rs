@@ -9,7 +9,7 @@ use crate::scenario::LoadStep;
 use crate::verdict::Finding;
 
 /// The spec of each phase, in order: a step without phases is one phase.
-fn phase_specs(l: &LoadStep, leaf: &Planned<'_>) -> Vec<LoadSpec> {
+fn phase_specs(ctx: &Ctx<'_>, l: &LoadStep, leaf: &Planned<'_>) -> Vec<LoadSpec> {
     let base = LoadSpec {
         rate: l.rate,
         poisson: l.poisson,
@@ -32,6 +32,7 @@ fn phase_specs(l: &LoadStep, leaf: &Planned<'_>) -> Vec<LoadSpec> {
         max_wait: l.max_wait.map(|d| d.0),
         pace: l.pace,
         fail_if: l.expect.fail_if.iter().map(|f| f.0.clone()).collect(),
+        strict: ctx.strict,
         ..LoadSpec::default()
     };
     match &l.phases {
@@ -62,7 +63,7 @@ pub(super) async fn run(
     report: &mut StepReport,
 ) {
     let model = ctx.model_for(leaf, None, &mut report.checks);
-    let specs = phase_specs(l, leaf);
+    let specs = phase_specs(ctx, l, leaf);
     let many = specs.len() > 1;
     for (i, spec) in specs.into_iter().enumerate() {
         let prefix = if many {
@@ -109,7 +110,13 @@ fn judge(r: &LoadReport, no_findings: bool, prefix: &str, report: &mut StepRepor
         ));
     }
     if no_findings {
-        let found: Vec<String> = r.findings.iter().map(Finding::summary).collect();
+        let strict = r.strict;
+        let found: Vec<String> = r
+            .findings
+            .iter()
+            .chain(r.warnings.iter().filter(|_| strict))
+            .map(Finding::summary)
+            .collect();
         report.checks.push(Check::new(
             format!("{prefix}the rate-limit headers tell the truth under load"),
             found.is_empty(),
@@ -141,4 +148,10 @@ fn judge(r: &LoadReport, no_findings: bool, prefix: &str, report: &mut StepRepor
         .notes
         .extend(r.notes.iter().map(|n| format!("{prefix}{n}")));
     report.findings.extend(r.findings.iter().cloned());
+    report.warnings.extend(r.warnings.iter().cloned());
+    report.notes.extend(
+        r.warnings
+            .iter()
+            .map(|w| format!("{prefix}warning: {}", w.summary())),
+    );
 }

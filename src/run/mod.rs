@@ -19,6 +19,7 @@ use crate::baseline::{self, Baseline, Comparison};
 use crate::endpoint::{Endpoint, Mode};
 use crate::http::{Client, Exchange, ms};
 use crate::probe::TOOL;
+use crate::probe::analyze::CounterMode;
 use crate::scenario::vars::Vars;
 use crate::scenario::{Loaded, Step};
 use crate::verdict::{self, Abort, Exit, Finding, Outcome};
@@ -110,8 +111,10 @@ pub struct StepReport {
     pub checks: Vec<Check>,
     /// Every request sent.
     pub exchanges: Vec<Exchange>,
-    /// Probe findings, for `probe` steps.
+    /// Probe or load findings: what the evidence proves.
     pub findings: Vec<Finding>,
+    /// Probe or load warnings: suspicious, not proof.
+    pub warnings: Vec<Finding>,
     /// Observations that are not failures (measured waits, headers on a 429, …).
     pub notes: Vec<String>,
     /// Wall time, in milliseconds.
@@ -325,6 +328,10 @@ pub struct Resolved {
     pub model: Option<String>,
     /// Model for `/v1/embeddings`.
     pub embedding_model: Option<String>,
+    /// How probe steps judge counter motion.
+    pub counters: CounterMode,
+    /// Warnings fail expectations too.
+    pub strict: bool,
 }
 
 /// Runs one scenario against `client`; `on_step` is told of each step as it completes.
@@ -362,6 +369,8 @@ pub async fn run_scenario(
     report.model = Some(model.clone());
     let mut ctx = Ctx {
         client,
+        counters: resolved.counters,
+        strict: resolved.strict,
         embedding_model: resolved.embedding_model.clone().unwrap_or(model.clone()),
         model,
         vars: Vars::default(),

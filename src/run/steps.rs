@@ -20,6 +20,7 @@ pub(super) async fn run(ctx: &mut Ctx<'_>, leaf: &Planned<'_>) -> StepReport {
         checks: Vec::new(),
         exchanges: Vec::new(),
         findings: Vec::new(),
+        warnings: Vec::new(),
         notes: Vec::new(),
         wall_ms: 0.0,
     };
@@ -36,11 +37,20 @@ pub(super) async fn run(ctx: &mut Ctx<'_>, leaf: &Planned<'_>) -> StepReport {
                 model: Some(ctx.model_for(leaf, None, &mut report.checks)),
                 embedding_model: Some(ctx.embedding_model.clone()),
                 repeat: p.repeat.unwrap_or(1),
+                counters: ctx.counters,
+                strict: ctx.strict,
             };
             let probed = probe::probe(ctx.client, &opts, &mut |_| {}).await;
             report.checks.extend(probe_checks(&probed, &p.expect));
             report.notes.extend(probed.notes.iter().cloned());
+            report.notes.extend(
+                probed
+                    .warnings
+                    .iter()
+                    .map(|w| format!("warning: {}", w.summary())),
+            );
             report.findings = probed.findings;
+            report.warnings = probed.warnings;
             report.exchanges = probed.exchanges;
         }
         Step::Request(r) => {

@@ -63,6 +63,9 @@ pub struct Scenario {
     /// Settings every step inherits.
     #[serde(default)]
     pub defaults: Defaults,
+    /// Warnings fail expectations too, not only findings (as `--strict` does).
+    #[serde(default)]
+    pub strict: bool,
     /// What to do, in order.
     pub steps: Spanned<Vec<Spanned<Step>>>,
 }
@@ -94,6 +97,11 @@ pub struct Defaults {
     /// Extra request headers on every request.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// Operator-named rate-limit headers, compared across shapes like the known dialects.
+    #[serde(default)]
+    pub rate_headers: Vec<String>,
+    /// How counter motion is judged: `auto` (default), `exact`, `approximate` or `off`.
+    pub counters: Option<crate::probe::analyze::CounterMode>,
 }
 
 /// One step. Written as a one-key mapping: `- probe: {...}`, `- request: {...}`, …

@@ -206,13 +206,14 @@ async fn real_litellm_drops_headers_on_streams_and_the_workaround_restores_them(
         .collect();
     missing.sort();
     assert_eq!(missing, STREAMS);
-    let shape = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["kind"] == "missing_on_shape")
-        .expect("per-header finding");
-    assert_eq!(shape["headers"], serde_json::json!(COUNTERS));
+    // One finding per defect: the drop names its headers, and no twin repeats it.
+    assert_eq!(drop["headers"], serde_json::json!(COUNTERS));
+    assert_eq!(drop["level"], "finding");
+    assert_eq!(
+        report["findings"].as_array().unwrap().len(),
+        1,
+        "{report:#}"
+    );
     for ex in report["exchanges"].as_array().unwrap() {
         let variant = format!("{} {}", ex["variant"]["mode"], ex["variant"]["endpoint"]);
         let have = names(ex);
@@ -268,7 +269,8 @@ async fn real_litellm_drops_headers_on_streams_and_the_workaround_restores_them(
         &["--endpoints", "chat,completions"],
     )
     .await;
-    assert_eq!(code, 1);
+    // Being refused during the probe is a warning, not a defect of the gateway: exit 0.
+    assert_eq!(code, 0, "{report:#}");
     let exchanges = report["exchanges"].as_array().unwrap();
     let statuses: Vec<i64> = exchanges
         .iter()
@@ -283,7 +285,7 @@ async fn real_litellm_drops_headers_on_streams_and_the_workaround_restores_them(
         );
     }
     assert!(!names(&exchanges[2]).contains(&"retry-after".to_string()));
-    assert!(report["findings"].as_array().unwrap().iter().any(|f| {
+    assert!(report["warnings"].as_array().unwrap().iter().any(|f| {
         f["kind"] == "endpoint_error"
             && f["message"]
                 .as_str()
@@ -435,16 +437,9 @@ async fn short_load_on_real_litellm_matches_the_probe_and_backs_off_per_retry_af
     let kinds = finding_kinds(&report);
     // The same named drop as the probe, and nothing the probe did not see but the load
     // findings about LiteLLM's own refusals.
-    for want in ["litellm_v3_streaming_drop", "missing_on_shape"] {
-        assert!(
-            probe_kinds.contains(&want.to_string()),
-            "probe: {probe_kinds:?}"
-        );
-        assert!(
-            kinds.contains(&want.to_string()),
-            "load: {kinds:?}\n{report:#}"
-        );
-    }
+    let want = "litellm_v3_streaming_drop".to_string();
+    assert!(probe_kinds.contains(&want), "probe: {probe_kinds:?}");
+    assert!(kinds.contains(&want), "load: {kinds:?}\n{report:#}");
     assert!(!kinds.contains(&"early_throttle".to_string()), "{report:#}");
     // LiteLLM answers the 9th request with 429 and `retry-after: 60`: the run honours it, so
     // everything after the first refusal is held, not sent.

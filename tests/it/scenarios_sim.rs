@@ -362,7 +362,7 @@ async fn load_scenario_finds_the_drop_under_load_on_v3_and_passes_on_fixed() {
     );
     assert_eq!(bad.code, 1, "{}", bad.stdout);
     assert!(bad.stdout.contains(
-        "✗ phase 2: the rate-limit headers tell the truth under load: expected no finding, got litellm_v3_streaming_drop on streaming chat/completions"
+        "✗ phase 2: the rate-limit headers tell the truth under load: expected no finding, got litellm_v3_streaming_drop: x-ratelimit-api_key-limit-requests, x-ratelimit-api_key-limit-tokens, x-ratelimit-api_key-remaining-requests, x-ratelimit-api_key-remaining-tokens missing on streaming chat/completions"
     ), "{}", bad.stdout);
     assert_eq!(good.code, 0, "{}", good.stdout);
     assert!(

@@ -1,88 +1,188 @@
-//! Checks over time: a remaining-requests counter must fall by exactly one per request the
-//! gateway admitted (streams included), and token counters must move at all.
+//! Checks over time: how `remaining` request counters move between requests, judged by what
+//! their limiter is ([`Semantics`]).
+//!
+//! An exact fixed window (LiteLLM's limiters) counts every request it admitted, failed ones
+//! included, before the upstream call: between two observations the counter must fall by at
+//! least the successes and at most every request the gateway answered with anything but a
+//! refusal or an auth error. A fall below that is proof of uncounted requests, unless a new
+//! window could explain it; a fall above it points at other traffic on the key, a warning.
+//! Replenishing, shared and token-cost counters prove nothing by their motion: a counter at
+//! 5,000 RPM that does not move between two requests 100 ms apart is what such limiters do.
 
 use std::collections::BTreeMap;
 
-use crate::headers::{Family, Role};
+use serde::{Deserialize, Serialize};
+
+use crate::headers::{RateHeader, Role, Semantics};
 use crate::http::Exchange;
 
-use super::{Finding, FindingKind};
+use super::{Finding, FindingKind, is_litellm};
 
-/// `remaining` request counters must fall by one per request the gateway admitted.
+/// How the counter checks read `remaining` counters: by the semantics table, or as the user says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum CounterMode {
+    /// Each dialect by its limiter's semantics (README: "What ratecheck accuses").
+    #[default]
+    Auto,
+    /// Every request counter as an exact fixed window.
+    Exact,
+    /// Every counter as approximate: only impossible motion is reported.
+    Approximate,
+    /// No counter checks.
+    Off,
+}
+
+/// One observation of a counter: the request it came with, its value, the limit of the same
+/// dimension on that response.
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    seq: u32,
+    value: i64,
+    limit: Option<i64>,
+}
+
+/// Whether `h` counts requests (not tokens, not parallel slots).
+fn counts_requests(h: &RateHeader) -> bool {
+    match h.unit.as_deref() {
+        Some(u) => u == "requests" || u == "project-requests",
+        None => h.name.contains("request") || h.name.contains("-req-"),
+    }
+}
+
+/// Counter findings and notes over `exchanges` in send order.
 pub(super) fn counter_checks(
     exchanges: &[Exchange],
+    mode: CounterMode,
     out: &mut Vec<Finding>,
     notes: &mut Vec<String>,
 ) {
-    // Observations per header name: (seq, value), in send order.
-    let mut series: BTreeMap<String, Vec<(u32, i64)>> = BTreeMap::new();
+    if mode == CounterMode::Off {
+        return;
+    }
+    let litellm = is_litellm(exchanges);
+    let mut series: BTreeMap<String, (Semantics, Vec<Point>)> = BTreeMap::new();
     for ex in exchanges.iter().filter(|e| e.shape.is_success()) {
-        for h in &ex.rate_headers {
-            let counted = h.role == Role::Remaining
-                && h.family.compared_across_shapes()
-                && h.family != Family::Anthropic;
-            if let (true, Some(v)) = (counted, h.count())
-                && v >= 0
-            {
-                series.entry(h.name.clone()).or_default().push((ex.seq, v));
-            }
+        for h in ex.rate_headers.iter().filter(|h| {
+            h.role == Role::Remaining && h.compared() && h.family.judged() && counts_requests(h)
+        }) {
+            let Some(value) = h.count().filter(|v| *v >= 0) else {
+                continue;
+            };
+            let limit = ex
+                .rate_headers
+                .iter()
+                .find(|l| l.role == Role::Limit && l.dimension() == h.dimension())
+                .and_then(RateHeader::count);
+            let semantics = match mode {
+                CounterMode::Exact => Semantics::ExactWindow,
+                CounterMode::Approximate => Semantics::Replenishing,
+                CounterMode::Auto | CounterMode::Off => Semantics::of(h, litellm),
+            };
+            series
+                .entry(h.name.clone())
+                .or_insert_with(|| (semantics, Vec::new()))
+                .1
+                .push(Point {
+                    seq: ex.seq,
+                    value,
+                    limit,
+                });
         }
     }
-    let admitted = |from: u32, to: u32| -> i64 {
-        let n = exchanges
-            .iter()
-            .filter(|e| e.seq > from && e.seq <= to && e.shape.is_success())
-            .count();
-        i64::try_from(n).unwrap_or(i64::MAX)
-    };
-    let mut replenished = 0;
-    for (name, points) in series {
-        if points.len() < 2 {
-            continue;
-        }
-        let is_requests = name.contains("requests") && !name.contains("max_parallel");
-        let mut never_moved = true;
+    let mut windows = 0;
+    for (name, (semantics, points)) in &series {
         for pair in points.windows(2) {
-            let ((s0, v0), (s1, v1)) = (pair[0], pair[1]);
-            if v1 != v0 {
-                never_moved = false;
-            }
-            if !is_requests {
+            let (a, b) = (pair[0], pair[1]);
+            if b.value > a.value {
+                windows += 1;
                 continue;
             }
-            let expected = admitted(s0, s1);
-            let fell = v0 - v1;
-            if v1 > v0 {
-                replenished += 1;
-            } else if fell > expected {
-                out.push(Finding::new(
-                    FindingKind::CounterMismatch,
-                    format!(
-                        "`{name}` fell by {fell} from request {s0} to {s1}, but {expected} request(s) were sent: another client shares this key, or the gateway counts a request more than once"
-                    ),
-                ));
-            } else if fell == 0 && expected > 0 {
-                out.push(Finding::new(
-                    FindingKind::CounterMismatch,
-                    format!(
-                        "`{name}` stayed at {v0} from request {s0} to {s1} although {expected} request(s) were admitted in between"
-                    ),
-                ));
+            let between = Between::of(exchanges, a.seq, b.seq);
+            let fall = a.value - b.value;
+            match semantics {
+                Semantics::ExactWindow => exact(name, a, b, fall, &between, out),
+                _ => {
+                    if fall > between.sent {
+                        out.push(
+                            Finding::new(
+                                FindingKind::CounterMismatch,
+                                format!(
+                                    "`{name}` fell by {fall} from request {} to {}, more than the {} request(s) sent: another client shares this quota",
+                                    a.seq, b.seq, between.sent
+                                ),
+                            )
+                            .warning(),
+                        );
+                    }
+                }
             }
         }
-        if never_moved && !is_requests && points.len() >= 3 {
-            out.push(Finding::new(
-                FindingKind::CounterMismatch,
-                format!(
-                    "`{name}` never moved across {} responses: the gateway may not be counting",
-                    points.len()
-                ),
-            ));
+    }
+    if windows > 0 {
+        notes.push(format!(
+            "remaining counters rose {windows} time(s) between requests: a window reset or replenishment"
+        ));
+    }
+}
+
+/// What happened between two observations, as the limiter could have counted it.
+struct Between {
+    /// Complete successful responses: counted by any limiter that admitted them.
+    successes: i64,
+    /// Requests answered with anything but a refusal (429) or an auth error: what a limiter
+    /// that counts at admission may have counted (a 404 or 500 from the model included).
+    answered: i64,
+    /// Requests sent at all.
+    sent: i64,
+}
+
+impl Between {
+    fn of(exchanges: &[Exchange], from: u32, to: u32) -> Self {
+        let span = || exchanges.iter().filter(|e| e.seq > from && e.seq <= to);
+        let n = |it: usize| i64::try_from(it).unwrap_or(i64::MAX);
+        Between {
+            successes: n(span().filter(|e| e.shape.is_success()).count()),
+            answered: n(span()
+                .filter(|e| e.status.is_some_and(|s| !matches!(s, 401 | 403 | 429)))
+                .count()),
+            sent: n(span().count()),
         }
     }
-    if replenished > 0 {
-        notes.push(format!(
-            "remaining counters rose {replenished} time(s) between requests: a window reset or replenishment"
+}
+
+/// The bounds of an exact window: successes ≤ fall ≤ answered.
+fn exact(name: &str, a: Point, b: Point, fall: i64, between: &Between, out: &mut Vec<Finding>) {
+    if fall < between.successes {
+        // A new window that opened in between would show a value this high: not proof.
+        let fresh = b
+            .limit
+            .is_some_and(|l| b.value >= l.saturating_sub(between.answered));
+        if fresh {
+            return;
+        }
+        let what = if fall == 0 {
+            format!("stayed at {}", a.value)
+        } else {
+            format!("fell by only {fall}")
+        };
+        out.push(Finding::new(
+            FindingKind::CounterMismatch,
+            format!(
+                "`{name}` {what} from request {} to {} although {} request(s) were admitted in between: the limiter counts every admitted request, so these went uncounted",
+                a.seq, b.seq, between.successes
+            ),
         ));
+    } else if fall > between.answered {
+        out.push(
+            Finding::new(
+                FindingKind::CounterMismatch,
+                format!(
+                    "`{name}` fell by {fall} from request {} to {}, but only {} request(s) reached the gateway: another client shares this key, or a request was counted twice",
+                    a.seq, b.seq, between.answered
+                ),
+            )
+            .warning(),
+        );
     }
 }

@@ -11,13 +11,17 @@ mod shapes;
 #[cfg(test)]
 mod tests;
 mod values;
+mod versions;
+
+pub use counters::CounterMode;
+pub use versions::{KnownDefect, LITELLM_DEFECTS, defects_of};
 
 use std::collections::BTreeSet;
 
 use crate::endpoint::Variant;
 use crate::headers::{Family, LITELLM_VERSION};
 use crate::http::{Exchange, Shape};
-use crate::verdict::{FailureKind, Finding, FindingKind};
+use crate::verdict::{FailureKind, Finding, FindingKind, by_level};
 
 use super::Gateway;
 
@@ -46,20 +50,90 @@ pub fn fingerprint(exchanges: &[Exchange]) -> Gateway {
     gw
 }
 
-/// Runs every check; returns findings and notes.
-pub fn analyze(exchanges: &[Exchange]) -> (Vec<Finding>, Vec<String>) {
-    let mut findings = Vec::new();
+/// What the checks found, split by the strength of the evidence.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Analysis {
+    /// Proof of a defect.
+    pub findings: Vec<Finding>,
+    /// Suspicious, not proof.
+    pub warnings: Vec<Finding>,
+    /// Observations that are not problems.
+    pub notes: Vec<String>,
+}
+
+/// Runs every check, the counter checks by `counters`.
+pub fn analyze(exchanges: &[Exchange], counters: CounterMode) -> Analysis {
+    let mut all = Vec::new();
     let mut notes = Vec::new();
-    exchange_failures(exchanges, &mut findings);
-    values::value_checks(exchanges, &mut findings);
-    shapes::litellm_signature(exchanges, &mut findings, &mut notes);
-    shapes::shape_comparison(exchanges, &mut findings);
-    counters::counter_checks(exchanges, &mut findings, &mut notes);
-    (findings, notes)
+    exchange_failures(exchanges, &mut all);
+    values::value_checks(exchanges, &mut all);
+    shapes::presence(exchanges, &mut all, &mut notes);
+    shapes::shape_comparison(exchanges, &mut all);
+    counters::counter_checks(exchanges, counters, &mut all, &mut notes);
+    notes.extend(versions::notes(exchanges, &all));
+    let (findings, warnings) = by_level(all);
+    Analysis {
+        findings,
+        warnings,
+        notes,
+    }
 }
 
 fn label(v: Variant) -> String {
     v.to_string()
+}
+
+/// Whether the responses come from LiteLLM: its version header, or its per-key limits.
+pub(crate) fn is_litellm(exchanges: &[Exchange]) -> bool {
+    exchanges
+        .iter()
+        .any(|e| e.header(LITELLM_VERSION).is_some() || has_family(e, Family::LitellmKeyLimit))
+}
+
+/// What an error answer was: the gateway's own refusal, or its upstream's failure.
+fn error_finding(ex: &Exchange, at: &str) -> Finding {
+    let status = ex.status.unwrap_or_default();
+    let excerpt = ex.error_excerpt.as_deref().unwrap_or_default();
+    let shown = if excerpt.is_empty() {
+        String::new()
+    } else {
+        format!(": {excerpt}")
+    };
+    let gateway = ex
+        .rate_headers
+        .iter()
+        .any(|h| h.name.starts_with("x-litellm-"))
+        || excerpt.contains("litellm");
+    if status == 429
+        && (excerpt.contains("No deployments available") || excerpt.contains("cooldown"))
+    {
+        return Finding::new(
+            FindingKind::UpstreamError,
+            format!(
+                "{at} was refused by LiteLLM's router (status 429): no deployment available, the model is in cooldown after an upstream failure; the key's quota is not the cause{shown}"
+            ),
+        );
+    }
+    if status == 429 {
+        return Finding::new(
+            FindingKind::EndpointError,
+            format!(
+                "{at} was rate limited during the probe (429); wait for the window to pass, or use a key with more room{shown}"
+            ),
+        );
+    }
+    if gateway && (status == 404 || status >= 500) {
+        return Finding::new(
+            FindingKind::UpstreamError,
+            format!(
+                "{at}: the model behind the gateway failed (status {status}); the gateway still counted the request{shown}"
+            ),
+        );
+    }
+    Finding::new(
+        FindingKind::EndpointError,
+        format!("{at} answered with an error (status {status}){shown}"),
+    )
 }
 
 fn exchange_failures(exchanges: &[Exchange], out: &mut Vec<Finding>) {
@@ -84,21 +158,7 @@ fn exchange_failures(exchanges: &[Exchange], out: &mut Vec<Finding>) {
             }
         }
         if ex.shape == Shape::Error && ex.failure.is_none() {
-            let status = ex.status.unwrap_or_default();
-            let what = if status == 429 {
-                "was rate limited during the probe (429); wait for the window to pass, or use a key with more room"
-            } else {
-                "answered with an error"
-            };
-            let excerpt = ex
-                .error_excerpt
-                .as_deref()
-                .map(|e| format!(": {e}"))
-                .unwrap_or_default();
-            out.push(Finding::new(
-                FindingKind::EndpointError,
-                format!("{at} {what} (status {status}){excerpt}"),
-            ));
+            out.push(error_finding(ex, &at));
         }
         if let Some(err) = ex.stream.as_ref().and_then(|s| s.error_event.as_ref()) {
             out.push(Finding::new(

@@ -20,9 +20,18 @@ fn ex(
 }
 
 const CONTROL: (&str, &str) = ("x-litellm-key-rpm-limit", "100");
+const VERSION: (&str, &str) = ("x-litellm-version", "1.106.12");
+
+fn run(exchanges: &[Exchange]) -> Analysis {
+    analyze(exchanges, CounterMode::Auto)
+}
+
+fn kinds(list: &[Finding]) -> Vec<FindingKind> {
+    list.iter().map(|f| f.kind).collect()
+}
 
 #[test]
-fn litellm_v3_drop_is_named_with_exact_headers() {
+fn litellm_drop_is_one_finding_with_its_headers() {
     let exchanges = vec![
         ex(
             1,
@@ -48,28 +57,30 @@ fn litellm_v3_drop_is_named_with_exact_headers() {
             ],
         ),
     ];
-    let (findings, _) = analyze(&exchanges);
-    let drop = findings
-        .iter()
-        .find(|f| f.kind == FindingKind::LitellmV3StreamingDrop)
-        .expect("v3 drop");
-    assert!(drop.message.contains("BerriAI/litellm#27748"));
-    assert_eq!(drop.missing_on, vec!["streaming chat/completions"]);
-    let missing = findings
-        .iter()
-        .find(|f| f.kind == FindingKind::MissingOnShape)
-        .unwrap();
+    let a = run(&exchanges);
     assert_eq!(
-        missing.message,
-        "`x-ratelimit-api_key-limit-requests`, `x-ratelimit-api_key-remaining-requests` present on non-streaming chat/completions, non-streaming completions, missing on streaming chat/completions"
+        kinds(&a.findings),
+        vec![FindingKind::LitellmV3StreamingDrop]
     );
-    assert_eq!(missing.headers.len(), 2);
+    let drop = &a.findings[0];
+    assert!(drop.message.contains("BerriAI/litellm#27748"));
+    assert_eq!(
+        drop.headers,
+        vec![
+            "x-ratelimit-api_key-limit-requests",
+            "x-ratelimit-api_key-remaining-requests"
+        ]
+    );
+    assert_eq!(drop.missing_on, vec!["streaming chat/completions"]);
+    assert_eq!(
+        drop.present_on,
+        vec![
+            "non-streaming chat/completions",
+            "non-streaming completions"
+        ]
+    );
     // 99 → 97 across two admitted requests (the stream counted too): consistent.
-    assert!(
-        !findings
-            .iter()
-            .any(|f| f.kind == FindingKind::CounterMismatch)
-    );
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
 }
 
 #[test]
@@ -80,43 +91,97 @@ fn headers_on_every_shape_are_clean() {
         ex(1, Endpoint::Chat, Mode::NonStreaming, Shape::JsonObject, &h),
         ex(2, Endpoint::Chat, Mode::Streaming, Shape::Sse, &h2),
     ];
-    let (findings, _) = analyze(&exchanges);
-    assert!(findings.is_empty(), "{findings:?}");
+    let a = run(&exchanges);
+    assert!(a.findings.is_empty(), "{:?}", a.findings);
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+}
+
+fn counter_series(values: &[&'static str], litellm: bool) -> Vec<Exchange> {
+    values
+        .iter()
+        .zip(1u32..)
+        .map(|(v, seq)| {
+            let mut h = vec![
+                ("x-ratelimit-remaining-requests", *v),
+                ("x-ratelimit-limit-requests", "5000"),
+            ];
+            if litellm {
+                h.push(VERSION);
+            }
+            ex(
+                seq,
+                Endpoint::Chat,
+                Mode::NonStreaming,
+                Shape::JsonObject,
+                &h,
+            )
+        })
+        .collect()
 }
 
 #[test]
-fn counters_that_stick_or_jump_are_found() {
-    let exchanges = vec![
-        ex(
-            1,
-            Endpoint::Chat,
-            Mode::NonStreaming,
-            Shape::JsonObject,
-            &[("x-ratelimit-remaining-requests", "10")],
-        ),
-        ex(
-            2,
-            Endpoint::Chat,
-            Mode::NonStreaming,
-            Shape::JsonObject,
-            &[("x-ratelimit-remaining-requests", "10")],
-        ),
-        ex(
-            3,
-            Endpoint::Chat,
-            Mode::NonStreaming,
-            Shape::JsonObject,
-            &[("x-ratelimit-remaining-requests", "7")],
-        ),
-    ];
-    let (findings, _) = analyze(&exchanges);
-    let msgs: Vec<_> = findings.iter().map(|f| f.message.as_str()).collect();
-    assert!(msgs.iter().any(|m| m.contains("stayed at 10")), "{msgs:?}");
-    assert!(msgs.iter().any(|m| m.contains("fell by 3")), "{msgs:?}");
+fn an_exact_window_that_does_not_count_is_a_finding() {
+    let a = run(&counter_series(&["4990", "4990", "4989"], true));
+    assert_eq!(kinds(&a.findings), vec![FindingKind::CounterMismatch]);
+    assert!(
+        a.findings[0].message.contains("stayed at 4990"),
+        "{:?}",
+        a.findings
+    );
 }
 
 #[test]
-fn values_are_checked() {
+fn replenishing_counters_prove_nothing_by_standing_still() {
+    // OpenAI at 5,000 RPM: two requests 100 ms apart leave the counter where it was.
+    let a = run(&counter_series(&["4999", "4999", "4999"], false));
+    assert!(a.findings.is_empty(), "{:?}", a.findings);
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+    // A fall larger than everything sent: other traffic on the organisation, a warning.
+    let a = run(&counter_series(&["4999", "4900"], false));
+    assert!(a.findings.is_empty());
+    assert_eq!(kinds(&a.warnings), vec![FindingKind::CounterMismatch]);
+    // Forced exact, the same standstill is a finding.
+    let a = analyze(
+        &counter_series(&["4990", "4990"], false),
+        CounterMode::Exact,
+    );
+    assert_eq!(kinds(&a.findings), vec![FindingKind::CounterMismatch]);
+    assert!(
+        analyze(&counter_series(&["4990", "4990"], true), CounterMode::Off)
+            .findings
+            .is_empty()
+    );
+}
+
+#[test]
+fn requests_that_failed_after_admission_still_count() {
+    // LiteLLM counts at admission: the 500 between two successes used quota too.
+    let mut exchanges = counter_series(&["97", "95"], true);
+    exchanges[1].seq = 3;
+    let mut failed = Exchange::recorded(
+        Variant {
+            endpoint: Endpoint::Chat,
+            mode: Mode::NonStreaming,
+        },
+        500,
+        Shape::Error,
+        &[VERSION],
+    );
+    failed.seq = 2;
+    failed.error_excerpt = Some("litellm.InternalServerError: model failed".into());
+    exchanges.insert(1, failed);
+    let a = run(&exchanges);
+    assert!(
+        !kinds(&a.findings).contains(&FindingKind::CounterMismatch),
+        "{:?}",
+        a.findings
+    );
+    assert!(!kinds(&a.warnings).contains(&FindingKind::CounterMismatch));
+    assert!(kinds(&a.warnings).contains(&FindingKind::UpstreamError));
+}
+
+#[test]
+fn values_are_judged_in_their_dialect_and_dimension() {
     let exchanges = vec![ex(
         1,
         Endpoint::Chat,
@@ -127,16 +192,109 @@ fn values_are_checked() {
             ("x-ratelimit-remaining-requests", "11"),
             ("x-ratelimit-reset-requests", "soon"),
             ("x-ratelimit-reset-tokens", "48h0m0s"),
+            // Different dimensions: a token budget is not above a request limit.
+            ("x-ratelimit-limit-req-minute", "60"),
+            ("x-ratelimit-remaining-tokens-minute", "500000"),
         ],
     )];
-    let (findings, _) = analyze(&exchanges);
-    let kinds: Vec<_> = findings.iter().map(|f| f.kind).collect();
-    assert!(
-        kinds.contains(&FindingKind::InconsistentValue),
-        "{findings:?}"
+    let a = run(&exchanges);
+    assert_eq!(
+        kinds(&a.findings),
+        vec![FindingKind::MalformedValue, FindingKind::InconsistentValue],
+        "{:?}",
+        a.findings
     );
-    assert!(kinds.contains(&FindingKind::MalformedValue));
-    assert!(kinds.contains(&FindingKind::ImplausibleReset));
+    assert_eq!(kinds(&a.warnings), vec![FindingKind::ImplausibleReset]);
+}
+
+#[test]
+fn undocumented_dimensions_and_flags_are_not_accused() {
+    // Together has been seen sending remaining 19 above limit 10, and a boolean flag.
+    let exchanges = vec![ex(
+        1,
+        Endpoint::Chat,
+        Mode::NonStreaming,
+        Shape::JsonObject,
+        &[
+            ("x-ratelimit", "false"),
+            ("x-ratelimit-limit", "10"),
+            ("x-ratelimit-remaining", "19"),
+            ("x-ratelimit-over-limit", "no"),
+            ("x-ratelimit-reset-tokens_usage_based", "9ms"),
+        ],
+    )];
+    let a = run(&exchanges);
+    assert!(a.findings.is_empty(), "{:?}", a.findings);
+    assert_eq!(kinds(&a.warnings), vec![FindingKind::InconsistentValue]);
+}
+
+#[test]
+fn a_passed_through_upstream_header_is_not_the_gateways_own() {
+    // LiteLLM's legacy limiter in front of an upstream with its own headers: on the stream the
+    // upstream's values (equal to their `llm_provider-` twins) stand where the proxy's were.
+    let own = [
+        VERSION,
+        ("x-ratelimit-limit-requests", "500"),
+        ("x-ratelimit-remaining-requests", "499"),
+        ("llm_provider-x-ratelimit-limit-requests", "10000"),
+    ];
+    let upstream = [
+        VERSION,
+        ("x-ratelimit-limit-requests", "10000"),
+        ("llm_provider-x-ratelimit-limit-requests", "10000"),
+    ];
+    let exchanges = vec![
+        ex(
+            1,
+            Endpoint::Chat,
+            Mode::NonStreaming,
+            Shape::JsonObject,
+            &own,
+        ),
+        ex(2, Endpoint::Chat, Mode::Streaming, Shape::Sse, &upstream),
+    ];
+    let a = run(&exchanges);
+    assert_eq!(
+        kinds(&a.findings),
+        vec![FindingKind::LitellmV3StreamingDrop],
+        "{:?}",
+        a.findings
+    );
+    assert_eq!(
+        a.findings[0].headers,
+        vec![
+            "x-ratelimit-limit-requests",
+            "x-ratelimit-remaining-requests"
+        ]
+    );
+}
+
+#[test]
+fn no_rate_limit_header_anywhere_is_a_warning_in_words() {
+    let exchanges = vec![
+        ex(
+            1,
+            Endpoint::Chat,
+            Mode::NonStreaming,
+            Shape::JsonObject,
+            &[("server", "vllm")],
+        ),
+        ex(
+            2,
+            Endpoint::Chat,
+            Mode::Streaming,
+            Shape::Sse,
+            &[("server", "vllm")],
+        ),
+    ];
+    let a = run(&exchanges);
+    assert!(a.findings.is_empty());
+    assert_eq!(kinds(&a.warnings), vec![FindingKind::NoRateLimitHeaders]);
+    assert!(
+        a.warnings[0]
+            .message
+            .contains("clients cannot pace themselves")
+    );
 }
 
 #[test]
@@ -147,17 +305,38 @@ fn litellm_without_limits_is_not_applicable() {
             Endpoint::Chat,
             Mode::NonStreaming,
             Shape::JsonObject,
-            &[("x-litellm-version", "1.106.12")],
+            &[VERSION],
         ),
-        ex(
-            2,
-            Endpoint::Chat,
-            Mode::Streaming,
-            Shape::Sse,
-            &[("x-litellm-version", "1.106.12")],
-        ),
+        ex(2, Endpoint::Chat, Mode::Streaming, Shape::Sse, &[VERSION]),
     ];
-    let (findings, notes) = analyze(&exchanges);
-    assert!(findings.is_empty());
-    assert!(notes[0].contains("does not apply"));
+    let a = run(&exchanges);
+    assert!(a.findings.is_empty());
+    assert!(a.warnings.is_empty());
+    assert!(a.notes[0].contains("does not apply"), "{:?}", a.notes);
+    // The release's known defects are named.
+    assert!(
+        a.notes
+            .iter()
+            .any(|n| n.contains("LiteLLM 1.106.12 has a known defect"))
+    );
+}
+
+#[test]
+fn router_cooldown_is_not_a_quota_problem() {
+    let mut cooled = Exchange::recorded(
+        Variant {
+            endpoint: Endpoint::Chat,
+            mode: Mode::NonStreaming,
+        },
+        429,
+        Shape::Error,
+        &[VERSION],
+    );
+    cooled.error_excerpt = Some(
+        "No deployments available for selected model, Try again in 5 seconds. cooldown_list=[...]"
+            .into(),
+    );
+    let a = run(&[cooled]);
+    assert_eq!(kinds(&a.warnings), vec![FindingKind::UpstreamError]);
+    assert!(!a.warnings[0].message.contains("more room"));
 }

@@ -1,5 +1,10 @@
-//! Checks within one response: values that do not parse in their dialect, remaining above limit,
-//! limits that are not positive, resets in the past or more than a day away.
+//! Checks within one response: values that do not parse in their dialect, remaining above limit
+//! within one dimension, limits that are not positive, resets in the past or more than a day
+//! away.
+//!
+//! A value that contradicts its own dialect is a finding. What depends on a reading the tool
+//! cannot be sure of is a warning: an upstream's passed-through header, remaining above limit in
+//! a dialect that does not document what its counters count, a reset judged against a clock.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,8 +15,8 @@ use super::{Finding, FindingKind, join, label};
 
 /// Malformed values (one finding per header and reason), remaining above limit, implausible resets.
 pub(super) fn value_checks(exchanges: &[Exchange], out: &mut Vec<Finding>) {
-    let mut malformed: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
-    let mut inconsistent: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut malformed: BTreeMap<(String, String, bool), BTreeSet<String>> = BTreeMap::new();
+    let mut inconsistent: BTreeMap<(String, bool), BTreeSet<String>> = BTreeMap::new();
     let mut implausible: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for ex in exchanges {
         let at = label(ex.variant);
@@ -20,15 +25,17 @@ pub(super) fn value_checks(exchanges: &[Exchange], out: &mut Vec<Finding>) {
             .and_then(|d| httpdate::parse_http_date(d).ok())
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map(|d| d.as_secs_f64());
-        for h in &ex.rate_headers {
+        for h in ex.rate_headers.iter().filter(|h| h.family.judged()) {
             if let Parsed::Malformed { reason } = &h.parsed {
-                let family = if h.family == Family::Provider {
+                // The upstream's header, passed through, is not the gateway's to fix.
+                let upstream = h.family == Family::Provider || h.passthrough;
+                let family = if upstream {
                     " (upstream provider header)"
                 } else {
                     ""
                 };
                 malformed
-                    .entry((h.name.clone(), format!("{reason}{family}")))
+                    .entry((h.name.clone(), format!("{reason}{family}"), upstream))
                     .or_default()
                     .insert(at.clone());
             }
@@ -43,22 +50,24 @@ pub(super) fn value_checks(exchanges: &[Exchange], out: &mut Vec<Finding>) {
             inconsistent.entry(problem).or_default().insert(at.clone());
         }
     }
-    for ((name, reason), at) in malformed {
+    for ((name, reason, upstream), at) in malformed {
         let mut f = Finding::new(
             FindingKind::MalformedValue,
             format!("`{name}` is malformed on {}: {reason}", join(&at)),
         );
         f.headers = vec![name];
         f.present_on = at.into_iter().collect();
-        out.push(f);
+        out.push(if upstream { f.warning() } else { f });
     }
-    for (problem, at) in inconsistent {
-        out.push(Finding::new(
+    for ((problem, proven), at) in inconsistent {
+        let f = Finding::new(
             FindingKind::InconsistentValue,
             format!("{problem} on {}", join(&at)),
-        ));
+        );
+        out.push(if proven { f } else { f.warning() });
     }
     for (problem, at) in implausible {
+        // Judged against a clock (the response's `Date`, or ours): suspicious, not proof.
         out.push(Finding::new(
             FindingKind::ImplausibleReset,
             format!("{problem} on {}", join(&at)),
@@ -72,8 +81,14 @@ fn implausible_time(h: &RateHeader, date: Option<f64>) -> Option<String> {
     if !matches!(h.role, Role::Reset | Role::RetryAfter) {
         return None;
     }
+    // A monthly or yearly window resets up to a month or a year away.
+    let longest = match h.window.as_deref() {
+        Some("month") => DAY * 31.0,
+        Some("year") => DAY * 366.0,
+        _ => DAY,
+    };
     match h.parsed {
-        Parsed::Seconds { value } if value > DAY * 1.01 => {
+        Parsed::Seconds { value } if value > longest * 1.01 => {
             Some(format!("asks for a wait of {value:.0} s, more than a day"))
         }
         Parsed::At { unix } => {
@@ -84,7 +99,7 @@ fn implausible_time(h: &RateHeader, date: Option<f64>) -> Option<String> {
             });
             if unix < now - 5.0 {
                 Some(format!("is {:.0} s in the past", now - unix))
-            } else if unix > now + DAY * 1.01 {
+            } else if unix > now + longest * 1.01 {
                 Some(format!("is {:.0} s away, more than a day", unix - now))
             } else {
                 None
@@ -94,34 +109,52 @@ fn implausible_time(h: &RateHeader, date: Option<f64>) -> Option<String> {
     }
 }
 
-/// Within one response: remaining above limit, or a limit that is not positive.
-fn pair_problems(headers: &[RateHeader]) -> Vec<String> {
+/// Within one response: remaining above the limit of the same dimension, a negative remaining,
+/// a limit that is not positive. Each problem says whether it is proof: only in dialects that
+/// document what their counters count, and never for a passed-through upstream header.
+fn pair_problems(headers: &[RateHeader]) -> Vec<(String, bool)> {
     let mut out = Vec::new();
-    let key = |h: &RateHeader| (h.family, h.scope.clone(), h.unit.clone());
-    for limit in headers.iter().filter(|h| h.role == Role::Limit) {
+    let judged = |h: &&RateHeader| h.family.judged() && h.family != Family::Provider;
+    for limit in headers
+        .iter()
+        .filter(judged)
+        .filter(|h| h.role == Role::Limit)
+    {
         let Some(l) = limit.count() else { continue };
-        // Azure's -1 means "unknown"; it is not a contradiction.
-        if l == 0 || l < -1 {
-            out.push(format!(
-                "`{}: {}` is not a positive limit",
-                limit.name, limit.value
+        let proven = limit.family.documented_dimensions() && !limit.passthrough;
+        // Azure's -1 means "unknown"; a zero limit may be a key that is switched off.
+        if l < -1 {
+            out.push((
+                format!("`{}: {}` is not a positive limit", limit.name, limit.value),
+                proven,
             ));
         }
         let remaining = headers
             .iter()
-            .filter(|h| h.role == Role::Remaining && key(h) == key(limit));
+            .filter(judged)
+            .filter(|h| h.role == Role::Remaining && h.dimension() == limit.dimension());
         for r in remaining {
             if let Some(rv) = r.count()
                 && l > 0
                 && rv > l
             {
-                out.push(format!("`{}: {rv}` is above `{}: {l}`", r.name, limit.name));
+                out.push((
+                    format!("`{}: {rv}` is above `{}: {l}`", r.name, limit.name),
+                    proven,
+                ));
             }
-            if let Some(rv) = r.count()
-                && rv < -1
-            {
-                out.push(format!("`{}: {rv}` is negative", r.name));
-            }
+        }
+    }
+    for r in headers
+        .iter()
+        .filter(judged)
+        .filter(|h| h.role == Role::Remaining)
+    {
+        if let Some(rv) = r.count()
+            && rv < -1
+        {
+            let proven = r.family.documented_dimensions() && !r.passthrough;
+            out.push((format!("`{}: {rv}` is negative", r.name), proven));
         }
     }
     // IETF: remaining `r` above the quota `q` of the policy with the same name.
@@ -137,9 +170,12 @@ fn pair_problems(headers: &[RateHeader]) -> Vec<String> {
     for status in items(Role::Status) {
         for policy in items(Role::Policy).filter(|p| p.name == status.name) {
             if status.amount > policy.amount {
-                out.push(format!(
-                    "`RateLimit` remaining r={} is above `RateLimit-Policy` q={} for `{}`",
-                    status.amount, policy.amount, status.name
+                out.push((
+                    format!(
+                        "`RateLimit` remaining r={} is above `RateLimit-Policy` q={} for `{}`",
+                        status.amount, policy.amount, status.name
+                    ),
+                    true,
                 ));
             }
         }

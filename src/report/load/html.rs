@@ -238,9 +238,15 @@ pub fn render(r: &LoadReport) -> String {
         );
     }
     html.push_str("</table>\n");
-    if !r.findings.is_empty() {
-        html.push_str("<h2>Findings</h2>\n<ul>\n");
-        for f in &r.findings {
+    for (title, list) in [
+        ("Findings", &r.findings),
+        ("Warnings (suspicious, not proof)", &r.warnings),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(html, "<h2>{title}</h2>\n<ul>");
+        for f in list {
             let _ = writeln!(
                 html,
                 "<li class=\"finding\"><code>{}</code>: {}</li>",

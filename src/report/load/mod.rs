@@ -10,6 +10,7 @@ use comfy_table::{ContentArrangement, Table};
 
 use super::Format;
 use crate::load::LoadReport;
+use crate::load::report::count;
 use crate::load::stats::Percentiles;
 
 /// Renders a load report in the chosen format.
@@ -68,8 +69,9 @@ fn shape_lines(r: &LoadReport) -> Vec<String> {
 fn verdict(r: &LoadReport) -> String {
     let failed = r.thresholds.iter().filter(|t| t.failed).count();
     format!(
-        "{} findings, {failed} thresholds failed{}: exit {} ({})",
-        r.findings.len(),
+        "{}, {}, {failed} thresholds failed{}: exit {} ({})",
+        count(r.findings.len() as u64, "finding", "findings"),
+        count(r.warnings.len() as u64, "warning", "warnings"),
         if r.interrupted { ", interrupted" } else { "" },
         r.outcome.exit_code,
         r.outcome.status
@@ -121,6 +123,12 @@ pub fn human(r: &LoadReport, _color: bool) -> String {
             let _ = writeln!(out, "  {}: {}", f.kind.name(), f.message);
         }
     }
+    if !r.warnings.is_empty() {
+        out.push_str("warnings (suspicious, not proof):\n");
+        for w in &r.warnings {
+            let _ = writeln!(out, "  {}: {}", w.kind.name(), w.message);
+        }
+    }
     for n in &r.notes {
         let _ = writeln!(out, "note: {n}");
     }
@@ -165,6 +173,12 @@ pub fn markdown(r: &LoadReport) -> String {
         out.push_str("\n### Findings\n\n");
         for f in &r.findings {
             let _ = writeln!(out, "- `{}`: {}", f.kind.name(), f.message);
+        }
+    }
+    if !r.warnings.is_empty() {
+        out.push_str("\n### Warnings (suspicious, not proof)\n\n");
+        for w in &r.warnings {
+            let _ = writeln!(out, "- `{}`: {}", w.kind.name(), w.message);
         }
     }
     if !r.notes.is_empty() {

@@ -63,6 +63,13 @@ pub fn render(report: &ProbeReport) -> String {
         }
         out.push('\n');
     }
+    if !report.warnings.is_empty() {
+        out.push_str("### Warnings (suspicious, not proof)\n\n");
+        for w in &report.warnings {
+            out.push_str(&format!("- `{}`: {}\n", w.kind.name(), w.message));
+        }
+        out.push('\n');
+    }
     if !report.notes.is_empty() {
         out.push_str("### Notes\n\n");
         for n in &report.notes {

@@ -121,13 +121,20 @@ pub fn column_head(v: Variant) -> (String, &'static str) {
 /// The one-line verdict.
 pub fn verdict(report: &ProbeReport) -> String {
     let n = report.findings.len();
+    let counted = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let w = report.warnings.len();
+    let warnings = if w > 0 {
+        format!(", {}", counted(w, "warning"))
+    } else {
+        String::new()
+    };
     let what = match report.outcome.status {
-        "ok" => "no findings".to_string(),
-        "findings" => format!("{n} finding{}", if n == 1 { "" } else { "s" }),
+        "ok" => format!("no findings{warnings}"),
+        "findings" => format!("{}{warnings}", counted(n, "finding")),
         other => format!(
-            "{other}{}",
+            "{other}{}{warnings}",
             if n > 0 {
-                format!(", {n} finding{}", if n == 1 { "" } else { "s" })
+                format!(", {}", counted(n, "finding"))
             } else {
                 String::new()
             }

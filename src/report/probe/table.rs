@@ -43,6 +43,23 @@ pub fn render(report: &ProbeReport, color: bool) -> String {
             out.push('\n');
         }
     }
+    if !report.warnings.is_empty() {
+        out.push_str(&format!(
+            "\nwarnings{}:\n",
+            if report.strict {
+                " (--strict: they fail the run)"
+            } else {
+                " (suspicious, not proof: exit 0 unless --strict)"
+            }
+        ));
+        for w in &report.warnings {
+            out.push_str(&format!("  {} {}", paint("!", "33", color), w.message));
+            if let Some(link) = &w.link {
+                out.push_str(&format!(" <{link}>"));
+            }
+            out.push('\n');
+        }
+    }
     if !report.notes.is_empty() {
         out.push_str("\nnotes:\n");
         for n in &report.notes {
