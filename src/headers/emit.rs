@@ -19,8 +19,10 @@ pub struct Budget {
     pub limit_tokens: u64,
     /// Tokens left in the current window.
     pub remaining_tokens: u64,
-    /// Time until the window resets.
+    /// Time until the window resets (for a replenishing limiter: until it is full again).
     pub reset_in: Duration,
+    /// Time until the next request would be admitted: what a refusal advises to wait.
+    pub retry_in: Duration,
     /// The window length.
     pub window: Duration,
     /// The time of the response, for absolute resets.
@@ -166,6 +168,7 @@ mod tests {
             limit_tokens: 100_000,
             remaining_tokens: 98_975,
             reset_in: Duration::from_millis(42_500),
+            retry_in: Duration::from_millis(42_500),
             window: Duration::from_mins(1),
             now: SystemTime::now(),
         }

@@ -117,11 +117,13 @@ pub struct Recorded {
     pub status: u16,
 }
 
+/// One key's usage: a fixed window (LiteLLM, Anthropic, IETF profiles), or a bucket that
+/// replenishes continuously at the limit's rate (the OpenAI profile, as OpenAI documents).
 #[derive(Debug, Default, Clone, Copy)]
 struct Window {
     started: Option<Instant>,
-    requests: u64,
-    tokens: u64,
+    requests: f64,
+    tokens: f64,
 }
 
 struct Shared {
@@ -280,41 +282,67 @@ impl Shared {
         let now = Instant::now();
         let mut windows = lock(&self.windows);
         let w = windows.entry(key.to_string()).or_default();
-        let expired = w
+        let secs = cfg.window.as_secs_f64().max(1e-3);
+        let (rpm, tpm) = (cfg.rpm as f64, cfg.tpm as f64);
+        let replenishing = cfg.profile == Profile::Openai;
+        if replenishing {
+            // Usage drains at the limit's rate: at 5,000 RPM `remaining` stays near the limit.
+            if let Some(then) = w.started {
+                let elapsed = now.duration_since(then).as_secs_f64();
+                w.requests = (w.requests - elapsed * rpm / secs).max(0.0);
+                w.tokens = (w.tokens - elapsed * tpm / secs).max(0.0);
+            }
+            w.started = Some(now);
+        } else if w
             .started
-            .is_none_or(|s| now.duration_since(s) >= cfg.window);
-        if expired {
+            .is_none_or(|s| now.duration_since(s) >= cfg.window)
+        {
             *w = Window {
                 started: Some(now),
-                requests: 0,
-                tokens: 0,
+                requests: 0.0,
+                tokens: 0.0,
             };
         }
         let started = w.started.unwrap_or(now);
-        let reset_in = cfg.window.saturating_sub(now.duration_since(started));
-        let budget = |w: &Window| Budget {
-            limit_requests: cfg.rpm,
-            remaining_requests: cfg.rpm.saturating_sub(w.requests),
-            limit_tokens: cfg.tpm,
-            remaining_tokens: cfg.tpm.saturating_sub(w.tokens),
-            reset_in,
-            window: cfg.window,
-            now: SystemTime::now(),
+        let window_left = cfg.window.saturating_sub(now.duration_since(started));
+        let refill = |used: f64, per_window: f64| {
+            Duration::from_secs_f64((used / (per_window / secs).max(1e-9)).clamp(0.0, 1e6))
         };
-        if w.requests + 1 > cfg.rpm {
+        let budget = |w: &Window| {
+            let (reset_in, retry_in) = if replenishing {
+                // Full again, and one request's worth back.
+                (
+                    refill(w.requests, rpm),
+                    refill((w.requests + 1.0 - rpm).max(0.0), rpm),
+                )
+            } else {
+                (window_left, window_left)
+            };
+            Budget {
+                limit_requests: cfg.rpm,
+                remaining_requests: (rpm - w.requests).floor().max(0.0) as u64,
+                limit_tokens: cfg.tpm,
+                remaining_tokens: (tpm - w.tokens).floor().max(0.0) as u64,
+                reset_in,
+                retry_in,
+                window: cfg.window,
+                now: SystemTime::now(),
+            }
+        };
+        if w.requests + 1.0 > rpm + 1e-9 {
             return Admission::Refused {
                 budget: budget(w),
                 unit: "requests",
             };
         }
-        if w.tokens + tokens > cfg.tpm {
+        if w.tokens + tokens as f64 > tpm + 1e-9 {
             return Admission::Refused {
                 budget: budget(w),
                 unit: "tokens",
             };
         }
-        w.requests += 1;
-        w.tokens += tokens;
+        w.requests += 1.0;
+        w.tokens += tokens as f64;
         Admission::Allowed(budget(w))
     }
 
@@ -381,8 +409,8 @@ fn throttled(profile: Profile, b: &Budget, unit: &str, key_hint: &str) -> Respon
                 "type": "throttling_error", "param": null, "code": "429"}});
         }
         Profile::Openai => {
-            headers.push(emit::retry_after(b.reset_in));
-            headers.push(emit::retry_after_ms(b.reset_in));
+            headers.push(emit::retry_after(b.retry_in));
+            headers.push(emit::retry_after_ms(b.retry_in));
             headers.extend(emit::openai(b));
             body = json!({"error": {"message": format!("Rate limit reached for {unit}"),
                                      "type": unit, "param": null, "code": "rate_limit_exceeded"}});
@@ -541,6 +569,29 @@ mod tests {
     }
 
     #[test]
+    fn the_openai_profile_replenishes() {
+        let shared = Shared {
+            cfg: MockConfig {
+                profile: Profile::Openai,
+                rpm: 6000,
+                window: Duration::from_mins(1),
+                ..MockConfig::default()
+            },
+            windows: Mutex::new(HashMap::new()),
+            log: Mutex::new(Vec::new()),
+            next_id: Mutex::new(0),
+        };
+        let remaining = |a: Admission| match a {
+            Admission::Allowed(b) => b.remaining_requests,
+            Admission::Refused { .. } => panic!("refused"),
+        };
+        assert_eq!(remaining(shared.admit("k", 1)), 5999);
+        // 100 requests a second flow back: after 50 ms the first is back.
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(remaining(shared.admit("k", 1)), 5999);
+    }
+
+    #[test]
     fn litellm_v3_drops_counters_on_streams_and_dicts() {
         let b = Budget {
             limit_requests: 10,
@@ -548,6 +599,7 @@ mod tests {
             limit_tokens: 100,
             remaining_tokens: 90,
             reset_in: Duration::from_secs(30),
+            retry_in: Duration::from_secs(30),
             window: Duration::from_mins(1),
             now: SystemTime::now(),
         };

@@ -115,15 +115,16 @@ async fn litellm_v3_streams_carry_no_counters_under_load_and_fixed_does() {
 
 #[tokio::test]
 async fn real_429s_pause_dispatch_for_the_advised_wait() {
-    // 10 requests per 1 s window, asked for 40/s: every refusal says `retry-after: 1`.
-    let server = sim(Profile::Openai, 10, Duration::from_secs(1)).await;
+    // 10 requests per 1 s fixed window (the Anthropic profile; OpenAI's replenishes), asked
+    // for 40/s: every refusal says `retry-after: 1`.
+    let server = sim(Profile::Anthropic, 10, Duration::from_secs(1)).await;
     let (code, report, stderr) =
         load_json(&server.url(), &["--rate", "40", "--duration", "3s"]).await;
     assert!(code == 0 || code == 1, "{stderr}");
     let sched = &report["schedule"];
     assert!(sched["held_by_pause"].as_u64().unwrap() > 40, "{report:#}");
     assert!(
-        report["hints"]["retry_after_ms"].as_u64().unwrap() >= 1,
+        report["hints"]["retry_after_seconds"].as_u64().unwrap() >= 1,
         "{report:#}"
     );
     // Accepted per second stays at the limit; the 429s are a small share of what was asked.

@@ -18,6 +18,10 @@ mod litellm_e2e;
 /// Shipped scenarios against the simulator, report schemas, the baseline gate.
 mod scenarios_sim;
 
+/// Real-world captures replayed on loopback: no finding on a healthy gateway, the exact drop
+/// when the headers are stripped from streams.
+mod corpus;
+
 /// Malformed scenarios: located one-line errors, exit 2.
 mod scenarios_malformed;
 

@@ -181,6 +181,31 @@ async fn dialect_profiles_pass_with_their_own_headers() {
     }
 }
 
+/// The OpenAI profile replenishes as OpenAI does: at 600,000 RPM the counter stands still at
+/// 599,999 between requests ("stayed at 4999 from request 1 to 2" was the first version's false
+/// alarm on real OpenAI). Read by its semantics, that proves nothing, over three rounds.
+#[tokio::test]
+async fn replenishing_counters_are_judged_by_their_semantics() {
+    let cfg = MockConfig {
+        rpm: 600_000,
+        ..mock(Profile::Openai)
+    };
+    let opts = ProbeOptions {
+        repeat: 3,
+        ..ProbeOptions::default()
+    };
+    let (report, server) = probe_with(cfg, opts).await;
+    assert_eq!(report.outcome.exit_code, 0, "{:#?}", report.findings);
+    assert!(report.warnings.is_empty(), "{:#?}", report.warnings);
+    let stood_still = report
+        .exchanges
+        .iter()
+        .filter_map(|e| e.rate_header("x-ratelimit-remaining-requests"))
+        .all(|h| h.value == "599999");
+    assert!(stood_still, "the counter replenishes between requests");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn throttled_probe_reports_the_429() {
     let cfg = MockConfig {

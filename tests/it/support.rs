@@ -24,7 +24,11 @@ pub async fn ratecheck(args: &[&str], env: &[(&str, &str)]) -> Run {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let out: Output = tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ratecheck"));
+        // `RATECHECK_BIN` runs the suite's checks against another build (e.g. an older release,
+        // to count what it gets wrong on the same captures).
+        let bin = std::env::var("RATECHECK_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_ratecheck").to_string());
+        let mut cmd = Command::new(bin);
         cmd.args(&args);
         for var in [
             "RATECHECK_API_KEY",

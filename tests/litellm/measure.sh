@@ -3,11 +3,12 @@
 # (installed by setup.sh). Every proxy and upstream binds 127.0.0.1 on a free port, is booted
 # like tests/it/litellm_e2e.rs boots it, and is stopped by its own PID (process group).
 #
-#   tests/litellm/measure.sh [EXPERIMENT...]     default: all four, in this order
+#   tests/litellm/measure.sh [EXPERIMENT...]     default: all five, in this order
 #     matrix    config.yaml on 1.90.0, 1.106.12, 1.110.2: chat, streaming chat, /v1/messages
 #     failing   config-failing.yaml on 1.106.12, 1.110.2, 1.90.0: ok, failing, ok, ...
-#     cooldown  config-failing.yaml without disable_cooldowns, on 1.106.12 (the 404 model
+#     cooldown  config-failing.yaml without disable_cooldowns, on the three (the 404 model
 #               then gets the router's 429 "No deployments available")
+#     retries   config-failing.yaml without num_retries, on 1.106.12
 #     legacy    config-legacy-upstream.yaml + upstream.py on 1.106.12, 1.110.2, 1.90.0,
 #               legacy v1 limiter, then v3 for comparison
 #
@@ -148,28 +149,56 @@ failing() {
   done
 }
 
-cooldown() {
-  local dir="$WORK/cooldown" key i
+# variant NAME SED: config-failing.yaml edited by SED, with the modules beside it, in $WORK/NAME.
+variant() {
+  local dir="$WORK/$1"
   mkdir -p "$dir"
   cp "$HERE"/ratecheck_auth.py "$HERE"/ratecheck_llm.py "$HERE"/ratecheck_failing_llm.py "$dir/"
-  sed '/disable_cooldowns/d' "$HERE/config-failing.yaml" >"$dir/config.yaml"
-  echo "# config-failing.yaml without disable_cooldowns:"
+  sed "$2" "$HERE/config-failing.yaml" >"$dir/config.yaml"
+  echo "# config-failing.yaml with sed '$2'; its router_settings now:"
   sed -n '/^router_settings:/,/^[a-z]/p' "$dir/config.yaml" | sed '$d; s/^/#   /'
-  boot 1.106.12 config.yaml "$dir"
-  key="sk-rc-1000-1000000-cooldown$RANDOM"
-  req "$key" /v1/chat/completions "$chat"
-  echo "# six 500s in a row from the single-deployment model:"
-  for i in 1 2 3 4 5 6; do
-    curl -s -o /dev/null -w '%{http_code} ' --max-time 30 "$URL/v1/chat/completions" \
-      -H "Authorization: Bearer $key" -H 'content-type: application/json' -d "$failing" || true
+  VARIANT_DIR="$dir"
+}
+
+cooldown() {
+  local v key i
+  variant cooldown '/disable_cooldowns/d'
+  for v in 1.106.12 1.110.2 1.90.0; do
+    [[ " ${VERSIONS[*]} " == *" $v "* ]] || continue
+    boot "$v" config.yaml "$VARIANT_DIR"
+    key="sk-rc-1000-1000000-cooldown$RANDOM"
+    req "$key" /v1/chat/completions "$chat"
+    echo "# six 500s in a row from the single-deployment model, then a seventh:"
+    for i in 1 2 3 4 5 6; do
+      curl -s -o /dev/null -w '%{http_code} ' --max-time 30 "$URL/v1/chat/completions" \
+        -H "Authorization: Bearer $key" -H 'content-type: application/json' -d "$failing" || true
+    done
+    echo
+    req "$key" /v1/chat/completions "$failing"
+    echo "# the 404 model, three times:"
+    req "$key" /v1/chat/completions "$failing_404"
+    req "$key" /v1/chat/completions "$failing_404"
+    req "$key" /v1/chat/completions "$failing_404"
+    echo "# the control: 11 requests since the first ok, so 988"
+    req "$key" /v1/chat/completions "$chat"
+    stop_pid "$PROXY_PID"
   done
-  echo
-  req "$key" /v1/chat/completions "$failing"
-  echo "# the 404 model, three times:"
-  req "$key" /v1/chat/completions "$failing_404"
-  req "$key" /v1/chat/completions "$failing_404"
-  req "$key" /v1/chat/completions "$failing_404"
-  echo "# the control: 11 requests since the first ok, so 988"
+}
+
+retries() {
+  local key
+  variant retries '/num_retries/d'
+  boot 1.106.12 config.yaml "$VARIANT_DIR"
+  key="sk-rc-1000-1000000-retries$RANDOM"
+  req "$key" /v1/chat/completions "$chat"
+  echo "# the failing model with the router's default retries: status and time"
+  curl -s -o /dev/null -w '%{http_code} in %{time_total} s\n' --max-time 30 "$URL/v1/chat/completions" \
+    -H "Authorization: Bearer $key" -H 'content-type: application/json' -d "$failing" || true
+  echo "# the same with the request header x-litellm-num-retries: 0"
+  curl -s -o /dev/null -w '%{http_code} in %{time_total} s\n' --max-time 30 "$URL/v1/chat/completions" \
+    -H "Authorization: Bearer $key" -H 'content-type: application/json' -H 'x-litellm-num-retries: 0' \
+    -d "$failing" || true
+  echo "# the control: 3 requests since the first ok (retries are not counted), so 996"
   req "$key" /v1/chat/completions "$chat"
   stop_pid "$PROXY_PID"
 }
@@ -186,6 +215,11 @@ legacy() {
       else
         boot "$v" config-legacy-upstream.yaml "$HERE" RATECHECK_UPSTREAM_BASE="$UPSTREAM_BASE"
       fi
+      # v1 counts in wall-clock minutes and reads its counters again after the call: a
+      # request that straddles a minute boundary gets no proxy headers. Start early in a minute.
+      if [ "$limiter" = legacy ] && [ "$((10#$(date +%S)))" -ge 50 ]; then
+        sleep $((61 - 10#$(date +%S)))
+      fi
       key="sk-rc-500-100000-$limiter$RANDOM"
       req "$key" /v1/chat/completions "$up_chat"
       req "$key" /v1/chat/completions "$up_stream" stream
@@ -196,10 +230,10 @@ legacy() {
   stop_pid "$UPSTREAM_PID"
 }
 
-for experiment in "${@:-matrix failing cooldown legacy}"; do
+for experiment in "${@:-matrix failing cooldown retries legacy}"; do
   for e in $experiment; do
     case "$e" in
-      matrix | failing | cooldown | legacy) echo "## $e"; "$e" ;;
+      matrix | failing | cooldown | retries | legacy) echo "## $e"; "$e" ;;
       *) echo "measure: unknown experiment $e" >&2; exit 2 ;;
     esac
   done

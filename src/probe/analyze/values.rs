@@ -27,15 +27,24 @@ pub(super) fn value_checks(exchanges: &[Exchange], out: &mut Vec<Finding>) {
             .map(|d| d.as_secs_f64());
         for h in ex.rate_headers.iter().filter(|h| h.family.judged()) {
             if let Parsed::Malformed { reason } = &h.parsed {
-                // The upstream's header, passed through, is not the gateway's to fix.
+                // The upstream's header, passed through, is not the gateway's to fix; and the
+                // IETF fields are a draft whose syntax changed between revisions (Hugging Face
+                // sends `"fixed window";"api";q=1000;w=300`): neither proves a defect.
                 let upstream = h.family == Family::Provider || h.passthrough;
+                let draft = matches!(h.family, Family::Ietf | Family::IetfLegacy);
                 let family = if upstream {
                     " (upstream provider header)"
+                } else if draft {
+                    " (not in the current IETF draft's syntax)"
                 } else {
                     ""
                 };
                 malformed
-                    .entry((h.name.clone(), format!("{reason}{family}"), upstream))
+                    .entry((
+                        h.name.clone(),
+                        format!("{reason}{family}"),
+                        upstream || draft,
+                    ))
                     .or_default()
                     .insert(at.clone());
             }
