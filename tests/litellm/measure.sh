@@ -3,12 +3,13 @@
 # (installed by setup.sh). Every proxy and upstream binds 127.0.0.1 on a free port, is booted
 # like tests/it/litellm_e2e.rs boots it, and is stopped by its own PID (process group).
 #
-#   tests/litellm/measure.sh [EXPERIMENT...]     default: all five, in this order
+#   tests/litellm/measure.sh [EXPERIMENT...]     default: all six, in this order
 #     matrix    config.yaml on 1.90.0, 1.106.12, 1.110.2: chat, streaming chat, /v1/messages
 #     failing   config-failing.yaml on 1.106.12, 1.110.2, 1.90.0: ok, failing, ok, ...
 #     cooldown  config-failing.yaml without disable_cooldowns, on the three (the 404 model
 #               then gets the router's 429 "No deployments available")
 #     retries   config-failing.yaml without num_retries, on 1.106.12
+#     shapes    config.yaml and config-fixed.yaml on the three: 8 endpoint/mode shapes each
 #     legacy    config-legacy-upstream.yaml + upstream.py on 1.106.12, 1.110.2, 1.90.0,
 #               legacy v1 limiter, then v3 for comparison
 #
@@ -203,6 +204,37 @@ retries() {
   stop_pid "$PROXY_PID"
 }
 
+# shapes: one line per endpoint and mode, on config.yaml (as released) and config-fixed.yaml
+# (the workaround callback): status, content type, how many x-ratelimit-api_key-* headers,
+# whether the control x-litellm-key-rpm-limit is there, and remaining-requests.
+shapes() {
+  local v config key path mode body head
+  for v in "${VERSIONS[@]}"; do
+    for config in config.yaml config-fixed.yaml; do
+      boot "$v" "$config"
+      key="sk-rc-1000-1000000-shapes$RANDOM"
+      for mode in false true; do
+        for path in chat/completions completions responses messages; do
+          case "$path" in
+            completions) body="{\"model\":\"ratecheck-model\",\"prompt\":\"hi\",\"max_tokens\":20,\"stream\":$mode}" ;;
+            responses) body="{\"model\":\"ratecheck-model\",\"input\":\"hi\",\"max_output_tokens\":20,\"stream\":$mode}" ;;
+            *) body="{\"model\":\"ratecheck-model\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":20,\"stream\":$mode}" ;;
+          esac
+          head="$(curl -si -N --max-time 30 "$URL/v1/$path" -H "Authorization: Bearer $key" \
+            -H 'content-type: application/json' -d "$body" | tr -d '\r' | awk 'NR == 1, /^$/')" || true
+          printf '%-9s %-8s stream=%-5s /v1/%-16s %s | %s | api_key headers: %s | key-rpm-limit: %s | remaining-requests: %s\n' \
+            "$v" "${config%.yaml}" "$mode" "$path" "$(head -1 <<<"$head" | cut -d' ' -f2)" \
+            "$(grep -i '^content-type:' <<<"$head" | cut -d' ' -f2 | tr -d ';')" \
+            "$(grep -c -i '^x-ratelimit-api_key-' <<<"$head" || true)" \
+            "$(grep -q -i '^x-litellm-key-rpm-limit:' <<<"$head" && echo yes || echo no)" \
+            "$(grep -i '^x-ratelimit-api_key-remaining-requests:' <<<"$head" | cut -d' ' -f2 || true)"
+        done
+      done
+      stop_pid "$PROXY_PID"
+    done
+  done
+}
+
 legacy() {
   local v key limiter
   start_upstream
@@ -230,10 +262,10 @@ legacy() {
   stop_pid "$UPSTREAM_PID"
 }
 
-for experiment in "${@:-matrix failing cooldown retries legacy}"; do
+for experiment in "${@:-matrix failing cooldown retries shapes legacy}"; do
   for e in $experiment; do
     case "$e" in
-      matrix | failing | cooldown | retries | legacy) echo "## $e"; "$e" ;;
+      matrix | failing | cooldown | retries | shapes | legacy) echo "## $e"; "$e" ;;
       *) echo "measure: unknown experiment $e" >&2; exit 2 ;;
     esac
   done
