@@ -222,7 +222,7 @@ shapes() {
           esac
           head="$(curl -si -N --max-time 30 "$URL/v1/$path" -H "Authorization: Bearer $key" \
             -H 'content-type: application/json' -d "$body" | tr -d '\r' | awk 'NR == 1, /^$/')" || true
-          printf '%-9s %-8s stream=%-5s /v1/%-16s %s | %s | api_key headers: %s | key-rpm-limit: %s | remaining-requests: %s\n' \
+          printf '%-9s %-12s stream=%-5s /v1/%-16s %s | %s | api_key headers: %s | key-rpm-limit: %s | remaining-requests: %s\n' \
             "$v" "${config%.yaml}" "$mode" "$path" "$(head -1 <<<"$head" | cut -d' ' -f2)" \
             "$(grep -i '^content-type:' <<<"$head" | cut -d' ' -f2 | tr -d ';')" \
             "$(grep -c -i '^x-ratelimit-api_key-' <<<"$head" || true)" \
