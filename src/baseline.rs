@@ -61,7 +61,7 @@ pub fn record<'a>(
         names.extend(
             ex.rate_headers
                 .iter()
-                .filter(|h| h.family.compared_across_shapes())
+                .filter(|h| h.compared())
                 .map(|h| h.name.clone()),
         );
     }

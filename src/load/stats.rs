@@ -223,11 +223,7 @@ pub fn request_counters(ex: &Exchange) -> (Option<i64>, Option<i64>) {
 pub fn tally(shapes: &mut BTreeMap<Variant, ShapeTally>, ex: &Exchange) {
     let t = shapes.entry(ex.variant).or_default();
     t.responses += 1;
-    for h in ex
-        .rate_headers
-        .iter()
-        .filter(|h| h.family.compared_across_shapes())
-    {
+    for h in ex.rate_headers.iter().filter(|h| h.compared()) {
         // Names repeat on every response: look up before allocating a key.
         match t.carried.get_mut(&h.name) {
             Some(n) => *n += 1,

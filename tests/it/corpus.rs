@@ -96,7 +96,8 @@ fn rate_limit_name(name: &str) -> bool {
 
 struct Replay {
     headers: Vec<(String, String)>,
-    strip_from_streams: bool,
+    /// Header names (lowercase) left off streaming responses.
+    strip_from_streams: Vec<String>,
 }
 
 async fn models() -> Response {
@@ -126,7 +127,7 @@ async fn generate(State(replay): State<Arc<Replay>>, uri: Uri, body: Bytes) -> R
     let headers: &mut HeaderMap = builder.headers_mut().unwrap();
     for (n, v) in &replay.headers {
         if TRANSPORT.contains(&n.to_ascii_lowercase().as_str())
-            || (stream && replay.strip_from_streams && rate_limit_name(n))
+            || (stream && replay.strip_from_streams.contains(&n.to_ascii_lowercase()))
         {
             continue;
         }
@@ -162,11 +163,11 @@ async fn generate(State(replay): State<Arc<Replay>>, uri: Uri, body: Bytes) -> R
 /// Starts a loopback gateway replaying `capture`; returns its URL and its task.
 async fn replay(
     capture: &Capture,
-    strip_from_streams: bool,
+    strip: &BTreeSet<String>,
 ) -> (String, tokio::task::JoinHandle<()>) {
     let state = Arc::new(Replay {
         headers: capture.headers.clone(),
-        strip_from_streams,
+        strip_from_streams: strip.iter().cloned().collect(),
     });
     let mut app = Router::new().route("/v1/models", get(models));
     for e in Endpoint::ALL {
@@ -180,8 +181,10 @@ async fn replay(
     (url, task)
 }
 
-async fn probe(url: &str) -> (i32, serde_json::Value) {
-    let run = ratecheck(&["probe", url, "--format", "json", "--repeat", "2"], &[]).await;
+async fn probe(url: &str, extra: &[&str]) -> (i32, serde_json::Value) {
+    let mut args = vec!["probe", url, "--format", "json", "--repeat", "2"];
+    args.extend_from_slice(extra);
+    let run = ratecheck(&args, &[]).await;
     let report = serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
     (run.code, report)
@@ -211,8 +214,8 @@ fn the_corpus_is_real_and_cited() {
 async fn healthy_captures_replayed_on_every_shape_raise_no_finding() {
     let mut accused = Vec::new();
     for c in corpus() {
-        let (url, task) = replay(&c, false).await;
-        let (code, report) = probe(&url).await;
+        let (url, task) = replay(&c, &BTreeSet::new()).await;
+        let (code, report) = probe(&url, &[]).await;
         task.abort();
         if code != 0 || !report["findings"].as_array().unwrap().is_empty() {
             accused.push(format!(
@@ -245,8 +248,8 @@ async fn captures_stripped_from_streams_are_caught_exactly() {
             continue;
         }
         checked += 1;
-        let (url, task) = replay(&c, true).await;
-        let (code, report) = probe(&url).await;
+        let (url, task) = replay(&c, &stripped).await;
+        let (code, report) = probe(&url, &[]).await;
         task.abort();
         let findings = report["findings"].as_array().unwrap();
         let named: BTreeSet<String> = findings
@@ -285,4 +288,34 @@ async fn captures_stripped_from_streams_are_caught_exactly() {
         "drops not caught exactly:\n{}",
         wrong.join("\n")
     );
+}
+
+/// Azure API Management's `llm-token-limit` policy lets the operator name its headers: unknown
+/// to any dialect, they are compared once declared, and only then.
+#[tokio::test]
+async fn operator_named_headers_are_compared_once_declared() {
+    let apim = Capture {
+        file: "azure-apim-llm-token-limit".into(),
+        provider: "azure-apim".into(),
+        source: "https://learn.microsoft.com/azure/api-management/llm-token-limit-policy".into(),
+        headers: vec![
+            ("remaining-tokens".into(), "9000".into()),
+            ("consumed-tokens".into(), "120".into()),
+        ],
+    };
+    let stripped: BTreeSet<String> = ["remaining-tokens".to_string()].into();
+    let (url, task) = replay(&apim, &stripped).await;
+    let (code, report) = probe(&url, &[]).await;
+    assert_eq!(code, 0, "{report:#}");
+    let warnings = kinds(&report["warnings"]);
+    assert!(
+        warnings.iter().any(|w| w.contains("no_rate_limit_headers")),
+        "{warnings:?}"
+    );
+    let (code, report) = probe(&url, &["--rate-header", "remaining-tokens"]).await;
+    task.abort();
+    assert_eq!(code, 1, "{report:#}");
+    let f = &report["findings"][0];
+    assert_eq!(f["kind"], "missing_on_shape");
+    assert_eq!(f["headers"], serde_json::json!(["remaining-tokens"]));
 }

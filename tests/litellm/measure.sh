@@ -99,7 +99,7 @@ req() {
   echo "\$ curl -si${mode:+ -N} --max-time 30 \$URL$path -H 'Authorization: Bearer $key' -H 'content-type: application/json' -d '$body'"
   out="$(curl "${args[@]}" | tr -d '\r')" || true
   awk 'NR == 1, /^$/' <<<"$out" | grep -i -E "$RELEVANT" || true
-  if [ "$mode" = stream ]; then
+  if grep -q -i '^content-type: text/event-stream' <<<"$out"; then
     echo "(body: $(grep -c '^data: ' <<<"$out") data lines, the last: $(grep '^data: ' <<<"$out" | tail -1 | cut -c1-60))"
   else
     echo "(body: $(awk 'f; /^$/ { f = 1 }' <<<"$out" | head -c 400))"

@@ -43,6 +43,7 @@ pub fn render(report: &ProbeReport) -> String {
                 let text = match c {
                     Cell::Value(v) => format!("`{}`", escape(v)),
                     Cell::Missing => "**MISSING**".into(),
+                    Cell::Upstream(v) => format!("`{}` (upstream)", escape(v)),
                     Cell::None => "·".into(),
                 };
                 out.push_str(&format!(" {text} |"));

@@ -26,6 +26,8 @@ pub enum Cell {
     Value(String),
     /// Present elsewhere, absent here on a successful response.
     Missing,
+    /// Here, but with its `llm_provider-` twin's value: the upstream's, not the gateway's own.
+    Upstream(String),
     /// Not applicable: this response was not a success, or the header is not compared.
     None,
 }
@@ -90,6 +92,8 @@ pub fn matrix(report: &ProbeReport) -> Matrix {
         let cells = firsts
             .iter()
             .map(|e| match e.rate_header(&name) {
+                // The upstream's value passed through stands where the gateway's own would.
+                Some(h) if h.passthrough && e.shape.is_success() => Cell::Upstream(h.value.clone()),
                 Some(h) => Cell::Value(h.value.clone()),
                 None if e.shape.is_success() && family.compared_across_shapes() => Cell::Missing,
                 None => Cell::None,

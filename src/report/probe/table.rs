@@ -102,6 +102,7 @@ fn table(report: &ProbeReport, color: bool) -> String {
             .fg(Color::Red)
             .add_attribute(Attribute::Bold),
         Cell::Missing => TCell::new("MISSING"),
+        Cell::Upstream(v) => TCell::new(format!("{v} (upstream)")),
         Cell::None => TCell::new("·"),
     };
     for (name, cells) in m.rows.iter().chain(m.provider_rows.iter()) {
