@@ -16,14 +16,14 @@ use std::time::{Duration, Instant};
 
 use crate::support::{finding_kinds, ratecheck};
 
-const COUNTERS: [&str; 4] = [
+pub(crate) const COUNTERS: [&str; 4] = [
     "x-ratelimit-api_key-limit-requests",
     "x-ratelimit-api_key-limit-tokens",
     "x-ratelimit-api_key-remaining-requests",
     "x-ratelimit-api_key-remaining-tokens",
 ];
 
-const STREAMS: [&str; 4] = [
+pub(crate) const STREAMS: [&str; 4] = [
     "streaming chat/completions",
     "streaming completions",
     "streaming messages",
@@ -34,13 +34,8 @@ fn litellm_bin() -> Option<PathBuf> {
     if std::env::var("RATECHECK_SKIP_LITELLM").is_ok_and(|v| v == "1") {
         return None;
     }
-    let bin = std::env::var("RATECHECK_LITELLM").map_or_else(
-        |_| {
-            let home = std::env::var("HOME").unwrap_or_default();
-            PathBuf::from(home).join(".cache/ratecheck/litellm-1.106.12/bin/litellm")
-        },
-        PathBuf::from,
-    );
+    let bin =
+        std::env::var("RATECHECK_LITELLM").map_or_else(|_| release_path("1.106.12"), PathBuf::from);
     assert!(
         bin.exists(),
         "LiteLLM is not installed at {}: run tests/litellm/setup.sh (or set RATECHECK_SKIP_LITELLM=1)",
@@ -49,11 +44,34 @@ fn litellm_bin() -> Option<PathBuf> {
     Some(bin)
 }
 
-/// A proxy process, killed with its process group when dropped.
-struct Proxy {
-    child: Child,
-    url: String,
-    log: PathBuf,
+/// Where `tests/litellm/setup.sh` installs `release`'s `litellm` executable.
+pub(crate) fn release_path(release: &str) -> PathBuf {
+    let home = std::env::var("RATECHECK_LITELLM_HOME").map_or_else(
+        |_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/ratecheck"),
+        PathBuf::from,
+    );
+    home.join(format!("litellm-{release}/bin/litellm"))
+}
+
+/// `release`'s executable, or `None` when the LiteLLM tests are skipped.
+pub(crate) fn release_bin(release: &str) -> Option<PathBuf> {
+    if std::env::var("RATECHECK_SKIP_LITELLM").is_ok_and(|v| v == "1") {
+        return None;
+    }
+    let bin = release_path(release);
+    assert!(
+        bin.exists(),
+        "LiteLLM {release} is not installed at {}: run tests/litellm/setup.sh (or set RATECHECK_SKIP_LITELLM=1)",
+        bin.display()
+    );
+    Some(bin)
+}
+
+/// A process (a proxy, an upstream), killed with its process group when dropped.
+pub(crate) struct Proxy {
+    pub(crate) child: Child,
+    pub(crate) url: String,
+    pub(crate) log: PathBuf,
 }
 
 impl Drop for Proxy {
@@ -71,6 +89,17 @@ impl Drop for Proxy {
 }
 
 async fn start_proxy(bin: &PathBuf, config: &str, port: u16) -> Proxy {
+    start_proxy_with(bin, config, port, &[]).await
+}
+
+/// Boots `bin` with `config` on 127.0.0.1:`port`, with extra environment, and waits (bounded)
+/// until it is healthy.
+pub(crate) async fn start_proxy_with(
+    bin: &PathBuf,
+    config: &str,
+    port: u16,
+    env: &[(&str, &str)],
+) -> Proxy {
     use std::os::unix::process::CommandExt;
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/litellm");
     let log = std::env::temp_dir().join(format!("ratecheck-litellm-{port}.log"));
@@ -92,6 +121,7 @@ async fn start_proxy(bin: &PathBuf, config: &str, port: u16) -> Proxy {
         .env("LITELLM_TELEMETRY", "False")
         .env("LITELLM_MASTER_KEY", master)
         .env("NO_PROXY", "127.0.0.1,localhost")
+        .envs(env.iter().copied())
         .env_remove("DATABASE_URL")
         .env_remove("REDIS_HOST")
         .env_remove("REDIS_URL")
@@ -133,7 +163,7 @@ async fn released_and_fixed(bin: &PathBuf) -> (Proxy, Proxy) {
 }
 
 /// Two distinct free loopback ports: both listeners are held until both ports are known.
-fn two_free_ports() -> (u16, u16) {
+pub(crate) fn two_free_ports() -> (u16, u16) {
     let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     (
@@ -142,7 +172,7 @@ fn two_free_ports() -> (u16, u16) {
     )
 }
 
-fn rand_u128() -> u128 {
+pub(crate) fn rand_u128() -> u128 {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();
@@ -150,11 +180,15 @@ fn rand_u128() -> u128 {
 }
 
 /// A fresh key (fresh counters) with rpm/tpm limits encoded for `ratecheck_auth.py`.
-fn key(rpm: u32, tpm: u32) -> String {
+pub(crate) fn key(rpm: u32, tpm: u32) -> String {
     format!("sk-rc-{rpm}-{tpm}-{:x}", rand_u128())
 }
 
-async fn probe_json(url: &str, key: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
+pub(crate) async fn probe_json(
+    url: &str,
+    key: &str,
+    extra: &[&str],
+) -> (i32, serde_json::Value, String) {
     let mut args = vec!["probe", url, "--format", "json", "--timeout", "60s"];
     args.extend_from_slice(extra);
     let run = ratecheck(&args, &[("RATECHECK_API_KEY", key)]).await;
@@ -171,7 +205,7 @@ async fn probe_json(url: &str, key: &str, extra: &[&str]) -> (i32, serde_json::V
     (run.code, json, run.stderr)
 }
 
-fn names(ex: &serde_json::Value) -> Vec<String> {
+pub(crate) fn names(ex: &serde_json::Value) -> Vec<String> {
     ex["rate_headers"]
         .as_array()
         .unwrap()

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """A loopback OpenAI-compatible upstream that sends its own OpenAI-style rate-limit headers.
 
     python3 upstream.py PORT        (PORT 0 picks a free one; the chosen port is printed)
