@@ -108,8 +108,8 @@ pub(super) fn notes(exchanges: &[Exchange], found: &[Finding]) -> Vec<String> {
     rows.into_iter()
         .map(|d| {
             let seen = match d.kind {
-                Some(k) if found.iter().any(|f| f.kind == k) => "; seen in this probe",
-                Some(_) => "; not seen in this probe",
+                Some(k) if found.iter().any(|f| f.kind == k) => "; seen here",
+                Some(_) => "; not seen here",
                 None => "",
             };
             let range = match d.fixed_in {
