@@ -94,6 +94,7 @@ fn main() {
             extra_headers: Vec::new(),
             api_key: None,
             rate_headers: Vec::new(),
+            secret_headers: Vec::new(),
         };
         let client = Client::new(normalize_base(&url).unwrap(), settings).unwrap();
         let raw = reqwest::Client::new();

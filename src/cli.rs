@@ -101,6 +101,11 @@ pub struct ConnectArgs {
     /// dialects (repeatable).
     #[arg(long = "rate-header", value_name = "NAME")]
     pub rate_headers: Vec<String>,
+
+    /// A request header whose value is a secret (a tenant token, say): redacted in every output
+    /// like the key. `authorization`, `x-api-key`, `api-key` and cookies always are (repeatable).
+    #[arg(long = "secret-header", value_name = "NAME")]
+    pub secret_headers: Vec<String>,
 }
 
 /// Which endpoints and models the probe matrix uses (shared by `probe` and `triage`).
@@ -193,6 +198,10 @@ pub struct RunArgs {
     /// (repeatable).
     #[arg(long = "rate-header", value_name = "NAME")]
     pub rate_headers: Vec<String>,
+
+    /// A request header whose value is a secret: redacted in every output (repeatable).
+    #[arg(long = "secret-header", value_name = "NAME")]
+    pub secret_headers: Vec<String>,
 
     /// Warnings fail the run too, as `strict: true` in a scenario does.
     #[arg(long)]

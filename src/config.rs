@@ -176,6 +176,7 @@ pub fn connect_spec(
     header_flags: &[String],
     key: &KeySource,
     rate_headers: &[String],
+    secret_headers: &[String],
 ) -> Result<ConnectSpec, CliError> {
     if timeout.is_zero() {
         return Err(CliError::usage("`--timeout` must be more than zero"));
@@ -186,6 +187,7 @@ pub fn connect_spec(
         extra_headers: headers(header_flags)?,
         api_key: api_key(key)?,
         rate_headers: rate_headers.to_vec(),
+        secret_headers: secret_headers.to_vec(),
     })
 }
 
@@ -201,6 +203,7 @@ pub fn client(url: &str, connect: &ConnectArgs) -> Result<Client, CliError> {
         &connect.headers,
         &KeySource::from_flags(connect.api_key_env.as_ref(), connect.api_key_file.as_ref()),
         &connect.rate_headers,
+        &connect.secret_headers,
     )?;
     build_client(url, spec)
 }

@@ -1,8 +1,15 @@
 //! Keeping secrets out of every output.
 //!
-//! Reports are meant to be pasted into tickets, so every header value and URL passes through a
-//! [`Redactor`] before it is stored in a result. It removes the API key wherever it appears, the
-//! values of credential-bearing headers, and anything shaped like a provider key.
+//! Reports are meant to be pasted into tickets, so every header value, body excerpt, event and
+//! URL passes through a [`Redactor`] before it is stored in a result: one path for every output.
+//! It removes the API key wherever it came from (environment, file, an `authorization` or
+//! `x-api-key` header given with `-H`, a header marked secret), the URL's user and password and
+//! every query value, each also in its base64 and URL-encoded forms; the values of
+//! credential-bearing headers; and anything shaped like a provider key. It also escapes control
+//! characters, so a gateway cannot move the cursor, clear the screen or set a terminal title
+//! through a report.
+
+use base64::Engine as _;
 
 /// What replaces a secret.
 pub const REDACTED: &str = "[redacted]";
@@ -25,18 +32,62 @@ pub struct Redactor {
 }
 
 impl Redactor {
-    /// A redactor for these secrets (empty ones are ignored).
+    /// A redactor for these secrets, each also in its base64 and URL-encoded forms (values
+    /// shorter than four characters are ignored: replacing them would garble reports).
     pub fn new<I, S>(secrets: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let secrets = secrets
+        let mut all: Vec<String> = Vec::new();
+        for s in secrets
             .into_iter()
             .map(Into::into)
             .filter(|s: &String| s.len() >= 4)
-            .collect();
-        Redactor { secrets }
+        {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
+            let encoded = url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            for form in [s, b64, encoded] {
+                if !all.contains(&form) {
+                    all.push(form);
+                }
+            }
+        }
+        // Longest first, so a secret is never half-replaced by a shorter one inside it.
+        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        Redactor { secrets: all }
+    }
+
+    /// The redactor for one target: the key, the secret headers given with `-H` (credential
+    /// names, and any in `secret_headers`), the URL's user info and query values.
+    pub fn for_target(
+        base: &reqwest::Url,
+        api_key: Option<&str>,
+        headers: &[(String, String)],
+        secret_headers: &[String],
+    ) -> Self {
+        let mut secrets: Vec<String> = api_key.map(str::to_string).into_iter().collect();
+        for (name, value) in headers {
+            let secret = SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
+                || secret_headers.iter().any(|h| h.eq_ignore_ascii_case(name));
+            if secret {
+                secrets.push(value.clone());
+                // `Bearer <token>`, `Basic <b64>`: the credential is the last word.
+                if let Some(token) = value.split_whitespace().nth(1) {
+                    secrets.push(token.to_string());
+                }
+            }
+        }
+        let user = base.username();
+        if let Some(password) = base.password() {
+            secrets.push(password.to_string());
+            secrets.push(format!("{user}:{password}"));
+        }
+        if !user.is_empty() {
+            secrets.push(user.to_string());
+        }
+        secrets.extend(base.query_pairs().map(|(_, v)| v.into_owned()));
+        Redactor::new(secrets)
     }
 
     /// Redacts a header value; credential headers lose their value entirely.
@@ -49,19 +100,27 @@ impl Redactor {
         if SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
             return REDACTED.into();
         }
-        if !value.contains("sk-") && !self.secrets.iter().any(|s| value.contains(s.as_str())) {
+        if self.clean(value) {
             return value.into();
         }
         self.text(value).into()
     }
 
-    /// Redacts free text: known secrets, then anything that looks like an API key.
+    /// Whether `text` holds nothing to redact or escape.
+    fn clean(&self, text: &str) -> bool {
+        !text.contains("sk-")
+            && !text.chars().any(is_escaped)
+            && !self.secrets.iter().any(|s| text.contains(s.as_str()))
+    }
+
+    /// Redacts free text: known secrets, then anything that looks like an API key; control
+    /// characters escaped.
     pub fn text(&self, text: &str) -> String {
         // Most values hold neither a secret nor a key shape: one copy, no scanning twice.
-        if !text.contains("sk-") && !self.secrets.iter().any(|s| text.contains(s.as_str())) {
+        if self.clean(text) {
             return text.to_string();
         }
-        let mut out = text.to_string();
+        let mut out = escape_controls(text);
         for s in &self.secrets {
             if out.contains(s.as_str()) {
                 out = out.replace(s.as_str(), REDACTED);
@@ -80,6 +139,29 @@ impl Redactor {
         }
         self.text(u.as_str())
     }
+}
+
+/// Control characters other than newline and tab: shown as `\x1b`, never sent to a terminal.
+fn is_escaped(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\t'
+}
+
+/// `text` with every control character (but newline and tab) written as `\xNN` / `\u{NNNN}`.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_escaped(c) {
+            let n = u32::from(c);
+            if n < 0x100 {
+                out.push_str(&format!("\\x{n:02x}"));
+            } else {
+                out.push_str(&format!("\\u{{{n:04x}}}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Key prefixes used by OpenAI, Anthropic, LiteLLM and others (`sk-…`, `sk-ant-…`).
@@ -128,6 +210,35 @@ mod tests {
         );
         assert_eq!(r.text("task-1 and sk-1"), "task-1 and sk-1");
         assert_eq!(r.header("x-ratelimit-api_key-remaining-requests", "9"), "9");
+    }
+
+    #[test]
+    fn every_form_of_every_secret_goes() {
+        let base = reqwest::Url::parse("http://user:pa55word@host:4000/v1?key=q-secret-1").unwrap();
+        let r = Redactor::for_target(
+            &base,
+            None,
+            &[
+                ("Authorization".into(), "Bearer tok-abcdef".into()),
+                ("X-Tenant-Token".into(), "tenant-secret".into()),
+            ],
+            &["x-tenant-token".into()],
+        );
+        for planted in [
+            "tok-abcdef",
+            "pa55word",
+            "q-secret-1",
+            "tenant-secret",
+            "dXNlcjpwYTU1d29yZA==", // base64 of user:pa55word, as a Basic header echoes it
+        ] {
+            let shown = r.text(&format!("echo: {planted}!"));
+            assert!(!shown.contains(planted), "{planted}: {shown}");
+        }
+        assert_eq!(
+            r.text("\u{1b}]0;title\u{7}\u{1b}[2J"),
+            "\\x1b]0;title\\x07\\x1b[2J"
+        );
+        assert_eq!(r.header("x-note", "a\u{1b}[31mred"), "a\\x1b[31mred");
     }
 
     #[test]

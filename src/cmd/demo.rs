@@ -37,6 +37,7 @@ pub async fn probe_profile(profile: Profile) -> Result<ProbeReport, CliError> {
             extra_headers: Vec::new(),
             api_key: Some("sk-demo-key".into()),
             rate_headers: Vec::new(),
+            secret_headers: Vec::new(),
         },
     )?;
     let report = probe(&client, &ProbeOptions::default(), &mut |_| {}).await;

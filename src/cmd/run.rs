@@ -70,8 +70,15 @@ fn resolve(l: &Loaded, args: &RunArgs) -> Result<(Client, Resolved), CliError> {
     };
     let mut rate_headers = s.defaults.rate_headers.clone();
     rate_headers.extend(args.rate_headers.iter().cloned());
-    let spec = config::connect_spec(timeout, args.insecure, &headers, &key, &rate_headers)
-        .map_err(|e| e.in_file(&file))?;
+    let spec = config::connect_spec(
+        timeout,
+        args.insecure,
+        &headers,
+        &key,
+        &rate_headers,
+        &args.secret_headers,
+    )
+    .map_err(|e| e.in_file(&file))?;
     let model = match (&args.model, &s.defaults.model) {
         (Some(m), _) => Some(m.clone()),
         (None, Some(m)) => Some(expand(m)?).filter(|m| !m.is_empty()),

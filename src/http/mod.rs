@@ -223,6 +223,9 @@ pub struct ConnectSpec {
     pub api_key: Option<String>,
     /// Operator-named rate-limit headers (`--rate-header`), compared like the known dialects.
     pub rate_headers: Vec<String>,
+    /// Request headers whose values are secrets besides the well-known credential headers
+    /// (`--secret-header`): redacted everywhere, like the key.
+    pub secret_headers: Vec<String>,
 }
 
 /// A configured HTTP client bound to one gateway base URL.
@@ -247,7 +250,12 @@ impl Client {
             .danger_accept_invalid_certs(settings.insecure)
             .user_agent(concat!("ratecheck/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let redactor = Redactor::new(settings.api_key.clone());
+        let redactor = Redactor::for_target(
+            &base,
+            settings.api_key.as_deref(),
+            &settings.extra_headers,
+            &settings.secret_headers,
+        );
         let endpoint_urls = Endpoint::ALL
             .iter()
             .map(|e| (*e, join(&base, e.path())))

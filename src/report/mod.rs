@@ -44,7 +44,30 @@ pub fn paint(text: &str, code: &str, color: bool) -> String {
     }
 }
 
-/// Text made safe for a Markdown table cell: pipes escaped, newlines folded.
+/// Text made safe for a Markdown table cell: [`md_text`], pipes escaped, newlines folded.
 pub fn md(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    md_text(text).replace('|', "\\|").replace('\n', " ")
+}
+
+/// Gateway-provided text made inert in Markdown: outside code spans no raw HTML (`<` and `>`
+/// as entities) and no links (brackets escaped), so an error body cannot inject markup or a
+/// `javascript:` link into a ticket; inside code spans nothing renders, so nothing changes.
+/// Control characters were already escaped when the text was recorded.
+pub fn md_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut code = false;
+    for c in text.chars() {
+        match c {
+            '`' => {
+                code = !code;
+                out.push(c);
+            }
+            '<' if !code => out.push_str("&lt;"),
+            '>' if !code => out.push_str("&gt;"),
+            '[' if !code => out.push_str("\\["),
+            ']' if !code => out.push_str("\\]"),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Format, md, paint};
+use super::{Format, md, md_text, paint};
 use crate::baseline::Comparison;
 use crate::run::{Check, RunReport, ScenarioReport, StepReport};
 
@@ -338,7 +338,7 @@ pub fn markdown(report: &RunReport) -> String {
             .flat_map(|st| {
                 st.notes
                     .iter()
-                    .map(move |n| format!("- {}: {}", st.position, n))
+                    .map(move |n| format!("- {}: {}", st.position, md_text(n)))
             })
             .collect();
         if !notes.is_empty() {

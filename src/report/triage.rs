@@ -26,8 +26,8 @@ pub fn render(t: &Triage, generated: &str) -> String {
     let _ = writeln!(out, "# ratecheck triage: `{}`\n", p.target);
     let _ = writeln!(out, "- generated: {generated}\n- tool: {}", p.tool);
     let gateway = match (&p.gateway.name, &p.gateway.version) {
-        (Some(n), Some(v)) => format!("{n} {v}"),
-        (Some(n), None) => format!("{n} (version not revealed)"),
+        (Some(n), Some(v)) => format!("{} {}", md(n), md(v)),
+        (Some(n), None) => format!("{} (version not revealed)", md(n)),
         _ => "not identified from headers".into(),
     };
     let server = p

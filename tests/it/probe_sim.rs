@@ -35,6 +35,7 @@ async fn probe_with(cfg: MockConfig, opts: ProbeOptions) -> (ProbeReport, MockSe
             extra_headers: Vec::new(),
             api_key: Some("sk-test-key".into()),
             rate_headers: Vec::new(),
+            secret_headers: Vec::new(),
         },
     )
     .unwrap();

@@ -234,3 +234,98 @@ async fn load_reports_have_no_secret() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Secrets the user puts anywhere — a bearer token given with `-H` and no key in the
+/// environment, a header marked secret, the URL's password, a query value — are redacted in
+/// every form a gateway can echo them (as given, in a `Basic` header's base64), in every
+/// format of `probe` and `triage`; and nothing the gateway sends reaches a terminal as an
+/// escape sequence, or a Markdown report as HTML or a link.
+#[tokio::test]
+async fn every_planted_secret_stays_out_and_hostile_text_stays_inert() {
+    const BEARER: &str = "tok-plantedbearer-9f8e7d";
+    const TENANT: &str = "tenant-planted-4c3b2a";
+    const PASSWORD: &str = "pw-planted-1a2b3c";
+    const QUERY: &str = "q-planted-5d6e7f";
+    let base = faulty_server(Fault::EchoEverything).await;
+    let url =
+        base.replace("http://", &format!("http://alice:{PASSWORD}@")) + &format!("/v1?key={QUERY}");
+    let basic = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(format!("alice:{PASSWORD}"))
+    };
+    let dir = std::env::temp_dir().join(format!("ratecheck-planted-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let auth = format!("Authorization: Bearer {BEARER}");
+    let tenant = format!("X-Tenant: {TENANT}");
+    let common = [
+        "--model",
+        "m",
+        "-H",
+        &auth,
+        "-H",
+        &tenant,
+        "--secret-header",
+        "x-tenant",
+    ];
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    for format in ["table", "json", "markdown"] {
+        let file = dir.join(format!("probe.{format}"));
+        let file_arg = file.to_string_lossy().to_string();
+        let mut args = vec!["probe", url.as_str(), "--format", format, "-o", &file_arg];
+        args.extend(common);
+        let run = ratecheck(&args, &[]).await;
+        outputs.push((format!("probe {format} stdout"), run.stdout));
+        outputs.push((format!("probe {format} stderr"), run.stderr));
+        outputs.push((
+            format!("probe {format} file"),
+            std::fs::read_to_string(&file).unwrap_or_default(),
+        ));
+    }
+    let bundle = dir.join("triage.md");
+    let bundle_arg = bundle.to_string_lossy().to_string();
+    let mut args = vec![
+        "triage",
+        url.as_str(),
+        "--out",
+        &bundle_arg,
+        "--skip-429",
+        "--repeat",
+        "1",
+    ];
+    args.extend(common);
+    let run = ratecheck(&args, &[]).await;
+    outputs.push(("triage stdout".into(), run.stdout));
+    outputs.push(("triage stderr".into(), run.stderr));
+    let md = std::fs::read_to_string(&bundle).unwrap_or_default();
+    assert!(md.contains("## Probe"), "no bundle written: {md}");
+    outputs.push(("triage bundle".into(), md));
+    for (what, text) in &outputs {
+        for planted in [BEARER, TENANT, PASSWORD, QUERY, basic.as_str()] {
+            assert!(!text.contains(planted), "{what} leaks {planted}:\n{text}");
+        }
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{what} carries a raw escape:\n{text}"
+        );
+        if what.contains("markdown") || what.contains("bundle") {
+            // Inside fenced blocks nothing renders; every line there starts with a header name.
+            let rendered: String = text.split("```").step_by(2).collect::<Vec<_>>().join("");
+            assert!(
+                !rendered.contains("<script") && !rendered.contains("<b>"),
+                "{what} carries raw HTML:\n{text}"
+            );
+            // An escaped bracket (`\\]`) is text; an unescaped `](` would be a link.
+            assert!(
+                !text.replace("\\]", "").contains("](javascript:"),
+                "{what} carries a link:\n{text}"
+            );
+        }
+    }
+    // The echoes were seen, and shown redacted and escaped.
+    let json = &outputs[3].1;
+    assert!(
+        json.contains("[redacted]") && json.contains("\\\\x1b"),
+        "{json}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -67,6 +67,9 @@ pub enum Fault {
     EchoCredentials,
     /// 401 to everything.
     Unauthorized,
+    /// Echo every request header and the request line back, in headers and body, with terminal
+    /// escape sequences, raw HTML and a `javascript:` link in the body (a hostile gateway).
+    EchoEverything,
 }
 
 /// Starts a faulty server on 127.0.0.1:0; returns its base URL. It serves until the test ends.
@@ -179,6 +182,48 @@ async fn serve(mut sock: TcpStream, fault: Fault) {
             };
             let resp = format!(
                 "HTTP/1.1 {status}\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\nx-echo-auth: {auth}\r\nset-cookie: session={key}\r\nx-debug-key: {key}\r\nx-ratelimit-remaining-requests: 5\r\nx-ratelimit-limit-requests: 10\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(resp.as_bytes()).await;
+        }
+        Fault::EchoEverything => {
+            let line = request.lines().next().unwrap_or_default().to_string();
+            let mut echoed = String::new();
+            for l in request.lines().skip(1).take_while(|l| !l.is_empty()) {
+                if let Some((n, v)) = l.split_once(':') {
+                    echoed.push_str(&format!("x-echo-{}: {}\r\n", n.trim(), v.trim()));
+                }
+            }
+            let hostile =
+                "\u{1b}]0;pwned\u{7}\u{1b}[2J<script>alert(1)</script>[click](javascript:alert(1))";
+            let stream = request.contains("\"stream\":true");
+            let error = request.contains("/v1/completions");
+            let quoted = serde_json::to_string(&format!("{line} {hostile}")).unwrap();
+            // Raw, not JSON-escaped: the escape bytes themselves, as a careless gateway sends them.
+            let raw = format!("{line} {hostile}");
+            let body = if error {
+                format!("upstream failed: {raw}")
+            } else if stream {
+                format!(
+                    "data: {{\"echo\":{quoted}}}\n\nevent: error\ndata: {raw}\n\ndata: [DONE]\n\n"
+                )
+            } else {
+                format!("{{\"object\":\"chat.completion\",\"echo\":{quoted}}}")
+            };
+            let ctype = if error {
+                "text/plain"
+            } else if stream {
+                "text/event-stream"
+            } else {
+                "application/json"
+            };
+            let status = if error {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            let resp = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n{echoed}x-echo-line: {line}\r\nserver: <b>evil</b>\r\nx-ratelimit-remaining-requests: 5\r\nx-ratelimit-limit-requests: 10\r\n\r\n{body}",
                 body.len()
             );
             let _ = sock.write_all(resp.as_bytes()).await;

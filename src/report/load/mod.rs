@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 
-use super::Format;
+use super::{Format, md_text};
 use crate::load::LoadReport;
 use crate::load::report::count;
 use crate::load::stats::Percentiles;
@@ -172,19 +172,19 @@ pub fn markdown(r: &LoadReport) -> String {
     if !r.findings.is_empty() {
         out.push_str("\n### Findings\n\n");
         for f in &r.findings {
-            let _ = writeln!(out, "- `{}`: {}", f.kind.name(), f.message);
+            let _ = writeln!(out, "- `{}`: {}", f.kind.name(), md_text(&f.message));
         }
     }
     if !r.warnings.is_empty() {
         out.push_str("\n### Warnings (suspicious, not proof)\n\n");
         for w in &r.warnings {
-            let _ = writeln!(out, "- `{}`: {}", w.kind.name(), w.message);
+            let _ = writeln!(out, "- `{}`: {}", w.kind.name(), md_text(&w.message));
         }
     }
     if !r.notes.is_empty() {
         out.push_str("\n### Notes\n\n");
         for n in &r.notes {
-            let _ = writeln!(out, "- {n}");
+            let _ = writeln!(out, "- {}", md_text(n));
         }
     }
     if !r.thresholds.is_empty() {

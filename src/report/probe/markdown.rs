@@ -2,7 +2,7 @@
 
 use super::{Cell, column_head, matrix, verdict};
 use crate::probe::ProbeReport;
-use crate::report::md as escape;
+use crate::report::{md as escape, md_text};
 
 /// Renders the Markdown report.
 pub fn render(report: &ProbeReport) -> String {
@@ -11,8 +11,9 @@ pub fn render(report: &ProbeReport) -> String {
     out.push_str(&format!("- tool: {}\n", report.tool));
     if let Some(name) = &report.gateway.name {
         out.push_str(&format!(
-            "- gateway: {name} {}\n",
-            report.gateway.version.as_deref().unwrap_or("")
+            "- gateway: {} {}\n",
+            md_text(name),
+            md_text(report.gateway.version.as_deref().unwrap_or(""))
         ));
     }
     out.push_str(&format!(
@@ -60,21 +61,25 @@ pub fn render(report: &ProbeReport) -> String {
                 .as_ref()
                 .map(|l| format!(" ([upstream]({l}))"))
                 .unwrap_or_default();
-            out.push_str(&format!("- `{}`: {}{link}\n", f.kind.name(), f.message));
+            out.push_str(&format!(
+                "- `{}`: {}{link}\n",
+                f.kind.name(),
+                md_text(&f.message)
+            ));
         }
         out.push('\n');
     }
     if !report.warnings.is_empty() {
         out.push_str("### Warnings (suspicious, not proof)\n\n");
         for w in &report.warnings {
-            out.push_str(&format!("- `{}`: {}\n", w.kind.name(), w.message));
+            out.push_str(&format!("- `{}`: {}\n", w.kind.name(), md_text(&w.message)));
         }
         out.push('\n');
     }
     if !report.notes.is_empty() {
         out.push_str("### Notes\n\n");
         for n in &report.notes {
-            out.push_str(&format!("- {n}\n"));
+            out.push_str(&format!("- {}\n", md_text(n)));
         }
         out.push('\n');
     }
