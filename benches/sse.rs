@@ -95,6 +95,7 @@ fn main() {
             api_key: None,
             rate_headers: Vec::new(),
             secret_headers: Vec::new(),
+            follow_redirects: false,
         };
         let client = Client::new(normalize_base(&url).unwrap(), settings).unwrap();
         let raw = reqwest::Client::new();

@@ -106,6 +106,11 @@ pub struct ConnectArgs {
     /// like the key. `authorization`, `x-api-key`, `api-key` and cookies always are (repeatable).
     #[arg(long = "secret-header", value_name = "NAME")]
     pub secret_headers: Vec<String>,
+
+    /// Follow a gateway's 307/308 redirects to the same origin (scheme, host, port). Without
+    /// it no redirect is followed: the key and the body would go wherever it points.
+    #[arg(long)]
+    pub follow_redirects: bool,
 }
 
 /// Which endpoints and models the probe matrix uses (shared by `probe` and `triage`).
@@ -202,6 +207,10 @@ pub struct RunArgs {
     /// A request header whose value is a secret: redacted in every output (repeatable).
     #[arg(long = "secret-header", value_name = "NAME")]
     pub secret_headers: Vec<String>,
+
+    /// Follow 307/308 redirects to the same origin (none are followed without it).
+    #[arg(long)]
+    pub follow_redirects: bool,
 
     /// Warnings fail the run too, as `strict: true` in a scenario does.
     #[arg(long)]

@@ -188,6 +188,7 @@ pub fn connect_spec(
         api_key: api_key(key)?,
         rate_headers: rate_headers.to_vec(),
         secret_headers: secret_headers.to_vec(),
+        follow_redirects: false,
     })
 }
 
@@ -205,7 +206,13 @@ pub fn client(url: &str, connect: &ConnectArgs) -> Result<Client, CliError> {
         &connect.rate_headers,
         &connect.secret_headers,
     )?;
-    build_client(url, spec)
+    build_client(
+        url,
+        ConnectSpec {
+            follow_redirects: connect.follow_redirects,
+            ..spec
+        },
+    )
 }
 
 /// Builds the HTTP client for `url`; failing after the URL checks out means the TLS setup

@@ -231,6 +231,8 @@ pub enum FindingKind {
     /// The model or router behind a gateway failed (an upstream 404 or 5xx, a cooldown 429):
     /// not the gateway's own limiter.
     UpstreamError,
+    /// An API call was answered with a redirect, which clients would follow with their key.
+    Redirected,
 }
 
 /// How strong the evidence is.
@@ -391,6 +393,13 @@ impl FindingKind {
                 "The gateway sends no rate-limit header on any response: clients cannot pace themselves and learn the limit only from 429s. Enable the gateway's rate-limit headers, or configure limits for this key.",
                 Level::Warning,
             ),
+            FindingKind::Redirected => (
+                "redirected",
+                Error,
+                false,
+                "The gateway answers API calls with a redirect: a client that follows it sends its key and body elsewhere, and 301/302 turn its POST into a GET. Point clients (and ratecheck) at the final URL.",
+                Level::Finding,
+            ),
             FindingKind::UpstreamError => (
                 "upstream_error",
                 Error,
@@ -420,7 +429,7 @@ impl FindingKind {
             BrokenResponse, CounterMismatch, EarlyThrottle, EndpointError, ImplausibleReset,
             InStreamError, InconsistentValue, LitellmV3PlainDictDrop, LitellmV3StreamingDrop,
             MalformedValue, MissingOnShape, NoRateLimitHeaders, NoRetryHint, OverAdmission,
-            UpstreamError, WaitTooShort,
+            Redirected, UpstreamError, WaitTooShort,
         };
         let mut out = Vec::new();
         let mut next = Some(LitellmV3StreamingDrop);
@@ -442,7 +451,8 @@ impl FindingKind {
                 WaitTooShort => Some(NoRetryHint),
                 NoRetryHint => Some(NoRateLimitHeaders),
                 NoRateLimitHeaders => Some(UpstreamError),
-                UpstreamError => None,
+                UpstreamError => Some(Redirected),
+                Redirected => None,
             };
         }
         out

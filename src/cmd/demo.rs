@@ -38,6 +38,7 @@ pub async fn probe_profile(profile: Profile) -> Result<ProbeReport, CliError> {
             api_key: Some("sk-demo-key".into()),
             rate_headers: Vec::new(),
             secret_headers: Vec::new(),
+            follow_redirects: false,
         },
     )?;
     let report = probe(&client, &ProbeOptions::default(), &mut |_| {}).await;

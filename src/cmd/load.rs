@@ -3,7 +3,9 @@
 
 use std::io::Write;
 
-use super::{Ended, spinner, write_file, write_out};
+use std::path::PathBuf;
+
+use super::{Ended, check_outputs, spinner, write_file, write_out};
 use crate::cli::LoadArgs;
 use crate::config::{self, CliError};
 use crate::load::{self, Target};
@@ -13,6 +15,12 @@ use crate::report::load::{html, render};
 pub async fn run(args: &LoadArgs, color: bool, out: &mut dyn Write) -> Result<Ended, CliError> {
     let client = config::client(&args.url, &args.connect)?;
     let spec = config::load_spec(args)?;
+    check_outputs(
+        args.output
+            .iter()
+            .chain(&args.report_html)
+            .map(PathBuf::as_path),
+    )?;
     // Check the flags before asking the gateway for a model: a usage error sends nothing.
     spec.resolve(String::new(), None)
         .map_err(|e| config::spec_error(&e))?;

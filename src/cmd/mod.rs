@@ -86,6 +86,44 @@ fn write_out(out: &mut dyn Write, text: &str) -> Result<(), CliError> {
         .map_err(|e| CliError::usage(format!("could not write the output: {e}")))
 }
 
+/// Checks, before anything is sent, that every requested report can be written: its folder
+/// exists and takes a file. An hour of probing must not end in "could not write".
+fn check_outputs<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<(), CliError> {
+    for path in paths {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        if !dir.is_dir() {
+            return Err(CliError::usage(format!(
+                "cannot write `{}`: the folder `{}` does not exist",
+                path.display(),
+                dir.display()
+            ))
+            .hint("create it, or choose another path; nothing was sent"));
+        }
+        if path.is_dir() {
+            return Err(CliError::usage(format!(
+                "cannot write `{}`: it is a folder",
+                path.display()
+            )));
+        }
+        let probe = dir.join(format!(".ratecheck-write-check-{}", std::process::id()));
+        match std::fs::File::create(&probe) {
+            Ok(_) => {
+                let _ = std::fs::remove_file(&probe);
+            }
+            Err(e) => {
+                return Err(
+                    CliError::usage(format!("cannot write `{}`: {e}", path.display()))
+                        .hint("choose a folder you can write to; nothing was sent"),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Writes a requested report file.
 fn write_file(path: &Path, text: &str) -> Result<(), CliError> {
     std::fs::write(path, text)

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::{Ended, counter, write_file, write_out};
+use super::{Ended, check_outputs, counter, write_file, write_out};
 use crate::cli::ProbeArgs;
 use crate::config::{self, CliError};
 use crate::probe;
@@ -13,6 +13,7 @@ use crate::report::probe::render;
 pub async fn run(args: &ProbeArgs, color: bool, out: &mut dyn Write) -> Result<Ended, CliError> {
     let client = config::client(&args.url, &args.connect)?;
     let opts = config::probe_options(&args.select, args.repeat)?;
+    check_outputs(args.output.as_deref())?;
     let modes: u64 = opts
         .endpoints
         .iter()

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::validate::read_all;
-use super::{Ended, write_file, write_out};
+use super::{Ended, check_outputs, write_file, write_out};
 use crate::baseline;
 use crate::cli::RunArgs;
 use crate::config::{self, CliError, KeySource};
@@ -70,7 +70,7 @@ fn resolve(l: &Loaded, args: &RunArgs) -> Result<(Client, Resolved), CliError> {
     };
     let mut rate_headers = s.defaults.rate_headers.clone();
     rate_headers.extend(args.rate_headers.iter().cloned());
-    let spec = config::connect_spec(
+    let mut spec = config::connect_spec(
         timeout,
         args.insecure,
         &headers,
@@ -79,6 +79,7 @@ fn resolve(l: &Loaded, args: &RunArgs) -> Result<(Client, Resolved), CliError> {
         &args.secret_headers,
     )
     .map_err(|e| e.in_file(&file))?;
+    spec.follow_redirects = args.follow_redirects;
     let model = match (&args.model, &s.defaults.model) {
         (Some(m), _) => Some(m.clone()),
         (None, Some(m)) => Some(expand(m)?).filter(|m| !m.is_empty()),
@@ -112,6 +113,17 @@ pub async fn run(args: &RunArgs, color: bool, out: &mut dyn Write) -> Result<End
     for l in &loaded {
         prepared.push(resolve(l, args)?);
     }
+    check_outputs(
+        [
+            &args.save_baseline,
+            &args.report_junit,
+            &args.report_json,
+            &args.report_markdown,
+        ]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::as_path),
+    )?;
     // The table streams each step as it ends, so a long CI run shows where it is; the other
     // formats are whole documents, written at the end.
     let live = args.format == Format::Table;

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::{Ended, spinner, write_file, write_out};
+use super::{Ended, check_outputs, spinner, write_file, write_out};
 use crate::cli::TriageArgs;
 use crate::config::{self, CliError};
 use crate::report::triage::render;
@@ -11,6 +11,7 @@ use crate::triage::{TriageOptions, triage};
 /// Runs `ratecheck triage`.
 pub async fn run(args: &TriageArgs, out: &mut dyn Write) -> Result<Ended, CliError> {
     let client = config::client(&args.url, &args.connect)?;
+    check_outputs(args.out.as_deref())?;
     let max_wait = config::flag_duration("--max-wait", &args.max_wait)?;
     let opts = TriageOptions {
         probe: config::probe_options(&args.select, args.repeat)?,

@@ -63,7 +63,17 @@ impl Client {
             .as_deref()
             .is_some_and(|c| c.to_ascii_lowercase().contains("text/event-stream"));
 
-        if status == 404 || status == 405 {
+        if (300..400).contains(&status) {
+            // Not followed (see `redirect_policy`): the answer is the redirect itself.
+            ex.shape = Shape::Error;
+            let _ = self.read_body(body).await;
+            let to = head
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .map_or_else(|| "no location".to_string(), |l| self.show_location(l));
+            ex.error_type = Some("redirect".into());
+            ex.error_excerpt = Some(format!("redirect to {to}"));
+        } else if status == 404 || status == 405 {
             let text = self.read_body(body).await.unwrap_or_default();
             ex.error_type = error_type(&text).map(|t| self.redactor.text(&t));
             ex.error_excerpt = Some(self.excerpt(&text));
@@ -116,6 +126,16 @@ impl Client {
             }
         }
         ex.total_ms = ms(start.elapsed());
+    }
+}
+
+impl Client {
+    /// A redirect's target, shown without credentials or query, resolved against the base.
+    fn show_location(&self, location: &str) -> String {
+        match self.base.join(location) {
+            Ok(url) => self.redactor.url(&url),
+            Err(_) => self.redactor.text(location),
+        }
     }
 }
 

@@ -205,6 +205,28 @@ impl Exchange {
     }
 }
 
+/// Redirects are not followed by default: following one would resend the key and the body to
+/// wherever the gateway points, and 301/302 turn a POST into a GET. With `follow`, only a 307 or
+/// 308 to the same origin (scheme, host, port) is followed, which keeps the method and body; the
+/// rest is answered as the redirect it is.
+fn redirect_policy(follow: bool) -> reqwest::redirect::Policy {
+    if !follow {
+        return reqwest::redirect::Policy::none();
+    }
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same_origin = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        let keeps_method = matches!(attempt.status().as_u16(), 307 | 308);
+        if same_origin && keeps_method && attempt.previous().len() < 5 {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
 /// Installs the TLS crypto provider once; later calls are no-ops.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -226,6 +248,8 @@ pub struct ConnectSpec {
     /// Request headers whose values are secrets besides the well-known credential headers
     /// (`--secret-header`): redacted everywhere, like the key.
     pub secret_headers: Vec<String>,
+    /// Follow same-origin 307/308 redirects (`--follow-redirects`); none by default.
+    pub follow_redirects: bool,
 }
 
 /// A configured HTTP client bound to one gateway base URL.
@@ -249,6 +273,8 @@ impl Client {
             .connect_timeout(settings.timeout)
             .danger_accept_invalid_certs(settings.insecure)
             .user_agent(concat!("ratecheck/", env!("CARGO_PKG_VERSION")))
+            .redirect(redirect_policy(settings.follow_redirects))
+            .referer(false)
             .build()?;
         let redactor = Redactor::for_target(
             &base,

@@ -69,6 +69,26 @@ async fn bad_flags_are_usage_errors() {
             vec!["probe", url, "--api-key-file", "/nonexistent/key"],
             "cannot read the API key file",
         ),
+        // Output paths are checked before anything is sent, not after the work is done.
+        (
+            vec!["probe", url, "-o", "/nonexistent/dir/report.json"],
+            "does not exist",
+        ),
+        (
+            vec!["triage", url, "--out", "/nonexistent/dir/bundle.md"],
+            "does not exist",
+        ),
+        (
+            vec![
+                "load",
+                url,
+                "--rate",
+                "5",
+                "--report-html",
+                "/nonexistent/dir/r.html",
+            ],
+            "does not exist",
+        ),
     ] {
         let run = ratecheck(&args, &[]).await;
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
@@ -159,4 +179,82 @@ async fn refused_key_exits_3_with_a_hint() {
     assert_clean(&run.stderr);
     assert!(run.stderr.contains("401"), "{}", run.stderr);
     assert!(run.stderr.contains("RATECHECK_API_KEY"), "{}", run.stderr);
+}
+
+/// A gateway that redirects its API calls: the redirect is reported with its target, and the
+/// key and body never go to another origin — with or without `--follow-redirects`.
+#[tokio::test]
+async fn redirects_are_reported_and_never_carry_the_key_away() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = elsewhere.local_addr().unwrap().port();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((_sock, _)) = elsewhere.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let url = faulty_server(Fault::RedirectAway(port)).await;
+    for follow in [false, true] {
+        let mut args = vec![
+            "probe",
+            url.as_str(),
+            "--model",
+            "m",
+            "--endpoints",
+            "chat",
+            "--format",
+            "json",
+        ];
+        if follow {
+            args.push("--follow-redirects");
+        }
+        let run = ratecheck(
+            &args,
+            &[("RATECHECK_API_KEY", "sk-redirect-test-key-0123456789")],
+        )
+        .await;
+        assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let f = &report["findings"][0];
+        assert_eq!(f["kind"], "redirected", "{report:#}");
+        let message = f["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!(
+                "redirect to http://127.0.0.1:{port}/v1/chat/completions"
+            )),
+            "{message}"
+        );
+        assert!(!message.contains("token=abc"), "{message}");
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "the other origin was contacted"
+    );
+
+    // Same origin, 307: followed only when asked, with the method and body kept.
+    let url = faulty_server(Fault::RedirectHere).await;
+    let plain = ratecheck(&["probe", &url, "--model", "m", "--endpoints", "chat"], &[]).await;
+    assert_eq!(plain.code, 1, "{}", plain.stdout);
+    let followed = ratecheck(
+        &[
+            "probe",
+            &url,
+            "--model",
+            "m",
+            "--endpoints",
+            "chat",
+            "--follow-redirects",
+            "--format",
+            "json",
+        ],
+        &[],
+    )
+    .await;
+    let report: serde_json::Value = serde_json::from_str(&followed.stdout).unwrap();
+    assert_eq!(report["exchanges"][0]["status"], 200, "{report:#}");
+    assert_eq!(report["exchanges"][0]["shape"], "json_object", "{report:#}");
 }

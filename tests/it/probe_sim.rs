@@ -36,6 +36,7 @@ async fn probe_with(cfg: MockConfig, opts: ProbeOptions) -> (ProbeReport, MockSe
             api_key: Some("sk-test-key".into()),
             rate_headers: Vec::new(),
             secret_headers: Vec::new(),
+            follow_redirects: false,
         },
     )
     .unwrap();

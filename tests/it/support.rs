@@ -67,6 +67,10 @@ pub enum Fault {
     EchoCredentials,
     /// 401 to everything.
     Unauthorized,
+    /// 307 to another origin (`127.0.0.1:PORT`) for every POST.
+    RedirectAway(u16),
+    /// 307 to `/v1/moved` on the same server, which answers a chat completion.
+    RedirectHere,
     /// Echo every request header and the request line back, in headers and body, with terminal
     /// escape sequences, raw HTML and a `javascript:` link in the body (a hostile gateway).
     EchoEverything,
@@ -184,6 +188,24 @@ async fn serve(mut sock: TcpStream, fault: Fault) {
                 "HTTP/1.1 {status}\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\nx-echo-auth: {auth}\r\nset-cookie: session={key}\r\nx-debug-key: {key}\r\nx-ratelimit-remaining-requests: 5\r\nx-ratelimit-limit-requests: 10\r\n\r\n{body}",
                 body.len()
             );
+            let _ = sock.write_all(resp.as_bytes()).await;
+        }
+        Fault::RedirectAway(port) => {
+            let resp = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://127.0.0.1:{port}/v1/chat/completions?token=abc\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = sock.write_all(resp.as_bytes()).await;
+        }
+        Fault::RedirectHere => {
+            let resp = if request.starts_with("POST /v1/moved") {
+                let body = "{\"object\":\"chat.completion\",\"choices\":[]}";
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\nx-ratelimit-remaining-requests: 5\r\n\r\n{body}",
+                    body.len()
+                )
+            } else {
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: /v1/moved\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string()
+            };
             let _ = sock.write_all(resp.as_bytes()).await;
         }
         Fault::EchoEverything => {

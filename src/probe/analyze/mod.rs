@@ -104,6 +104,14 @@ fn error_finding(ex: &Exchange, at: &str) -> Finding {
         .iter()
         .any(|h| h.name.starts_with("x-litellm-"))
         || excerpt.contains("litellm");
+    if (300..400).contains(&status) {
+        return Finding::new(
+            FindingKind::Redirected,
+            format!(
+                "{at} answered {status} with a {excerpt}: not followed, since a client that follows it sends its key and body there (same-origin 307/308: `--follow-redirects`)"
+            ),
+        );
+    }
     if status == 429
         && (excerpt.contains("No deployments available") || excerpt.contains("cooldown"))
     {
