@@ -190,14 +190,29 @@ async fn serve(mut sock: TcpStream, fault: Fault) {
             );
             let _ = sock.write_all(resp.as_bytes()).await;
         }
-        Fault::RedirectAway(port) => {
+        Fault::RedirectAway(_) | Fault::RedirectHere | Fault::EchoEverything => {
+            let resp = hostile_response(fault, &request);
+            let _ = sock.write_all(resp.as_bytes()).await;
+        }
+        Fault::Unauthorized => {
+            let body = "{\"error\":{\"message\":\"invalid key\"}}";
             let resp = format!(
-                "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://127.0.0.1:{port}/v1/chat/completions?token=abc\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
             );
             let _ = sock.write_all(resp.as_bytes()).await;
         }
+    }
+}
+
+/// The answers of the redirecting and echoing faults.
+fn hostile_response(fault: Fault, request: &str) -> String {
+    match fault {
+        Fault::RedirectAway(port) => format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://127.0.0.1:{port}/v1/chat/completions?token=abc\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        ),
         Fault::RedirectHere => {
-            let resp = if request.starts_with("POST /v1/moved") {
+            if request.starts_with("POST /v1/moved") {
                 let body = "{\"object\":\"chat.completion\",\"choices\":[]}";
                 format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\nx-ratelimit-remaining-requests: 5\r\n\r\n{body}",
@@ -205,8 +220,7 @@ async fn serve(mut sock: TcpStream, fault: Fault) {
                 )
             } else {
                 "HTTP/1.1 307 Temporary Redirect\r\nlocation: /v1/moved\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string()
-            };
-            let _ = sock.write_all(resp.as_bytes()).await;
+            }
         }
         Fault::EchoEverything => {
             let line = request.lines().next().unwrap_or_default().to_string();
@@ -244,20 +258,12 @@ async fn serve(mut sock: TcpStream, fault: Fault) {
             } else {
                 "200 OK"
             };
-            let resp = format!(
+            format!(
                 "HTTP/1.1 {status}\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n{echoed}x-echo-line: {line}\r\nserver: <b>evil</b>\r\nx-ratelimit-remaining-requests: 5\r\nx-ratelimit-limit-requests: 10\r\n\r\n{body}",
                 body.len()
-            );
-            let _ = sock.write_all(resp.as_bytes()).await;
+            )
         }
-        Fault::Unauthorized => {
-            let body = "{\"error\":{\"message\":\"invalid key\"}}";
-            let resp = format!(
-                "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = sock.write_all(resp.as_bytes()).await;
-        }
+        _ => unreachable!("not a hostile fault"),
     }
 }
 
