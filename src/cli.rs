@@ -362,6 +362,12 @@ pub struct LoadArgs {
     #[arg(long)]
     pub strict: bool,
 
+    /// Share of attempts that may fail, throttles aside, before the run fails with the
+    /// commonest failure's exit (a finding, or 3/4/5 for connect, timeout, broken responses)
+    /// [default: 0.05].
+    #[arg(long, value_name = "FRACTION")]
+    pub max_error_rate: Option<f64>,
+
     /// Fail (exit 1) when this holds, e.g. `p99_ms>2000` or `error_rate>0.01` (repeatable).
     #[arg(long = "fail-if", value_name = "EXPR")]
     pub fail_if: Vec<String>,

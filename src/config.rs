@@ -286,6 +286,7 @@ pub fn load_spec(args: &LoadArgs) -> Result<LoadSpec, CliError> {
         fail_if,
         seed: args.seed,
         strict: args.strict,
+        max_error_rate: args.max_error_rate,
     })
 }
 

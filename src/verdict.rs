@@ -233,6 +233,8 @@ pub enum FindingKind {
     UpstreamError,
     /// An API call was answered with a redirect, which clients would follow with their key.
     Redirected,
+    /// Under load: more requests failed (throttles aside) than `--max-error-rate` allows.
+    FailedRequests,
 }
 
 /// How strong the evidence is.
@@ -400,6 +402,13 @@ impl FindingKind {
                 "The gateway answers API calls with a redirect: a client that follows it sends its key and body elsewhere, and 301/302 turn its POST into a GET. Point clients (and ratecheck) at the final URL.",
                 Level::Finding,
             ),
+            FindingKind::FailedRequests => (
+                "failed_requests",
+                Load,
+                false,
+                "More requests failed than the run allows: the gateway or its upstream is down, overloaded or misconfigured for this load. Throttles (429) are not counted: they are the limiter doing its job.",
+                Level::Finding,
+            ),
             FindingKind::UpstreamError => (
                 "upstream_error",
                 Error,
@@ -426,10 +435,10 @@ impl FindingKind {
     /// left out of it unnoticed: the JSON schemas are checked against this list.
     pub fn all() -> Vec<FindingKind> {
         use FindingKind::{
-            BrokenResponse, CounterMismatch, EarlyThrottle, EndpointError, ImplausibleReset,
-            InStreamError, InconsistentValue, LitellmV3PlainDictDrop, LitellmV3StreamingDrop,
-            MalformedValue, MissingOnShape, NoRateLimitHeaders, NoRetryHint, OverAdmission,
-            Redirected, UpstreamError, WaitTooShort,
+            BrokenResponse, CounterMismatch, EarlyThrottle, EndpointError, FailedRequests,
+            ImplausibleReset, InStreamError, InconsistentValue, LitellmV3PlainDictDrop,
+            LitellmV3StreamingDrop, MalformedValue, MissingOnShape, NoRateLimitHeaders,
+            NoRetryHint, OverAdmission, Redirected, UpstreamError, WaitTooShort,
         };
         let mut out = Vec::new();
         let mut next = Some(LitellmV3StreamingDrop);
@@ -452,7 +461,8 @@ impl FindingKind {
                 NoRetryHint => Some(NoRateLimitHeaders),
                 NoRateLimitHeaders => Some(UpstreamError),
                 UpstreamError => Some(Redirected),
-                Redirected => None,
+                Redirected => Some(FailedRequests),
+                FailedRequests => None,
             };
         }
         out

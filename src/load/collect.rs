@@ -85,6 +85,7 @@ impl Collector {
             max_hint_s: opts.backoff.max_hint.as_secs_f64(),
             pace: opts.pace,
             max_in_flight: opts.max_in_flight,
+            max_error_rate: opts.max_error_rate,
             seed: opts.seed,
         };
         Collector {
@@ -346,7 +347,12 @@ impl Collector {
             &self.errors,
             self.settings.max_in_flight,
         );
-        let (findings, warnings) = crate::verdict::by_level(all);
+        let (mut findings, warnings) = crate::verdict::by_level(all);
+        if let Some(f) =
+            truth::failed_requests(&self.errors, self.requests.attempts, &self.settings)
+        {
+            findings.push(f);
+        }
         let mut report = LoadReport {
             schema_version: super::report::SCHEMA_VERSION,
             tool: crate::probe::TOOL.to_string(),

@@ -167,6 +167,8 @@ pub struct LoadOptions {
     pub fail_if: Vec<threshold::Condition>,
     /// Warnings fail the run too.
     pub strict: bool,
+    /// Share of attempts that may fail (throttles aside) before the run fails.
+    pub max_error_rate: f64,
     /// Seed for arrivals, the mix and jitter: the same seed gives the same schedule.
     pub seed: u64,
 }

@@ -36,6 +36,8 @@ pub struct Settings {
     pub max_in_flight: usize,
     /// The seed.
     pub seed: u64,
+    /// Share of attempts that may fail (throttles aside) before the run fails.
+    pub max_error_rate: f64,
 }
 
 /// How the schedule went.
@@ -189,17 +191,38 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
-    /// The exit this report maps to. Transport failures decide it only when nothing succeeded:
-    /// under load some refused connections or timeouts are what is being measured.
+    /// The commonest failure class (throttles aside) and the share of attempts that failed
+    /// with anything but a throttle.
+    pub fn dominant_failure(&self) -> Option<(ErrorClass, f64)> {
+        let failed: u64 = self
+            .errors
+            .iter()
+            .filter(|(c, _)| !c.is_throttle())
+            .map(|(_, n)| n)
+            .sum();
+        let (class, _) = self
+            .errors
+            .iter()
+            .filter(|(c, _)| !c.is_throttle())
+            .max_by_key(|(_, n)| **n)?;
+        let share = failed as f64 / self.requests.attempts.max(1) as f64;
+        Some((*class, share))
+    }
+
+    /// The exit this report maps to. Transport failures decide it when nothing succeeded, or
+    /// when failures (throttles aside) exceed the allowed share and a transport failure is the
+    /// commonest: then it is the exit that failure has alone. A few refused connections or
+    /// timeouts within the share are what is being measured.
     pub fn exit(&self) -> Exit {
+        let transport = |c: &ErrorClass| c.failure_kind().map(crate::verdict::FailureKind::exit);
         let faults: Vec<Exit> = if self.requests.succeeded == 0 {
-            self.errors
-                .keys()
-                .filter_map(|c| c.failure_kind())
-                .map(super::super::verdict::FailureKind::exit)
-                .collect()
+            self.errors.keys().filter_map(transport).collect()
         } else {
-            Vec::new()
+            self.dominant_failure()
+                .filter(|(_, share)| *share > self.settings.max_error_rate)
+                .and_then(|(class, _)| transport(&class))
+                .into_iter()
+                .collect()
         };
         let found = !self.findings.is_empty()
             || (self.strict && !self.warnings.is_empty())

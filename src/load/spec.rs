@@ -20,6 +20,8 @@ pub const DEFAULT_PROMPT_CHARS: usize = 16;
 pub const DEFAULT_RETRY_BUDGET: f64 = 0.2;
 /// Retries always allowed per 10 s, whatever the share.
 pub const RETRY_BUDGET_FLOOR: u32 = 10;
+/// Share of attempts that may fail, throttles aside, before a run fails.
+pub const DEFAULT_MAX_ERROR_RATE: f64 = 0.05;
 
 /// A load run as asked for; `None` takes the default.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -62,6 +64,8 @@ pub struct LoadSpec {
     pub seed: Option<u64>,
     /// Warnings fail the run too.
     pub strict: bool,
+    /// Share of attempts that may fail, throttles aside (default 5 %).
+    pub max_error_rate: Option<f64>,
 }
 
 /// Why a spec cannot run. `field` is the scenario key; flags spell it `--field-name`.
@@ -113,6 +117,12 @@ impl LoadSpec {
         if mix.is_empty() {
             return Err(field("endpoints", "is empty"));
         }
+        if self
+            .max_error_rate
+            .is_some_and(|r| !(0.0..=1.0).contains(&r))
+        {
+            return Err(field("max_error_rate", "is a share from 0 to 1"));
+        }
         let budget = self.retry_budget.unwrap_or(DEFAULT_RETRY_BUDGET);
         if !(0.0..=10.0).contains(&budget) {
             return Err(field("retry_budget", "is a share such as 0.2"));
@@ -143,6 +153,7 @@ impl LoadSpec {
             pace: self.pace.unwrap_or(Pace::None),
             fail_if: self.fail_if.clone(),
             strict: self.strict,
+            max_error_rate: self.max_error_rate.unwrap_or(DEFAULT_MAX_ERROR_RATE),
             seed: self.seed.unwrap_or(1),
         })
     }

@@ -123,6 +123,14 @@ impl ErrorClass {
         }
     }
 
+    /// Whether this class is a refusal by a limiter: expected under load, not a failure.
+    pub fn is_throttle(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::GatewayThrottle | ErrorClass::UpstreamThrottle
+        )
+    }
+
     /// The transport failure this class is, if it is one (rather than an answer).
     pub fn failure_kind(self) -> Option<FailureKind> {
         match self {

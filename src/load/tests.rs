@@ -317,6 +317,7 @@ impl Default for LoadOptions {
             pace: super::Pace::None,
             fail_if: Vec::new(),
             strict: false,
+            max_error_rate: 0.05,
             seed: 1,
         }
     }

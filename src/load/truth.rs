@@ -187,3 +187,35 @@ fn missing_under_load(shapes: &BTreeMap<Variant, ShapeTally>, out: &mut Vec<Find
         out.push(f);
     }
 }
+
+/// More attempts failed (throttles aside) than the run allows: the finding that explains the
+/// exit, with the classes that made it up.
+pub fn failed_requests(
+    errors: &BTreeMap<ErrorClass, u64>,
+    attempts: u64,
+    settings: &super::report::Settings,
+) -> Option<Finding> {
+    let failed: Vec<(ErrorClass, u64)> = errors
+        .iter()
+        .filter(|(c, _)| !c.is_throttle())
+        .map(|(c, n)| (*c, *n))
+        .collect();
+    let total: u64 = failed.iter().map(|(_, n)| n).sum();
+    let share = total as f64 / attempts.max(1) as f64;
+    if attempts == 0 || share <= settings.max_error_rate {
+        return None;
+    }
+    let parts: Vec<String> = failed
+        .iter()
+        .map(|(c, n)| format!("{} {n}", c.label()))
+        .collect();
+    Some(Finding::new(
+        FindingKind::FailedRequests,
+        format!(
+            "{total} of {attempts} attempts ({:.0} %) failed ({}), above the allowed {:.0} % (`--max-error-rate`)",
+            share * 100.0,
+            parts.join(", "),
+            settings.max_error_rate * 100.0
+        ),
+    ))
+}

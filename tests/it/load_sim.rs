@@ -255,3 +255,42 @@ async fn header_pacing_avoids_429s_and_keeps_the_throughput() {
     plain.shutdown().await;
     paced.shutdown().await;
 }
+
+/// An outage is not a green run: when more requests fail than `--max-error-rate` allows
+/// (throttles aside), the run fails with a finding that says how many and how.
+#[tokio::test]
+async fn a_failing_gateway_fails_the_run() {
+    let url = crate::support::faulty_server(crate::support::Fault::EchoEverything).await;
+    // Chat answers, completions answers 500: half of the attempts fail.
+    let args = [
+        "--model",
+        "m",
+        "--endpoints",
+        "chat,completions",
+        "--requests",
+        "40",
+        "--concurrency",
+        "2",
+        "--max-retries",
+        "0",
+    ];
+    let (code, report, stderr) = load_json(&url, &args).await;
+    assert_eq!(code, 1, "{stderr}\n{report:#}");
+    let f = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "failed_requests")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("server error (5xx) 20"),
+        "{f:#}"
+    );
+    let mut lenient = args.to_vec();
+    lenient.extend(["--max-error-rate", "0.6"]);
+    let (code, report, _) = load_json(&url, &lenient).await;
+    assert_eq!(code, 0, "{report:#}");
+}
