@@ -96,6 +96,7 @@ fn main() {
             rate_headers: Vec::new(),
             secret_headers: Vec::new(),
             follow_redirects: false,
+            max_time: Duration::from_mins(2),
         };
         let client = Client::new(normalize_base(&url).unwrap(), settings).unwrap();
         let raw = reqwest::Client::new();

@@ -92,6 +92,11 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
 
+    /// The longest one request may take, headers and whole body, however steadily a stream
+    /// trickles [default: 120s].
+    #[arg(long, value_name = "DURATION")]
+    pub max_time: Option<String>,
+
     /// Accept invalid TLS certificates.
     #[arg(long)]
     pub insecure: bool,
@@ -211,6 +216,10 @@ pub struct RunArgs {
     /// Follow 307/308 redirects to the same origin (none are followed without it).
     #[arg(long)]
     pub follow_redirects: bool,
+
+    /// The longest one request may take, headers and whole body [default: 120s].
+    #[arg(long, value_name = "DURATION")]
+    pub max_time: Option<String>,
 
     /// Warnings fail the run too, as `strict: true` in a scenario does.
     #[arg(long)]

@@ -23,6 +23,8 @@ pub const KEY_VARS: [&str; 3] = ["RATECHECK_API_KEY", "LITELLM_API_KEY", "OPENAI
 
 /// The time allowed to connect, to receive headers, and between two chunks, unless set.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest one request may take, whole body included, unless set.
+pub const DEFAULT_MAX_TIME: Duration = Duration::from_mins(2);
 
 /// An error that ends the run before or instead of a report.
 #[derive(Debug, Clone, PartialEq)]
@@ -189,6 +191,7 @@ pub fn connect_spec(
         rate_headers: rate_headers.to_vec(),
         secret_headers: secret_headers.to_vec(),
         follow_redirects: false,
+        max_time: DEFAULT_MAX_TIME,
     })
 }
 
@@ -206,10 +209,18 @@ pub fn client(url: &str, connect: &ConnectArgs) -> Result<Client, CliError> {
         &connect.rate_headers,
         &connect.secret_headers,
     )?;
+    let max_time = match &connect.max_time {
+        Some(t) => flag_duration("--max-time", t)?,
+        None => DEFAULT_MAX_TIME,
+    };
+    if max_time.is_zero() {
+        return Err(CliError::usage("`--max-time` must be more than zero"));
+    }
     build_client(
         url,
         ConnectSpec {
             follow_redirects: connect.follow_redirects,
+            max_time,
             ..spec
         },
     )

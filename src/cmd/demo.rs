@@ -39,6 +39,7 @@ pub async fn probe_profile(profile: Profile) -> Result<ProbeReport, CliError> {
             rate_headers: Vec::new(),
             secret_headers: Vec::new(),
             follow_redirects: false,
+            max_time: Duration::from_mins(2),
         },
     )?;
     let report = probe(&client, &ProbeOptions::default(), &mut |_| {}).await;

@@ -80,6 +80,9 @@ fn resolve(l: &Loaded, args: &RunArgs) -> Result<(Client, Resolved), CliError> {
     )
     .map_err(|e| e.in_file(&file))?;
     spec.follow_redirects = args.follow_redirects;
+    if let Some(t) = &args.max_time {
+        spec.max_time = config::flag_duration("--max-time", t)?;
+    }
     let model = match (&args.model, &s.defaults.model) {
         (Some(m), _) => Some(m.clone()),
         (None, Some(m)) => Some(expand(m)?).filter(|m| !m.is_empty()),

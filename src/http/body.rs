@@ -76,8 +76,23 @@ impl Client {
         let mut info = StreamInfo::default();
         let mut events = body.eventsource();
         let path = ex.variant.endpoint.path();
+        // The whole exchange is bounded too: a stream that trickles a valid event now and then
+        // forever must still end.
+        let deadline = start + self.settings.max_time;
         loop {
-            match tokio::time::timeout(self.settings.timeout, events.next()).await {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(self.settings.timeout.min(left), events.next()).await {
+                Err(_) if Instant::now() >= deadline => {
+                    ex.failure = Some(Failure {
+                        kind: FailureKind::Timeout,
+                        message: format!(
+                            "the stream from `POST {path}` was still going after {} (`--max-time`), {} read: cut off there",
+                            show_duration(self.settings.max_time),
+                            count_events(info.events)
+                        ),
+                    });
+                    break;
+                }
                 Err(_) => {
                     ex.failure = Some(Failure {
                         kind: FailureKind::Timeout,
@@ -129,6 +144,11 @@ impl Client {
                         });
                     }
                     note_event(&mut info, &event.event, &event.data, &self.redactor);
+                    // The terminal event ends the stream: what the server does with the
+                    // connection afterwards (holds it open, resets it) is not the stream's.
+                    if info.end.is_some() {
+                        break;
+                    }
                 }
             }
         }

@@ -250,6 +250,8 @@ pub struct ConnectSpec {
     pub secret_headers: Vec<String>,
     /// Follow same-origin 307/308 redirects (`--follow-redirects`); none by default.
     pub follow_redirects: bool,
+    /// The longest one request may take, headers and whole body (`--max-time`).
+    pub max_time: Duration,
 }
 
 /// A configured HTTP client bound to one gateway base URL.

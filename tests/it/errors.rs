@@ -1,6 +1,8 @@
 //! Bad input and broken targets: a one-line error naming the cause, the right exit code, the
 //! results gathered so far still reported, and never a panic.
 
+use std::time::Duration;
+
 use crate::support::{Fault, closed_port, faulty_server, ratecheck};
 
 /// `ratecheck probe URL --model m EXTRA…`: the faulty servers list no models.
@@ -257,4 +259,66 @@ async fn redirects_are_reported_and_never_carry_the_key_away() {
     let report: serde_json::Value = serde_json::from_str(&followed.stdout).unwrap();
     assert_eq!(report["exchanges"][0]["status"], 200, "{report:#}");
     assert_eq!(report["exchanges"][0]["shape"], "json_object", "{report:#}");
+}
+
+/// Every stream is bounded as a whole: one that trickles a valid event every 200 ms forever
+/// ends at `--max-time`, named as such (exit 4); one complete to `[DONE]` on a connection the
+/// server then holds open is complete (exit 0), not stalled.
+#[tokio::test]
+async fn streams_are_bounded_and_end_at_their_terminal_event() {
+    let url = faulty_server(Fault::Trickle).await;
+    let started = std::time::Instant::now();
+    let run = ratecheck(
+        &[
+            "probe",
+            &url,
+            "--model",
+            "m",
+            "--endpoints",
+            "chat",
+            "--max-time",
+            "1s",
+            "--timeout",
+            "5s",
+            "--format",
+            "json",
+        ],
+        &[],
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(run.code, 4, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("`--max-time`"), "{}", run.stderr);
+
+    let url = faulty_server(Fault::OpenAfterDone).await;
+    let started = std::time::Instant::now();
+    let run = ratecheck(
+        &[
+            "probe",
+            &url,
+            "--model",
+            "m",
+            "--endpoints",
+            "chat",
+            "--timeout",
+            "3s",
+            "--format",
+            "json",
+        ],
+        &[],
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let stream = &report["exchanges"][1];
+    assert_eq!(stream["stream"]["end"], "[DONE]", "{report:#}");
+    assert!(stream["failure"].is_null(), "{report:#}");
 }

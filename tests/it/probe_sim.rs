@@ -37,6 +37,7 @@ async fn probe_with(cfg: MockConfig, opts: ProbeOptions) -> (ProbeReport, MockSe
             rate_headers: Vec::new(),
             secret_headers: Vec::new(),
             follow_redirects: false,
+            max_time: Duration::from_mins(2),
         },
     )
     .unwrap();

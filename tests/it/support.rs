@@ -67,6 +67,10 @@ pub enum Fault {
     EchoCredentials,
     /// 401 to everything.
     Unauthorized,
+    /// 200 `text/event-stream`, a valid event every 200 ms, forever.
+    Trickle,
+    /// A whole stream to `[DONE]`, then the connection held open.
+    OpenAfterDone,
     /// 307 to another origin (`127.0.0.1:PORT`) for every POST.
     RedirectAway(u16),
     /// 307 to `/v1/moved` on the same server, which answers a chat completion.
@@ -155,6 +159,25 @@ async fn serve(mut sock: TcpStream, fault: Fault) {
         }
         Fault::StallStream => {
             sse_head_and_one_event(&mut sock, "").await;
+            tokio::time::sleep(Duration::from_mins(1)).await;
+        }
+        Fault::Trickle => {
+            sse_head_and_one_event(&mut sock, "").await;
+            let event = "data: {\"choices\":[{\"delta\":{\"content\":\".\"}}]}\n\n";
+            for _ in 0..600 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let chunk = format!("{:x}\r\n{event}\r\n", event.len());
+                if sock.write_all(chunk.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        }
+        Fault::OpenAfterDone => {
+            sse_head_and_one_event(&mut sock, "").await;
+            let done = "data: [DONE]\n\n";
+            let _ = sock
+                .write_all(format!("{:x}\r\n{done}\r\n", done.len()).as_bytes())
+                .await;
             tokio::time::sleep(Duration::from_mins(1)).await;
         }
         Fault::Garbage => {
