@@ -93,6 +93,7 @@ fn main() {
             insecure: false,
             extra_headers: Vec::new(),
             api_key: None,
+            key_source: None,
             rate_headers: Vec::new(),
             secret_headers: Vec::new(),
             follow_redirects: false,

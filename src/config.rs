@@ -112,8 +112,9 @@ impl KeySource {
     }
 }
 
-/// Finds the API key.
-pub fn api_key(source: &KeySource) -> Result<Option<String>, CliError> {
+/// Finds the API key, and says where it came from (a variable's name, a file's path; never
+/// the key).
+pub fn api_key(source: &KeySource) -> Result<Option<(String, String)>, CliError> {
     match source {
         KeySource::None => Ok(None),
         KeySource::File(path) => {
@@ -130,20 +131,20 @@ pub fn api_key(source: &KeySource) -> Result<Option<String>, CliError> {
                     path.display()
                 )));
             }
-            Ok(Some(key))
+            Ok(Some((key, format!("file {}", path.display()))))
         }
         KeySource::Env(var) => match std::env::var(var) {
-            Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_string())),
+            Ok(v) if !v.trim().is_empty() => Ok(Some((v.trim().to_string(), var.clone()))),
             _ => Err(CliError::usage(format!(
                 "`--api-key-env {var}` names a variable that is not set"
             ))
             .hint(format!("export {var}=... before running ratecheck"))),
         },
-        KeySource::Default => Ok(KEY_VARS
-            .iter()
-            .filter_map(|v| std::env::var(v).ok())
-            .map(|v| v.trim().to_string())
-            .find(|v| !v.is_empty())),
+        KeySource::Default => Ok(KEY_VARS.iter().find_map(|var| {
+            let v = std::env::var(var).ok()?;
+            let v = v.trim();
+            (!v.is_empty()).then(|| (v.to_string(), (*var).to_string()))
+        })),
     }
 }
 
@@ -183,11 +184,24 @@ pub fn connect_spec(
     if timeout.is_zero() {
         return Err(CliError::usage("`--timeout` must be more than zero"));
     }
+    let extra_headers = headers(header_flags)?;
+    let (api_key, mut key_source) = match api_key(key)? {
+        Some((k, from)) => (Some(k), Some(from)),
+        None => (None, None),
+    };
+    if key_source.is_none()
+        && extra_headers.iter().any(|(n, _)| {
+            n.eq_ignore_ascii_case("authorization") || n.eq_ignore_ascii_case("x-api-key")
+        })
+    {
+        key_source = Some("-H".into());
+    }
     Ok(ConnectSpec {
         timeout,
         insecure,
-        extra_headers: headers(header_flags)?,
-        api_key: api_key(key)?,
+        extra_headers,
+        api_key,
+        key_source,
         rate_headers: rate_headers.to_vec(),
         secret_headers: secret_headers.to_vec(),
         follow_redirects: false,

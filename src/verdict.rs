@@ -20,8 +20,10 @@ pub enum Exit {
     Findings,
     /// 2: usage or input error: bad flags, bad URL, unreadable file, no model to use.
     Usage,
-    /// 3: target unreachable, or authentication failed.
+    /// 3: target unreachable.
     Unreachable,
+    /// 3 as well: the target answered 401 or 403: authentication failed.
+    AuthFailed,
     /// 4: the target accepted the connection but did not answer in time.
     Timeout,
     /// 5: the target answered with a broken response: a stream cut mid-way, a garbage body.
@@ -35,7 +37,7 @@ impl Exit {
             Exit::Ok => 0,
             Exit::Findings => 1,
             Exit::Usage => 2,
-            Exit::Unreachable => 3,
+            Exit::Unreachable | Exit::AuthFailed => 3,
             Exit::Timeout => 4,
             Exit::Protocol => 5,
         }
@@ -48,6 +50,7 @@ impl Exit {
             Exit::Findings => "findings",
             Exit::Usage => "usage",
             Exit::Unreachable => "unreachable",
+            Exit::AuthFailed => "auth_failed",
             Exit::Timeout => "timeout",
             Exit::Protocol => "protocol",
         }
@@ -62,7 +65,7 @@ impl Exit {
             Exit::Findings => 1,
             Exit::Protocol => 2,
             Exit::Timeout => 3,
-            Exit::Unreachable => 4,
+            Exit::Unreachable | Exit::AuthFailed => 4,
             Exit::Usage => 5,
         };
         if rank(other) > rank(self) {
@@ -118,7 +121,8 @@ impl FailureKind {
     /// The exit a failure of this class maps to.
     pub fn exit(self) -> Exit {
         match self {
-            FailureKind::Connect | FailureKind::Auth => Exit::Unreachable,
+            FailureKind::Connect => Exit::Unreachable,
+            FailureKind::Auth => Exit::AuthFailed,
             FailureKind::Timeout => Exit::Timeout,
             FailureKind::StreamCut | FailureKind::BadBody => Exit::Protocol,
         }
@@ -560,6 +564,7 @@ mod tests {
         for (i, e) in all.iter().enumerate() {
             assert_eq!(usize::from(e.code()), i);
         }
+        assert_eq!(Exit::AuthFailed.code(), 3);
         assert_eq!(Exit::Findings.worst(Exit::Protocol), Exit::Protocol);
         assert_eq!(Exit::Unreachable.worst(Exit::Findings), Exit::Unreachable);
         assert_eq!(decide([], false), Exit::Ok);

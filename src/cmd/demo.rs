@@ -36,6 +36,7 @@ pub async fn probe_profile(profile: Profile) -> Result<ProbeReport, CliError> {
             insecure: false,
             extra_headers: Vec::new(),
             api_key: Some("sk-demo-key".into()),
+            key_source: None,
             rate_headers: Vec::new(),
             secret_headers: Vec::new(),
             follow_redirects: false,

@@ -243,6 +243,8 @@ pub struct ConnectSpec {
     pub extra_headers: Vec<(String, String)>,
     /// The API key, sent as a bearer token (and `x-api-key` on `/v1/messages`).
     pub api_key: Option<String>,
+    /// Where the key came from (`RATECHECK_API_KEY`, `file PATH`, `-H`), shown to the user.
+    pub key_source: Option<String>,
     /// Operator-named rate-limit headers (`--rate-header`), compared like the known dialects.
     pub rate_headers: Vec<String>,
     /// Request headers whose values are secrets besides the well-known credential headers
@@ -354,6 +356,29 @@ impl Client {
         map
     }
 
+    /// Where the key came from, or `none`, as reports name it.
+    pub fn key_source(&self) -> String {
+        self.settings
+            .key_source
+            .clone()
+            .unwrap_or_else(|| "none".into())
+    }
+
+    /// The run stopped by `failure`, with a hint that knows this client: a refused key is told
+    /// apart from a missing one.
+    pub fn abort(&self, failure: Failure) -> Abort {
+        let mut a = Abort::new(failure, &self.display_base());
+        if a.failure.kind == FailureKind::Auth {
+            a.hint = match &self.settings.key_source {
+                None => "no API key was sent: set `RATECHECK_API_KEY` (or `LITELLM_API_KEY`, `OPENAI_API_KEY`), or name its variable with `--api-key-env VAR`".into(),
+                Some(from) => format!(
+                    "the gateway refused the key from {from}: check that it is valid for this gateway and may use this model"
+                ),
+            };
+        }
+        a
+    }
+
     /// The model to use: `given`, else the first that `GET /v1/models` lists. A failure to
     /// list is the run's [`Abort`]; an empty or refused list asks the user to name one.
     pub async fn resolve_model(&self, given: Option<&str>) -> Result<String, Abort> {
@@ -371,7 +396,7 @@ impl Client {
                 format!("`GET /v1/models` answered {status}, so no model could be picked"),
                 "pass `--model NAME`",
             )),
-            Err(ModelsError::Failure(f)) => Err(Abort::new(f, &self.display_base())),
+            Err(ModelsError::Failure(f)) => Err(self.abort(f)),
         }
     }
 

@@ -71,6 +71,8 @@ pub struct ProbeReport {
     pub target: String,
     /// The model used.
     pub model: Option<String>,
+    /// Where the API key came from (a variable's name, `file PATH`, `-H`), or `none`.
+    pub key: String,
     /// Rounds requested.
     pub rounds: u32,
     /// Wall time of the whole probe, in milliseconds.
@@ -143,6 +145,7 @@ pub async fn probe(
         tool: TOOL.to_string(),
         target,
         model,
+        key: client.key_source(),
         rounds: opts.repeat.max(1),
         wall_ms: crate::http::ms(start.elapsed()),
         gateway: analyze::fingerprint(&exchanges),
@@ -199,7 +202,7 @@ async fn send_matrix(
                 let stop = ex.failure.clone().filter(|f| f.kind.stops_run());
                 exchanges.push(ex);
                 if let Some(f) = stop {
-                    return Some(Abort::new(f, &client.display_base()));
+                    return Some(client.abort(f));
                 }
             }
         }

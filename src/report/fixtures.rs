@@ -93,6 +93,7 @@ pub fn probe_report() -> ProbeReport {
         tool: TOOL.into(),
         target: TARGET.into(),
         model: Some("gpt-test".into()),
+        key: "RATECHECK_API_KEY".into(),
         rounds: 1,
         wall_ms: 123.0,
         gateway: analyze::fingerprint(&exchanges),

@@ -390,7 +390,7 @@ pub async fn run_scenario(
             .cloned();
         report.steps.push(step);
         if let Some(failure) = stop {
-            report.aborted = Some(Abort::new(failure, &report.target));
+            report.aborted = Some(client.abort(failure));
             report.skipped_steps = leaves.len() - i - 1;
             break;
         }

@@ -180,7 +180,27 @@ async fn refused_key_exits_3_with_a_hint() {
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert_clean(&run.stderr);
     assert!(run.stderr.contains("401"), "{}", run.stderr);
-    assert!(run.stderr.contains("RATECHECK_API_KEY"), "{}", run.stderr);
+    // Its own verdict, and a hint that knows which key was refused.
+    assert!(
+        run.stderr
+            .contains("the gateway refused the key from RATECHECK_API_KEY"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("auth_failed (exit 3)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("key from RATECHECK_API_KEY"),
+        "{}",
+        run.stdout
+    );
+    // With no key at all, the hint says so.
+    let run = ratecheck(&["probe", &url, "--model", "m"], &[]).await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("no API key was sent"), "{}", run.stderr);
 }
 
 /// A gateway that redirects its API calls: the redirect is reported with its target, and the

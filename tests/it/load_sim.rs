@@ -282,13 +282,11 @@ async fn a_failing_gateway_fails_the_run() {
         .iter()
         .find(|f| f["kind"] == "failed_requests")
         .unwrap_or_else(|| panic!("{report:#}"));
-    assert!(
-        f["message"]
-            .as_str()
-            .unwrap()
-            .contains("server error (5xx) 20"),
-        "{f:#}"
-    );
+    // The mix picks endpoints at random in equal shares: about half fail.
+    let message = f["message"].as_str().unwrap();
+    assert!(message.contains("failed (server error (5xx) "), "{f:#}");
+    let failed = report["errors"]["server_error"].as_u64().unwrap();
+    assert!((12..=28).contains(&failed), "{report:#}");
     let mut lenient = args.to_vec();
     lenient.extend(["--max-error-rate", "0.6"]);
     let (code, report, _) = load_json(&url, &lenient).await;

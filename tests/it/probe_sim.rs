@@ -34,6 +34,7 @@ async fn probe_with(cfg: MockConfig, opts: ProbeOptions) -> (ProbeReport, MockSe
             insecure: false,
             extra_headers: Vec::new(),
             api_key: Some("sk-test-key".into()),
+            key_source: None,
             rate_headers: Vec::new(),
             secret_headers: Vec::new(),
             follow_redirects: false,

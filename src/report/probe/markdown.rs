@@ -8,7 +8,11 @@ use crate::report::{md as escape, md_text};
 pub fn render(report: &ProbeReport) -> String {
     let mut out = String::new();
     out.push_str(&format!("## ratecheck probe: `{}`\n\n", report.target));
-    out.push_str(&format!("- tool: {}\n", report.tool));
+    out.push_str(&format!(
+        "- tool: {}\n- key from: {}\n",
+        report.tool,
+        md_text(&report.key)
+    ));
     if let Some(name) = &report.gateway.name {
         out.push_str(&format!(
             "- gateway: {} {}\n",

@@ -19,9 +19,10 @@ pub fn render(report: &ProbeReport, color: bool) -> String {
         _ => String::new(),
     };
     out.push_str(&format!(
-        "ratecheck probe {} (model {}{gateway})\n",
+        "ratecheck probe {} (model {}{gateway}, key from {})\n",
         report.target,
         report.model.as_deref().unwrap_or("—"),
+        report.key,
     ));
     if report.rounds > 1 {
         out.push_str(&format!(
