@@ -67,6 +67,18 @@ pub enum Command {
     ///
     /// Needs no network and no gateway.
     Demo(DemoArgs),
+    /// Print a shell completion script: `ratecheck completions bash > /etc/bash_completion.d/ratecheck`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): `ratecheck man | man -l -`.
+    Man,
+}
+
+/// `ratecheck completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Connection settings shared by commands that talk to a gateway.

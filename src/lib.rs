@@ -43,6 +43,8 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
         Command::Load(args) => cmd::load::run(args, color, out).await,
         Command::Mock(args) => cmd::mock::run(args, out).await,
         Command::Demo(args) => cmd::demo::run(args, color, out).await,
+        Command::Completions(args) => cmd::completions::completions(args, out),
+        Command::Man => cmd::completions::man(out),
     };
     match ended {
         Ok(e) => {

@@ -5,6 +5,7 @@
 //! [`Ended`]; [`crate::run`] prints its one error on stderr, once, while the results went to
 //! stdout and to every requested file first.
 
+pub mod completions;
 pub mod demo;
 pub mod load;
 pub mod mock;
@@ -66,6 +67,22 @@ pub fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
         ColorChoice::Never => false,
         ColorChoice::Auto => is_terminal && !no_color,
     }
+}
+
+/// The width tables must fit on standard output: `COLUMNS` when set, the terminal's when
+/// standard output is one, none (full width) for files and pipes.
+pub fn terminal_width() -> Option<u16> {
+    if let Some(cols) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok())
+        .filter(|c| *c > 0)
+    {
+        return Some(cols);
+    }
+    if std::io::stdout().is_terminal() {
+        return comfy_table::Table::new().width();
+    }
+    None
 }
 
 /// Prints an error the one way errors are printed: `ratecheck: error: …`, then the hint.

@@ -3,11 +3,11 @@
 
 use std::io::Write;
 
-use super::{Ended, check_outputs, counter, write_file, write_out};
+use super::{Ended, check_outputs, counter, terminal_width, write_file, write_out};
 use crate::cli::ProbeArgs;
 use crate::config::{self, CliError};
 use crate::probe;
-use crate::report::probe::render;
+use crate::report::probe::{render, render_within};
 
 /// Runs `ratecheck probe`.
 pub async fn run(args: &ProbeArgs, color: bool, out: &mut dyn Write) -> Result<Ended, CliError> {
@@ -30,7 +30,10 @@ pub async fn run(args: &ProbeArgs, color: bool, out: &mut dyn Write) -> Result<E
     .await;
     bar.finish_and_clear();
 
-    write_out(out, &render(&report, args.format, color))?;
+    write_out(
+        out,
+        &render_within(&report, args.format, color, terminal_width()),
+    )?;
     if let Some(path) = &args.output {
         write_file(path, &render(&report, args.format, false))?;
     }

@@ -21,6 +21,17 @@ fn probe_table_in_colour_marks_missing_cells() {
     assert!(text.contains("MISSING"), "{text}");
 }
 
+/// On a terminal narrower than the matrix, one block per shape instead of a squeezed table.
+#[test]
+fn probe_table_on_a_narrow_terminal() {
+    assert_snapshot!(probe::render_within(
+        &fixtures::probe_report(),
+        Format::Table,
+        false,
+        Some(60)
+    ));
+}
+
 #[test]
 fn probe_markdown() {
     assert_snapshot!(probe::render(

@@ -342,3 +342,42 @@ async fn streams_are_bounded_and_end_at_their_terminal_event() {
     assert_eq!(stream["stream"]["end"], "[DONE]", "{report:#}");
     assert!(stream["failure"].is_null(), "{report:#}");
 }
+
+/// Completions and the manual page come from the same definitions as `--help`.
+#[tokio::test]
+async fn completions_and_the_manual_page() {
+    for shell in ["bash", "zsh", "fish"] {
+        let run = ratecheck(&["completions", shell], &[]).await;
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        assert!(run.stdout.contains("max-time"), "{shell}");
+    }
+    let run = ratecheck(&["man"], &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with(".ie") || run.stdout.contains(".TH ratecheck"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// A compressed body is read as what it is, not as mojibake.
+#[tokio::test]
+async fn compressed_bodies_are_decoded() {
+    let url = faulty_server(Fault::Gzip).await;
+    let run = ratecheck(
+        &[
+            "probe",
+            &url,
+            "--model",
+            "m",
+            "--endpoints",
+            "embeddings",
+            "--format",
+            "json",
+        ],
+        &[],
+    )
+    .await;
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["exchanges"][0]["shape"], "json_object", "{report:#}");
+}

@@ -67,6 +67,8 @@ pub enum Fault {
     EchoCredentials,
     /// 401 to everything.
     Unauthorized,
+    /// 200 `application/json`, gzip-encoded.
+    Gzip,
     /// 200 `text/event-stream`, a valid event every 200 ms, forever.
     Trickle,
     /// A whole stream to `[DONE]`, then the connection held open.
@@ -160,6 +162,22 @@ async fn serve(mut sock: TcpStream, fault: Fault) {
         Fault::StallStream => {
             sse_head_and_one_event(&mut sock, "").await;
             tokio::time::sleep(Duration::from_mins(1)).await;
+        }
+        Fault::Gzip => {
+            // gzip of {"object":"chat.completion","choices":[{"message":{"content":"compressed"}}]}
+            const BODY: [u8; 88] = [
+                31, 139, 8, 0, 0, 0, 0, 0, 2, 3, 29, 139, 187, 13, 128, 48, 12, 68, 119, 185, 26,
+                49, 64, 86, 65, 20, 193, 156, 32, 136, 196, 8, 187, 179, 178, 59, 17, 237, 251, 4,
+                116, 187, 40, 142, 4, 57, 179, 207, 162, 245, 185, 233, 69, 27, 166, 65, 180, 8,
+                13, 105, 9, 84, 154, 229, 131, 72, 1, 209, 230, 108, 255, 50, 234, 119, 8, 238,
+                232, 125, 237, 31, 193, 136, 62, 238, 77, 0, 0, 0,
+            ];
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                BODY.len()
+            );
+            let _ = sock.write_all(head.as_bytes()).await;
+            let _ = sock.write_all(&BODY).await;
         }
         Fault::Trickle => {
             sse_head_and_one_event(&mut sock, "").await;

@@ -10,10 +10,21 @@ use crate::headers::Family;
 use crate::http::Exchange;
 use crate::probe::ProbeReport;
 
-/// Renders a probe report in the chosen format.
+/// Renders a probe report in the chosen format, the table at full width.
 pub fn render(report: &ProbeReport, format: Format, color: bool) -> String {
+    render_within(report, format, color, None)
+}
+
+/// As [`render`], with the table fitted to a terminal `width` when one is known: too wide, the
+/// matrix is laid out one response shape per block instead.
+pub fn render_within(
+    report: &ProbeReport,
+    format: Format,
+    color: bool,
+    width: Option<u16>,
+) -> String {
     match format {
-        Format::Table => table::render(report, color),
+        Format::Table => table::render(report, color, width),
         Format::Json => super::json(report),
         Format::Markdown => markdown::render(report),
     }

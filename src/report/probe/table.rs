@@ -10,8 +10,8 @@ use super::{Cell, column_head, matrix, verdict};
 use crate::probe::ProbeReport;
 use crate::report::paint;
 
-/// Renders the human report.
-pub fn render(report: &ProbeReport, color: bool) -> String {
+/// Renders the human report; with a `width`, a matrix wider than it is laid out by shape.
+pub fn render(report: &ProbeReport, color: bool, width: Option<u16>) -> String {
     let mut out = String::new();
     let gateway = match (&report.gateway.name, &report.gateway.version) {
         (Some(n), Some(v)) => format!(", {n} {v}"),
@@ -31,8 +31,14 @@ pub fn render(report: &ProbeReport, color: bool) -> String {
         ));
     }
     if !report.exchanges.is_empty() {
-        out.push_str(&table(report, color));
-        out.push('\n');
+        let wide = table(report, color);
+        let needed = wide.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+        if width.is_some_and(|w| needed > usize::from(w)) {
+            out.push_str(&by_shape(report, color));
+        } else {
+            out.push_str(&wide);
+            out.push('\n');
+        }
     }
     if !report.findings.is_empty() {
         out.push_str("\nfindings:\n");
@@ -79,8 +85,10 @@ pub fn render(report: &ProbeReport, color: bool) -> String {
 fn table(report: &ProbeReport, color: bool) -> String {
     let m = matrix(report);
     let mut t = Table::new();
+    // Full width: the caller decides whether it fits (see `render`), rather than the table
+    // squeezing every column to one character on a narrow or unknown terminal.
     t.load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
+        .set_content_arrangement(ContentArrangement::Disabled);
     if color {
         t.enforce_styling();
     } else {
@@ -112,4 +120,29 @@ fn table(report: &ProbeReport, color: bool) -> String {
         t.add_row(row);
     }
     t.to_string()
+}
+
+/// The matrix for a narrow terminal: one block per endpoint and shape, one line per header.
+fn by_shape(report: &ProbeReport, color: bool) -> String {
+    let m = matrix(report);
+    let mut out = String::new();
+    for (i, v) in m.columns.iter().enumerate() {
+        let (endpoint, mode) = column_head(*v);
+        let meta: Vec<String> = m
+            .meta
+            .iter()
+            .map(|(name, cells)| format!("{name} {}", cells[i]))
+            .collect();
+        out.push_str(&format!("{endpoint} {mode}: {}\n", meta.join(", ")));
+        for (name, cells) in m.rows.iter().chain(m.provider_rows.iter()) {
+            let value = match &cells[i] {
+                Cell::Value(v) => v.clone(),
+                Cell::Missing => paint("MISSING", "31;1", color),
+                Cell::Upstream(v) => format!("{v} (upstream)"),
+                Cell::None => continue,
+            };
+            out.push_str(&format!("  {name}: {value}\n"));
+        }
+    }
+    out
 }
