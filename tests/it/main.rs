@@ -31,3 +31,6 @@ mod scenarios_malformed;
 
 /// `load` against the simulator: findings under load, backoff on real 429s, Ctrl-C.
 mod load_sim;
+
+/// Property tests: the header-value parsers and the scenario reader on generated input.
+mod properties;
