@@ -6,12 +6,11 @@
 
 use std::time::Instant;
 
-use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::base::{ms, root_cause, show_duration};
-use super::{Client, Exchange, StreamInfo, TIMELINE_EVENTS, TimelineEvent};
+use super::{Client, Exchange, StreamInfo, TIMELINE_EVENTS, TimelineEvent, sse};
 use crate::redact::Redactor;
 use crate::verdict::{Failure, FailureKind};
 
@@ -67,21 +66,45 @@ impl Client {
         }
     }
 
-    pub(super) async fn read_stream<S, B, E>(&self, body: S, start: Instant, ex: &mut Exchange)
+    pub(super) async fn read_stream<S, B, E>(&self, mut body: S, start: Instant, ex: &mut Exchange)
     where
         S: futures_util::Stream<Item = Result<B, E>> + Unpin,
         B: AsRef<[u8]>,
         E: std::error::Error + Send + Sync + 'static,
     {
         let mut info = StreamInfo::default();
-        let mut events = body.eventsource();
+        let mut parser = sse::Parser::default();
+        let mut events: Vec<sse::Event> = Vec::new();
         let path = ex.variant.endpoint.path();
         // The whole exchange is bounded too: a stream that trickles a valid event now and then
         // forever must still end.
         let deadline = start + self.settings.max_time;
-        loop {
+        'read: loop {
+            for event in events.drain(..) {
+                if info.events == 0 {
+                    ex.time_to_first_event_ms = Some(ms(start.elapsed()));
+                }
+                info.events += 1;
+                if info.timeline.len() < TIMELINE_EVENTS {
+                    info.timeline.push(TimelineEvent {
+                        at_ms: ms(start.elapsed()),
+                        event: if event.event.is_empty() {
+                            "message".into()
+                        } else {
+                            self.redactor.text(&event.event)
+                        },
+                        bytes: event.data.len(),
+                    });
+                }
+                note_event(&mut info, &event.event, &event.data, &self.redactor);
+                // The terminal event ends the stream: what the server does with the
+                // connection afterwards (holds it open, resets it) is not the stream's.
+                if info.end.is_some() {
+                    break 'read;
+                }
+            }
             let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(self.settings.timeout.min(left), events.next()).await {
+            match tokio::time::timeout(self.settings.timeout.min(left), body.next()).await {
                 Err(_) if Instant::now() >= deadline => {
                     ex.failure = Some(Failure {
                         kind: FailureKind::Timeout,
@@ -105,15 +128,13 @@ impl Client {
                     break;
                 }
                 Ok(None) => {
-                    if info.end.is_none() {
-                        ex.failure = Some(Failure {
-                            kind: FailureKind::StreamCut,
-                            message: format!(
-                                "the stream from `POST {path}` ended after {} without `[DONE]`, `message_stop` or `response.completed`",
-                                count_events(info.events)
-                            ),
-                        });
-                    }
+                    ex.failure = Some(Failure {
+                        kind: FailureKind::StreamCut,
+                        message: format!(
+                            "the stream from `POST {path}` ended after {} without `[DONE]`, `message_stop` or `response.completed`",
+                            count_events(info.events)
+                        ),
+                    });
                     break;
                 }
                 Ok(Some(Err(e))) => {
@@ -122,31 +143,20 @@ impl Client {
                         message: format!(
                             "the stream from `POST {path}` broke after {}: {}",
                             count_events(info.events),
-                            self.redactor.text(&e.to_string())
+                            self.redactor.text(&root_cause(&e))
                         ),
                     });
                     break;
                 }
-                Ok(Some(Ok(event))) => {
-                    if info.events == 0 {
-                        ex.time_to_first_event_ms = Some(ms(start.elapsed()));
-                    }
-                    info.events += 1;
-                    if info.timeline.len() < TIMELINE_EVENTS {
-                        info.timeline.push(TimelineEvent {
-                            at_ms: ms(start.elapsed()),
-                            event: if event.event.is_empty() {
-                                "message".into()
-                            } else {
-                                self.redactor.text(&event.event)
-                            },
-                            bytes: event.data.len(),
+                Ok(Some(Ok(chunk))) => {
+                    if let Err(e) = parser.push(chunk.as_ref(), &mut events) {
+                        ex.failure = Some(Failure {
+                            kind: FailureKind::BadBody,
+                            message: format!(
+                                "the stream from `POST {path}` sent {e} after {}: not read further",
+                                count_events(info.events)
+                            ),
                         });
-                    }
-                    note_event(&mut info, &event.event, &event.data, &self.redactor);
-                    // The terminal event ends the stream: what the server does with the
-                    // connection afterwards (holds it open, resets it) is not the stream's.
-                    if info.end.is_some() {
                         break;
                     }
                 }

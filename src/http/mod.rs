@@ -11,6 +11,7 @@ mod base;
 mod body;
 mod capture;
 mod lane;
+pub mod sse;
 
 pub use base::{ms, normalize_base, show_duration};
 pub use lane::Lane;
