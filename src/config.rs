@@ -276,6 +276,7 @@ pub fn probe_options(select: &SelectArgs, repeat: u32) -> Result<ProbeOptions, C
         repeat,
         counters: select.counters,
         strict: select.strict,
+        stop: crate::stop::Stop::default(),
     })
 }
 

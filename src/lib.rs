@@ -22,6 +22,7 @@ pub mod redact;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod stop;
 pub mod suggest;
 pub mod triage;
 pub mod verdict;

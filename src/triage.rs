@@ -46,7 +46,11 @@ impl Triage {
 /// Runs the probe and the 429 contract check.
 pub async fn triage(client: &Client, opts: &TriageOptions) -> Triage {
     let report = probe(client, &opts.probe, &mut |_| {}).await;
-    let contract = match (&report.model, opts.check_429, &report.aborted) {
+    let contract = match (
+        &report.model,
+        opts.check_429 && !report.interrupted,
+        &report.aborted,
+    ) {
         (Some(model), true, None) => {
             let text = format!(
                 "name: 429 contract\nsteps:\n  - exhaust:\n      name: the limit answers 429 and says when to come back\n      endpoint: chat\n      max_requests: {}\n      max_wait: {}s\n",
@@ -59,6 +63,7 @@ pub async fn triage(client: &Client, opts: &TriageOptions) -> Triage {
                         embedding_model: opts.probe.embedding_model.clone(),
                         counters: opts.probe.counters,
                         strict: opts.probe.strict,
+                        stop: opts.probe.stop.clone(),
                     };
                     Some(run_scenario(&loaded, client, &resolved, &mut |_| {}).await)
                 }

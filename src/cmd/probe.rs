@@ -12,7 +12,8 @@ use crate::report::probe::{render, render_within};
 /// Runs `ratecheck probe`.
 pub async fn run(args: &ProbeArgs, color: bool, out: &mut dyn Write) -> Result<Ended, CliError> {
     let client = config::client(&args.url, &args.connect)?;
-    let opts = config::probe_options(&args.select, args.repeat)?;
+    let mut opts = config::probe_options(&args.select, args.repeat)?;
+    opts.stop = crate::stop::Stop::on_ctrl_c();
     check_outputs(args.output.as_deref())?;
     let modes: u64 = opts
         .endpoints
@@ -39,6 +40,9 @@ pub async fn run(args: &ProbeArgs, color: bool, out: &mut dyn Write) -> Result<E
     }
     let exit = report.exit();
     let mut ended = Ended::stopped(exit, report.aborted.as_ref());
+    if report.interrupted {
+        ended.notice = Some("interrupted: the report covers what was sent until then".into());
+    }
     if ended.error.is_none()
         && let Some(f) = report
             .exchanges

@@ -16,10 +16,11 @@ use crate::report::{Format, run as reporter};
 use crate::run::{Resolved, RunReport, run_scenario};
 use crate::scenario::Loaded;
 use crate::scenario::vars::Vars;
+use crate::stop::Stop;
 use crate::verdict::Abort;
 
 /// The client and settings one scenario runs with.
-fn resolve(l: &Loaded, args: &RunArgs) -> Result<(Client, Resolved), CliError> {
+fn resolve(l: &Loaded, args: &RunArgs, stop: &Stop) -> Result<(Client, Resolved), CliError> {
     let file = l.path.display().to_string();
     let s = &l.scenario;
     let vars = Vars::default();
@@ -100,6 +101,7 @@ fn resolve(l: &Loaded, args: &RunArgs) -> Result<(Client, Resolved), CliError> {
             embedding_model,
             counters: s.defaults.counters.unwrap_or_default(),
             strict: s.strict || args.strict,
+            stop: stop.clone(),
         },
     ))
 }
@@ -112,9 +114,10 @@ pub async fn run(args: &RunArgs, color: bool, out: &mut dyn Write) -> Result<End
         Some(p) => Some(baseline::read(p).map_err(CliError::usage)?),
         None => None,
     };
+    let stop = Stop::on_ctrl_c();
     let mut prepared = Vec::new();
     for l in &loaded {
-        prepared.push(resolve(l, args)?);
+        prepared.push(resolve(l, args, &stop)?);
     }
     check_outputs(
         [
@@ -150,6 +153,9 @@ pub async fn run(args: &RunArgs, color: bool, out: &mut dyn Write) -> Result<End
             write_out(out, &reporter::scenario_tail(&s, color))?;
         }
         scenarios.push(s);
+        if stop.is_set() {
+            break;
+        }
     }
     let baseline_file = args.baseline.as_ref().map(|p| p.display().to_string());
     let report = RunReport::new(
@@ -170,6 +176,9 @@ pub async fn run(args: &RunArgs, color: bool, out: &mut dyn Write) -> Result<End
         .filter_map(|s| s.aborted.as_ref().map(|a| (s.name.as_str(), a)))
         .collect();
     let mut ended = Ended::with(report.exit());
+    if stop.is_set() {
+        ended.notice = Some("interrupted: the reports cover the steps that ran".into());
+    }
     if let Some((_, last)) = aborts.pop() {
         ended = Ended::stopped(ended.exit, Some(last));
         if let Some(e) = &mut ended.error {

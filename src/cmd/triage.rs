@@ -13,8 +13,10 @@ pub async fn run(args: &TriageArgs, out: &mut dyn Write) -> Result<Ended, CliErr
     let client = config::client(&args.url, &args.connect)?;
     check_outputs(args.out.as_deref())?;
     let max_wait = config::flag_duration("--max-wait", &args.max_wait)?;
+    let mut probe = config::probe_options(&args.select, args.repeat)?;
+    probe.stop = crate::stop::Stop::on_ctrl_c();
     let opts = TriageOptions {
-        probe: config::probe_options(&args.select, args.repeat)?,
+        probe,
         check_429: !args.skip_429,
         exhaust_max: args.exhaust_max,
         max_wait_secs: max_wait.as_secs_f64(),
@@ -44,5 +46,9 @@ pub async fn run(args: &TriageArgs, out: &mut dyn Write) -> Result<Ended, CliErr
         }
         None => write_out(out, &text)?,
     }
-    Ok(Ended::stopped(exit, t.probe.aborted.as_ref()))
+    let mut ended = Ended::stopped(exit, t.probe.aborted.as_ref());
+    if opts.probe.stop.is_set() {
+        ended.notice = Some("interrupted: the bundle covers what was gathered until then".into());
+    }
+    Ok(ended)
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::endpoint::{Endpoint, Mode, Variant};
 use crate::http::{Client, Exchange};
+use crate::stop::Stop;
 use crate::verdict::{self, Abort, Exit, Finding, Outcome};
 use analyze::CounterMode;
 
@@ -36,6 +37,8 @@ pub struct ProbeOptions {
     pub counters: CounterMode,
     /// Warnings fail the run too (exit 1).
     pub strict: bool,
+    /// Ctrl-C: the probe stops sending and reports what it gathered.
+    pub stop: Stop,
 }
 
 impl Default for ProbeOptions {
@@ -47,6 +50,7 @@ impl Default for ProbeOptions {
             repeat: 1,
             counters: CounterMode::Auto,
             strict: false,
+            stop: Stop::default(),
         }
     }
 }
@@ -87,6 +91,8 @@ pub struct ProbeReport {
     pub warnings: Vec<Finding>,
     /// Whether warnings fail the run.
     pub strict: bool,
+    /// The probe was stopped by Ctrl-C: the report covers what was sent until then.
+    pub interrupted: bool,
     /// Observations that are not problems.
     pub notes: Vec<String>,
     /// Set when the probe stopped early.
@@ -153,6 +159,7 @@ pub async fn probe(
         findings: a.findings,
         warnings: a.warnings,
         strict: opts.strict,
+        interrupted: opts.stop.is_set(),
         notes: a.notes,
         aborted,
         outcome,
@@ -195,9 +202,11 @@ async fn send_matrix(
                 } else {
                     model
                 };
-                let ex = client
-                    .exchange(Variant { endpoint, mode }, m, round, seq)
-                    .await;
+                let send = client.exchange(Variant { endpoint, mode }, m, round, seq);
+                let ex = tokio::select! {
+                    ex = send => ex,
+                    () = opts.stop.fired() => return None,
+                };
                 on_exchange(&ex);
                 let stop = ex.failure.clone().filter(|f| f.kind.stops_run());
                 exchanges.push(ex);

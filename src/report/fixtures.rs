@@ -102,6 +102,7 @@ pub fn probe_report() -> ProbeReport {
         findings: a.findings,
         warnings: a.warnings,
         strict: false,
+        interrupted: false,
         notes: a.notes,
         aborted: None,
     }
@@ -161,6 +162,7 @@ pub fn run_report() -> RunReport {
         steps: vec![request, stream],
         aborted: None,
         skipped_steps: 0,
+        interrupted: false,
         wall_ms: 100.0,
     };
     let refused = Failure {
@@ -186,6 +188,7 @@ pub fn run_report() -> RunReport {
         )],
         aborted: Some(Abort::new(refused, "http://127.0.0.1:4001/")),
         skipped_steps: 2,
+        interrupted: false,
         wall_ms: 5.0,
     };
     let mut report = RunReport::new(vec![first, second], None, std::time::Instant::now());

@@ -14,6 +14,7 @@ pub(super) struct Ctx<'a> {
     pub client: &'a Client,
     pub counters: CounterMode,
     pub strict: bool,
+    pub stop: crate::stop::Stop,
     pub model: String,
     pub embedding_model: String,
     pub vars: Vars,

@@ -64,8 +64,10 @@ pub struct ScenarioReport {
     pub steps: Vec<StepReport>,
     /// Set when the scenario stopped early; the steps after it did not run.
     pub aborted: Option<Abort>,
-    /// Leaf steps planned but not run because of the abort.
+    /// Leaf steps planned but not run because of the abort or an interrupt.
     pub skipped_steps: usize,
+    /// Ctrl-C stopped the scenario: the steps after the interrupted one did not run.
+    pub interrupted: bool,
     /// Wall time, in milliseconds.
     pub wall_ms: f64,
 }
@@ -332,6 +334,8 @@ pub struct Resolved {
     pub counters: CounterMode,
     /// Warnings fail expectations too.
     pub strict: bool,
+    /// Ctrl-C: the scenario stops between (or during) steps and reports what ran.
+    pub stop: crate::stop::Stop,
 }
 
 /// Runs one scenario against `client`; `on_step` is told of each step as it completes.
@@ -352,6 +356,7 @@ pub async fn run_scenario(
         steps: Vec::new(),
         aborted: None,
         skipped_steps: 0,
+        interrupted: false,
         wall_ms: 0.0,
     };
     let mut leaves = Vec::new();
@@ -371,6 +376,7 @@ pub async fn run_scenario(
         client,
         counters: resolved.counters,
         strict: resolved.strict,
+        stop: resolved.stop.clone(),
         embedding_model: resolved.embedding_model.clone().unwrap_or(model.clone()),
         model,
         vars: Vars::default(),
@@ -379,7 +385,16 @@ pub async fn run_scenario(
     ctx.vars.captured.insert("model".into(), ctx.model.clone());
     for (i, leaf) in leaves.iter().enumerate() {
         ctx.vars.loops = vec![leaf.bindings.vars()];
-        let mut step = steps::run(&mut ctx, leaf).await;
+        let stop = resolved.stop.clone();
+        let step = tokio::select! {
+            step = steps::run(&mut ctx, leaf) => Some(step),
+            () = stop.fired() => None,
+        };
+        let Some(mut step) = step else {
+            report.interrupted = true;
+            report.skipped_steps = leaves.len() - i;
+            break;
+        };
         redact_step(&mut step, client);
         on_step(&step);
         let stop = step

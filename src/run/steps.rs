@@ -39,6 +39,7 @@ pub(super) async fn run(ctx: &mut Ctx<'_>, leaf: &Planned<'_>) -> StepReport {
                 repeat: p.repeat.unwrap_or(1),
                 counters: ctx.counters,
                 strict: ctx.strict,
+                stop: ctx.stop.clone(),
             };
             let probed = probe::probe(ctx.client, &opts, &mut |_| {}).await;
             report.checks.extend(probe_checks(&probed, &p.expect));

@@ -381,3 +381,106 @@ async fn compressed_bodies_are_decoded() {
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["exchanges"][0]["shape"], "json_object", "{report:#}");
 }
+
+/// Runs the binary with `args`, interrupts it after `after`, and returns how long it took to
+/// end once interrupted, its exit code and stderr.
+async fn interrupt(args: &[&str], after: Duration) -> (Duration, i32, String) {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ratecheck"))
+        .args(args)
+        .env_remove("RATECHECK_API_KEY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(after).await;
+    let started = std::time::Instant::now();
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    (
+        started.elapsed(),
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Ctrl-C in the middle of a trickling stream: `probe`, `run` and `triage` stop within 2 s and
+/// still write every report they were asked for, marked interrupted.
+#[tokio::test]
+async fn ctrl_c_leaves_every_requested_report() {
+    let url = faulty_server(Fault::Trickle).await;
+    let dir = std::env::temp_dir().join(format!("ratecheck-ctrl-c-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str| dir.join(name).display().to_string();
+    let slow = [
+        "--model",
+        "m",
+        "--endpoints",
+        "chat",
+        "--timeout",
+        "30s",
+        "--max-time",
+        "60s",
+    ];
+
+    let json = file("probe.json");
+    let mut args = vec!["probe", url.as_str(), "--format", "json", "-o", &json];
+    args.extend(slow);
+    let (took, _, stderr) = interrupt(&args, Duration::from_millis(800)).await;
+    assert!(took < Duration::from_secs(2), "probe took {took:?}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["interrupted"], true, "{report:#}");
+
+    let bundle = file("triage.md");
+    let mut args = vec!["triage", url.as_str(), "--out", &bundle, "--repeat", "1"];
+    args.extend(slow);
+    let (took, _, stderr) = interrupt(&args, Duration::from_millis(800)).await;
+    assert!(took < Duration::from_secs(2), "triage took {took:?}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        std::fs::read_to_string(&bundle)
+            .unwrap()
+            .contains("## Probe")
+    );
+
+    let scenario = dir.join("s.yaml");
+    std::fs::write(
+        &scenario,
+        "steps:\n  - request: {endpoint: chat, stream: true}\n  - probe: {}\n",
+    )
+    .unwrap();
+    let (junit, run_json) = (file("run.xml"), file("run.json"));
+    let scenario_arg = scenario.display().to_string();
+    let args = [
+        "run",
+        &scenario_arg,
+        "--target",
+        &url,
+        "--model",
+        "m",
+        "--max-time",
+        "60s",
+        "--report-junit",
+        &junit,
+        "--report-json",
+        &run_json,
+    ];
+    let (took, _, stderr) = interrupt(&args, Duration::from_millis(800)).await;
+    assert!(took < Duration::from_secs(2), "run took {took:?}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&run_json).unwrap()).unwrap();
+    assert_eq!(report["scenarios"][0]["interrupted"], true, "{report:#}");
+    assert!(
+        std::fs::read_to_string(&junit)
+            .unwrap()
+            .contains("<testsuites")
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
