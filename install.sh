@@ -11,6 +11,14 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
+# The crate's rust-version (Cargo.toml): older compilers fail deep inside a dependency.
+NEED="$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)"
+HAVE="$(rustc --version | sed -n 's/^rustc \([0-9]*\.[0-9]*\).*/\1/p')"
+if [ -n "$NEED" ] && [ -n "$HAVE" ] && [ "$(printf '%s\n%s\n' "$NEED" "$HAVE" | sort -V | head -1)" != "$NEED" ]; then
+  echo "install: ratecheck needs Rust $NEED or newer, this is $HAVE: run \`rustup update\`, then ./install.sh again." >&2
+  exit 1
+fi
+
 echo "install: building ratecheck with $(cargo --version)" >&2
 cargo install --path . --locked --force "$@"
 
