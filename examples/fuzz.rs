@@ -148,7 +148,7 @@ fn main() {
     for t in targets {
         match fuzz(t, seconds, seed) {
             Ok(runs) => {
-                println!("fuzz {t}: {runs} executions in {seconds} s, no panic (seed {seed})")
+                println!("fuzz {t}: {runs} executions in {seconds} s, no panic (seed {seed})");
             }
             Err(input) => {
                 println!(
