@@ -98,6 +98,7 @@ fn main() {
             secret_headers: Vec::new(),
             follow_redirects: false,
             max_time: Duration::from_mins(2),
+            cacert: None,
         };
         let client = Client::new(normalize_base(&url).unwrap(), settings).unwrap();
         let raw = reqwest::Client::new();

@@ -109,6 +109,10 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "DURATION")]
     pub max_time: Option<String>,
 
+    /// Also trust the CA certificates in this PEM file (a gateway with a private CA).
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
     /// Accept invalid TLS certificates.
     #[arg(long)]
     pub insecure: bool,
@@ -232,6 +236,10 @@ pub struct RunArgs {
     /// The longest one request may take, headers and whole body [default: 120s].
     #[arg(long, value_name = "DURATION")]
     pub max_time: Option<String>,
+
+    /// Also trust the CA certificates in this PEM file.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
 
     /// Warnings fail the run too, as `strict: true` in a scenario does.
     #[arg(long)]

@@ -206,6 +206,7 @@ pub fn connect_spec(
         secret_headers: secret_headers.to_vec(),
         follow_redirects: false,
         max_time: DEFAULT_MAX_TIME,
+        cacert: None,
     })
 }
 
@@ -235,9 +236,27 @@ pub fn client(url: &str, connect: &ConnectArgs) -> Result<Client, CliError> {
         ConnectSpec {
             follow_redirects: connect.follow_redirects,
             max_time,
+            cacert: cacert(connect.cacert.as_deref())?,
             ..spec
         },
     )
+}
+
+/// The PEM bundle `--cacert` names, read and checked before anything is sent.
+pub fn cacert(path: Option<&std::path::Path>) -> Result<Option<Vec<u8>>, CliError> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let pem = std::fs::read(path)
+        .map_err(|e| CliError::usage(format!("cannot read `--cacert {}`: {e}", path.display())))?;
+    if reqwest::Certificate::from_pem_bundle(&pem).map_or(true, |c| c.is_empty()) {
+        return Err(CliError::usage(format!(
+            "`--cacert {}` holds no PEM certificate",
+            path.display()
+        ))
+        .hint("give the CA certificate in PEM (-----BEGIN CERTIFICATE-----)"));
+    }
+    Ok(Some(pem))
 }
 
 /// Builds the HTTP client for `url`; failing after the URL checks out means the TLS setup

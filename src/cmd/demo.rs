@@ -41,6 +41,7 @@ pub async fn probe_profile(profile: Profile) -> Result<ProbeReport, CliError> {
             secret_headers: Vec::new(),
             follow_redirects: false,
             max_time: Duration::from_mins(2),
+            cacert: None,
         },
     )?;
     let report = probe(&client, &ProbeOptions::default(), &mut |_| {}).await;

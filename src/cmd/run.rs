@@ -84,6 +84,7 @@ fn resolve(l: &Loaded, args: &RunArgs, stop: &Stop) -> Result<(Client, Resolved)
     if let Some(t) = &args.max_time {
         spec.max_time = config::flag_duration("--max-time", t)?;
     }
+    spec.cacert = config::cacert(args.cacert.as_deref())?;
     let model = match (&args.model, &s.defaults.model) {
         (Some(m), _) => Some(m.clone()),
         (None, Some(m)) => Some(expand(m)?).filter(|m| !m.is_empty()),

@@ -255,6 +255,8 @@ pub struct ConnectSpec {
     pub follow_redirects: bool,
     /// The longest one request may take, headers and whole body (`--max-time`).
     pub max_time: Duration,
+    /// A CA certificate (PEM) to trust besides the built-in roots (`--cacert`).
+    pub cacert: Option<Vec<u8>>,
 }
 
 /// A configured HTTP client bound to one gateway base URL.
@@ -279,8 +281,12 @@ impl Client {
             .danger_accept_invalid_certs(settings.insecure)
             .user_agent(concat!("ratecheck/", env!("CARGO_PKG_VERSION")))
             .redirect(redirect_policy(settings.follow_redirects))
-            .referer(false)
-            .build()?;
+            .referer(false);
+        let inner = match &settings.cacert {
+            Some(pem) => inner.tls_certs_merge(reqwest::Certificate::from_pem_bundle(pem)?),
+            None => inner,
+        }
+        .build()?;
         let redactor = Redactor::for_target(
             &base,
             settings.api_key.as_deref(),
@@ -521,20 +527,65 @@ impl Client {
                 format!("timed out talking to {host}: {}", root_cause(e)),
             )
         } else if e.is_connect() {
+            let cause = root_cause(e);
+            let advice = connect_advice(&cause, self.base.scheme());
             (
                 FailureKind::Connect,
-                format!("could not connect to {host}: {}", root_cause(e)),
+                format!("could not connect to {host}: {cause}{advice}"),
+            )
+        } else if root_cause(e).contains("HTTP version") || root_cause(e).contains("HTTP/0.9") {
+            (
+                FailureKind::Connect,
+                format!(
+                    "{host} did not answer in HTTP: {}; it probably speaks TLS: use https://",
+                    root_cause(e)
+                ),
             )
         } else {
+            let cause = root_cause(e);
+            // A TLS port that gets plain HTTP often just resets the connection.
+            let advice = if self.base.scheme() == "http" && cause.contains("reset") {
+                " (if the port speaks TLS, use https://)"
+            } else {
+                ""
+            };
             (
                 FailureKind::StreamCut,
-                format!("the connection to {host} failed: {}", root_cause(e)),
+                format!("the connection to {host} failed: {cause}{advice}"),
             )
         };
         Failure {
             kind,
             message: self.redactor.text(&message),
         }
+    }
+}
+
+/// What to do about a connection that failed in TLS, from the cause rustls gives.
+fn connect_advice(cause: &str, scheme: &str) -> &'static str {
+    let has = |words: &[&str]| words.iter().any(|w| cause.contains(w));
+    if has(&[
+        "UnknownIssuer",
+        "CaUsedAsEndEntity",
+        "self-signed",
+        "SelfSigned",
+    ]) {
+        " (the certificate is not signed by a CA this machine trusts: pass `--cacert FILE` with the gateway's CA in PEM, or `--insecure` to skip the check)"
+    } else if has(&["NotValidForName", "not valid for name"]) {
+        " (the certificate was issued for another name: connect by the name it names)"
+    } else if has(&["Expired", "expired"]) {
+        " (the certificate has expired, or this machine's clock is wrong)"
+    } else if scheme == "https"
+        && has(&[
+            "InvalidContentType",
+            "corrupt message",
+            "record overflow",
+            "invalid message",
+        ])
+    {
+        " (the port does not speak TLS: use http://)"
+    } else {
+        ""
     }
 }
 

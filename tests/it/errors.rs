@@ -484,3 +484,95 @@ async fn ctrl_c_leaves_every_requested_report() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A private CA, a leaf certificate for 127.0.0.1 signed by it, and an HTTPS gateway using it
+/// (`tests/tls/server.py`); the server is killed when the guard drops.
+struct TlsGateway {
+    child: std::process::Child,
+    url: String,
+    ca: std::path::PathBuf,
+}
+
+impl Drop for TlsGateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tls_gateway(dir: &std::path::Path) -> TlsGateway {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let sh = |script: &str| {
+        let ok = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(dir)
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{script}");
+    };
+    sh(
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=ratecheck-test-ca",
+    );
+    sh("openssl req -newkey rsa:2048 -nodes -keyout leaf.key -out leaf.csr -subj /CN=127.0.0.1");
+    sh(
+        "printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > ext.cnf && openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out leaf.pem -days 2 -extfile ext.cnf",
+    );
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls/server.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .arg(dir.join("leaf.pem"))
+        .arg(dir.join("leaf.key"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 for the TLS gateway");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().rsplit(' ').next().unwrap().to_string();
+    TlsGateway {
+        child,
+        url: format!("127.0.0.1:{port}"),
+        ca: dir.join("ca.pem"),
+    }
+}
+
+/// TLS faults each get a message that names the cause and the flag that helps: an unknown CA
+/// (`--cacert`, which then works), plain HTTP to a TLS port, TLS to a plain port.
+#[tokio::test]
+async fn tls_faults_say_what_helps() {
+    let dir = std::env::temp_dir().join(format!("ratecheck-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let gw = tls_gateway(&dir);
+    let https = format!("https://{}", gw.url);
+    let args = ["--model", "m", "--endpoints", "chat"];
+    let mut probe = vec!["probe", https.as_str()];
+    probe.extend(args);
+    let run = ratecheck(&probe, &[]).await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("`--cacert FILE`"), "{}", run.stderr);
+    let ca = gw.ca.display().to_string();
+    probe.extend(["--cacert", ca.as_str()]);
+    let run = ratecheck(&probe, &[]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let http = format!("http://{}", gw.url);
+    let mut plain = vec!["probe", http.as_str()];
+    plain.extend(args);
+    let run = ratecheck(&plain, &[]).await;
+    assert!(run.stderr.contains("use https://"), "{}", run.stderr);
+    let server = ratecheck::mock::MockServer::start(ratecheck::mock::MockConfig::default(), 0)
+        .await
+        .unwrap();
+    let mock = server.url().replace("http://", "https://");
+    let mut wrong = vec!["probe", mock.as_str()];
+    wrong.extend(args);
+    let run = ratecheck(&wrong, &[]).await;
+    assert!(run.stderr.contains("use http://"), "{}", run.stderr);
+    server.shutdown().await;
+    drop(gw);
+    std::fs::remove_dir_all(&dir).ok();
+}

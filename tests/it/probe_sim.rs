@@ -39,6 +39,7 @@ async fn probe_with(cfg: MockConfig, opts: ProbeOptions) -> (ProbeReport, MockSe
             secret_headers: Vec::new(),
             follow_redirects: false,
             max_time: Duration::from_mins(2),
+            cacert: None,
         },
     )
     .unwrap();
