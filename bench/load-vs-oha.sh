@@ -16,7 +16,7 @@ RUNS="${1:-5}"
 CONC="${CONC:-50}"
 N="${N:-50000}"
 cargo build --release --quiet
-BIN=target/release/ratecheck
+BIN="${CARGO_TARGET_DIR:-target}/release/ratecheck"
 OHA="${OHA:-$(command -v oha || true)}"
 if [ -z "$OHA" ]; then
   OHA="$HOME/.cache/ratecheck/oha/bin/oha"

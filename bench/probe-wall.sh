@@ -7,12 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-5}"
 cargo build --release --quiet
-BIN=target/release/ratecheck
+BIN="${CARGO_TARGET_DIR:-target}/release/ratecheck"
 PIDS=()
 PORT=""
+# Everything this script starts is stopped by its PID (the proxy by its process group).
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [ -n "$PORT" ]; then pkill -f -- "litellm --config config.yaml --host 127.0.0.1 --port $PORT" || true; fi
+  for p in "${PIDS[@]}"; do kill -- "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 
@@ -42,9 +42,10 @@ measure "$URL" "sk-bench"
 LITELLM="${RATECHECK_LITELLM:-$(tests/litellm/setup.sh --print-bin)}"
 if [ -x "$LITELLM" ]; then
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  (cd tests/litellm && LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_TELEMETRY=False \
+  (cd tests/litellm && exec setsid env LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_TELEMETRY=False \
      LITELLM_MASTER_KEY="sk-master-$(python3 -c 'import secrets; print(secrets.token_hex(16))')" \
-     "$LITELLM" --config config.yaml --host 127.0.0.1 --port "$PORT" --num_workers 1 >/tmp/ratecheck-bench-litellm.log 2>&1 &)
+     "$LITELLM" --config config.yaml --host 127.0.0.1 --port "$PORT" --num_workers 1 >"${TMPDIR:-/tmp}/ratecheck-bench-litellm.log" 2>&1) &
+  PIDS+=("-$!")
   for _ in $(seq 1 240); do curl -sf "http://127.0.0.1:$PORT/health/liveliness" >/dev/null && break; sleep 0.5; done
   # One warm-up probe: LiteLLM's first request takes 150-400 ms.
   RATECHECK_API_KEY="sk-rc-1000-1000000-warm" "$BIN" probe "http://127.0.0.1:$PORT" --format json >/dev/null || true

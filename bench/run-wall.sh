@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-5}"
 cargo build --release --quiet
-BIN=target/release/ratecheck
+BIN="${CARGO_TARGET_DIR:-target}/release/ratecheck"
 MOCK_PID=""
 cleanup() { if [ -n "$MOCK_PID" ]; then kill "$MOCK_PID" 2>/dev/null || true; fi; }
 trap cleanup EXIT
