@@ -49,7 +49,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
     };
     match ended {
         Ok(e) => {
-            if let Some(notice) = &e.notice {
+            for notice in &e.notices {
                 let _ = writeln!(err, "ratecheck: {notice}");
             }
             if let Some(error) = &e.error {

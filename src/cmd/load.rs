@@ -41,6 +41,7 @@ pub async fn run(args: &LoadArgs, color: bool, out: &mut dyn Write) -> Result<En
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;
     };
+    let key_warning = super::command_line_key(&client, &args.url);
     let transport = Target::for_load(client.lean(), &opts.arrival);
     let report = load::run(transport, opts, target, stop, &mut |p| {
         bar.set_message(format!(
@@ -58,8 +59,11 @@ pub async fn run(args: &LoadArgs, color: bool, out: &mut dyn Write) -> Result<En
         write_file(path, &html::render(&report))?;
     }
     let mut ended = Ended::with(report.exit());
+    ended.notices.extend(key_warning);
     if report.interrupted {
-        ended.notice = Some("interrupted: the report covers what was sent until then".into());
+        ended
+            .notices
+            .push("interrupted: the report covers what was sent until then".into());
     }
     Ok(ended)
 }

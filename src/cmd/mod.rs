@@ -30,8 +30,8 @@ pub struct Ended {
     pub exit: Exit,
     /// The error that stopped the run early, printed on stderr after the results.
     pub error: Option<CliError>,
-    /// A line for stderr that is not an error (an interrupted run).
-    pub notice: Option<String>,
+    /// Lines for stderr that are not errors (an interrupted run, a key on the command line).
+    pub notices: Vec<String>,
 }
 
 impl Ended {
@@ -40,7 +40,7 @@ impl Ended {
         Ended {
             exit,
             error: None,
-            notice: None,
+            notices: Vec::new(),
         }
     }
 
@@ -54,9 +54,24 @@ impl Ended {
                 hint: Some(a.hint.clone()),
                 preceding: Vec::new(),
             }),
-            notice: None,
+            notices: Vec::new(),
         }
     }
+}
+
+/// A warning when the key was given on the command line (`-H authorization`, a URL with a
+/// password or a query): shell history and `ps` keep it. `None` when it came from elsewhere.
+pub fn command_line_key(client: &crate::http::Client, url: &str) -> Option<String> {
+    let in_url = reqwest::Url::parse(url)
+        .ok()
+        .is_some_and(|u| u.password().is_some() || u.query().is_some());
+    let in_header = client.key_source() == "-H";
+    (in_url || in_header).then(|| {
+        format!(
+            "warning: a credential was given on the command line ({}): shell history and `ps` keep it; prefer `RATECHECK_API_KEY` or `--api-key-file FILE`",
+            if in_header { "-H" } else { "in the URL" }
+        )
+    })
 }
 
 /// Whether to colour output written to a stream that is (or is not) a terminal.

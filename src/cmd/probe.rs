@@ -40,8 +40,13 @@ pub async fn run(args: &ProbeArgs, color: bool, out: &mut dyn Write) -> Result<E
     }
     let exit = report.exit();
     let mut ended = Ended::stopped(exit, report.aborted.as_ref());
+    ended
+        .notices
+        .extend(super::command_line_key(&client, &args.url));
     if report.interrupted {
-        ended.notice = Some("interrupted: the report covers what was sent until then".into());
+        ended
+            .notices
+            .push("interrupted: the report covers what was sent until then".into());
     }
     if ended.error.is_none()
         && let Some(f) = report

@@ -178,7 +178,9 @@ pub async fn run(args: &RunArgs, color: bool, out: &mut dyn Write) -> Result<End
         .collect();
     let mut ended = Ended::with(report.exit());
     if stop.is_set() {
-        ended.notice = Some("interrupted: the reports cover the steps that ran".into());
+        ended
+            .notices
+            .push("interrupted: the reports cover the steps that ran".into());
     }
     if let Some((_, last)) = aborts.pop() {
         ended = Ended::stopped(ended.exit, Some(last));

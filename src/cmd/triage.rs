@@ -47,8 +47,13 @@ pub async fn run(args: &TriageArgs, out: &mut dyn Write) -> Result<Ended, CliErr
         None => write_out(out, &text)?,
     }
     let mut ended = Ended::stopped(exit, t.probe.aborted.as_ref());
+    ended
+        .notices
+        .extend(super::command_line_key(&client, &args.url));
     if opts.probe.stop.is_set() {
-        ended.notice = Some("interrupted: the bundle covers what was gathered until then".into());
+        ended
+            .notices
+            .push("interrupted: the bundle covers what was gathered until then".into());
     }
     Ok(ended)
 }

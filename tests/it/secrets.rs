@@ -321,6 +321,14 @@ async fn every_planted_secret_stays_out_and_hostile_text_stays_inert() {
             );
         }
     }
+    // The user is told that credentials on the command line are not private.
+    assert!(
+        outputs[1]
+            .1
+            .contains("warning: a credential was given on the command line"),
+        "{}",
+        outputs[1].1
+    );
     // The echoes were seen, and shown redacted and escaped.
     let json = &outputs[3].1;
     assert!(
