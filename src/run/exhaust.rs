@@ -18,6 +18,10 @@ use crate::scenario::ExhaustStep;
 
 /// Requests sent before giving up on reaching the limit, unless the step says otherwise.
 const MAX_REQUESTS: u32 = 200;
+/// Tries after the refusal before the recovery check gives up: polling a throttling gateway
+/// every quarter second for a minute and a half would be a load test of its own.
+const MAX_RECOVERY_TRIES: u32 = 12;
+
 /// Longest advertised wait honoured, unless the step says otherwise.
 const MAX_WAIT: Duration = Duration::from_secs(90);
 
@@ -52,6 +56,8 @@ enum Reached {
     Never(u32),
     /// A failure that stops the run; its exchange is in the report.
     Stopped,
+    /// An answer that is neither an acceptance nor a refusal, after `accepted` ones.
+    Failed(Box<Exchange>, u32),
 }
 
 /// Sends until a request is not accepted, keeping only the last accepted exchange: its
@@ -80,7 +86,10 @@ async fn send_until_refused(
                     .retain(|e| e.status.is_some_and(|s| s >= 300));
                 report.exchanges.push(ex);
             }
-            _ => return Reached::Refused(Box::new(ex), at, accepted),
+            // Only a limiter's answers are refusals; a 500, a 418 or a redirect is something
+            // else, and the contract cannot be judged on it.
+            Some(429 | 503) => return Reached::Refused(Box::new(ex), at, accepted),
+            _ => return Reached::Failed(Box::new(ex), accepted),
         }
     }
     Reached::Never(accepted)
@@ -179,6 +188,22 @@ pub(super) async fn run(
         match send_until_refused(ctx, variant, model, max, report).await {
             Reached::Refused(ex, at, accepted) => (ex, at, accepted),
             Reached::Stopped => return,
+            Reached::Failed(ex, accepted) => {
+                let status = ex
+                    .status
+                    .map_or_else(|| "no answer".into(), |s| s.to_string());
+                report.checks.push(Check::new(
+                    format!("the limit answers within {max} requests"),
+                    false,
+                    "a refusal (429, or 503)",
+                    format!(
+                        "request {} answered {status}, neither an acceptance nor a refusal",
+                        accepted + 1
+                    ),
+                ));
+                report.exchanges.push(*ex);
+                return;
+            }
             Reached::Never(accepted) => {
                 report.checks.push(Check::new(
                     format!("the limit answers within {max} requests"),
@@ -261,7 +286,7 @@ async fn recover(
             ));
             return;
         }
-        if transport || after >= max_wait {
+        if transport || after >= max_wait || tries >= MAX_RECOVERY_TRIES {
             report.checks.push(Check::new(
                 name,
                 false,
@@ -279,5 +304,7 @@ async fn recover(
             backoff *= 2;
             Instant::now() + backoff
         };
+        // Never past the wait allowed: the last try is at its end, not a doubling beyond it.
+        next = next.min(refused_at + max_wait);
     }
 }
