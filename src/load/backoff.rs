@@ -147,7 +147,7 @@ pub struct Backoff {
     pub base: Duration,
     /// Longest computed wait.
     pub cap: Duration,
-    /// Longest advised wait honoured; longer advice is clamped to this and reported.
+    /// Longest advised wait honoured; longer advice is flagged, and the request is not retried.
     pub max_hint: Duration,
     /// Retries per logical request.
     pub max_retries: u32,

@@ -168,7 +168,7 @@ pub struct LoadReport {
     pub errors: BTreeMap<ErrorClass, u64>,
     /// Waits advised, by source.
     pub hints: BTreeMap<HintSource, u64>,
-    /// Advised waits longer than the cap, clamped.
+    /// Advised waits longer than the cap, not waited for.
     pub clamped_hints: u64,
     /// Rate-limit headers carried, per shape.
     pub shapes: Vec<ShapeReport>,
@@ -318,7 +318,7 @@ impl LoadReport {
                 h.join(", "),
                 if r.clamped_hints > 0 {
                     format!(
-                        " ({} clamped to {} s)",
+                        " ({} beyond {} s, not waited for)",
                         r.clamped_hints, r.settings.max_hint_s
                     )
                 } else {

@@ -43,7 +43,7 @@ pub(crate) enum Record {
         /// Time spent in backoff waits, in ms.
         waited_ms: f64,
     },
-    /// A wait advice was used; `clamped` when it was longer than the cap.
+    /// A wait advice was read; `clamped` when it was longer than the cap (and so not waited for).
     Hint(HintSource, bool),
     /// A retry was refused by the budget.
     BudgetExhausted,
@@ -209,6 +209,17 @@ impl<T: Transport> Shared<T> {
         tokio::select! {
             () = tokio::time::sleep_until(until) => !self.stopped(),
             _ = rx.wait_for(|s| *s != RUNNING) => false,
+        }
+    }
+
+    /// Holds every worker until `resume`, unless a longer pause is already in force.
+    fn pause_all_until(&self, resume: Instant) {
+        let mut p = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *p < resume {
+            *p = resume;
         }
     }
 
@@ -400,17 +411,16 @@ async fn logical<T: Transport>(
         if let Some(h) = hint {
             sh.send_record(Record::Hint(h.source, clamped));
         }
+        if clamped {
+            // Advice beyond `--max-wait` is not waited for, by this request or any other: it
+            // ends throttled, and the advice is reported.
+            break;
+        }
         after_hint = hint.is_some();
         let resume = done + delay;
         if v == Verdict::Throttled {
             // One refusal slows every worker, not just this one.
-            let mut p = sh
-                .paused_until
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if *p < resume {
-                *p = resume;
-            }
+            sh.pause_all_until(resume);
         }
         attempt += 1;
         waited += delay;
