@@ -468,6 +468,10 @@ pub struct MockArgs {
     /// Accept only the key in this environment variable; answer 401 to others.
     #[arg(long, value_name = "VAR")]
     pub require_key_env: Option<String>,
+
+    /// Misbehave in this one way instead of simulating a gateway (see the README's fault table).
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub fault: Option<crate::mock::fault::Fault>,
 }
 
 /// `ratecheck demo`.

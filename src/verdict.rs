@@ -28,6 +28,8 @@ pub enum Exit {
     Timeout,
     /// 5: the target answered with a broken response: a stream cut mid-way, a garbage body.
     Protocol,
+    /// 5 as well: every answer was a server error (5xx), so nothing could be checked.
+    ServerError,
 }
 
 impl Exit {
@@ -39,7 +41,7 @@ impl Exit {
             Exit::Usage => 2,
             Exit::Unreachable | Exit::AuthFailed => 3,
             Exit::Timeout => 4,
-            Exit::Protocol => 5,
+            Exit::Protocol | Exit::ServerError => 5,
         }
     }
 
@@ -53,6 +55,7 @@ impl Exit {
             Exit::AuthFailed => "auth_failed",
             Exit::Timeout => "timeout",
             Exit::Protocol => "protocol",
+            Exit::ServerError => "server_error",
         }
     }
 
@@ -63,7 +66,7 @@ impl Exit {
         let rank = |e: Exit| match e {
             Exit::Ok => 0,
             Exit::Findings => 1,
-            Exit::Protocol => 2,
+            Exit::Protocol | Exit::ServerError => 2,
             Exit::Timeout => 3,
             Exit::Unreachable | Exit::AuthFailed => 4,
             Exit::Usage => 5,
@@ -115,6 +118,8 @@ pub enum FailureKind {
     BadBody,
     /// 401 or 403.
     Auth,
+    /// Every answer was a 5xx: the gateway or its upstream is failing.
+    ServerError,
 }
 
 impl FailureKind {
@@ -125,6 +130,7 @@ impl FailureKind {
             FailureKind::Auth => Exit::AuthFailed,
             FailureKind::Timeout => Exit::Timeout,
             FailureKind::StreamCut | FailureKind::BadBody => Exit::Protocol,
+            FailureKind::ServerError => Exit::ServerError,
         }
     }
 
@@ -150,6 +156,7 @@ impl FailureKind {
             FailureKind::StreamCut | FailureKind::BadBody => {
                 "the target is not speaking the OpenAI-compatible API at this URL".into()
             }
+            FailureKind::ServerError => "the gateway or its upstream is failing, so no header could be checked: see its logs, and try again when it answers 2xx (a 503 with `retry-after` asks for exactly that)".into(),
         }
     }
 }

@@ -109,13 +109,10 @@ impl Client {
                         };
                     } else {
                         ex.shape = Shape::Invalid;
+                        let message = self.bad_body(ex, variant, status, &bytes);
                         ex.failure = Some(Failure {
                             kind: FailureKind::BadBody,
-                            message: format!(
-                                "`POST {}` answered {status} with a body that is neither JSON nor SSE: {}",
-                                variant.endpoint.path(),
-                                self.excerpt(&bytes)
-                            ),
+                            message,
                         });
                     }
                 }
@@ -126,6 +123,31 @@ impl Client {
             }
         }
         ex.total_ms = ms(start.elapsed());
+    }
+
+    /// Why a success body is unreadable. A body still encoded means the connection did not
+    /// ask for compression (load's direct lanes send no `Accept-Encoding`): say so, not "garbage".
+    fn bad_body(
+        &self,
+        ex: &Exchange,
+        variant: crate::endpoint::Variant,
+        status: u16,
+        bytes: &str,
+    ) -> String {
+        let encoding = ex.headers.iter().find(|(n, v)| {
+            n.eq_ignore_ascii_case("content-encoding") && !v.eq_ignore_ascii_case("identity")
+        });
+        match encoding {
+            Some((_, enc)) => format!(
+                "`POST {}` answered {status} with a `{enc}`-encoded body although the request did not ask for one (no `Accept-Encoding`): not decoded",
+                variant.endpoint.path()
+            ),
+            None => format!(
+                "`POST {}` answered {status} with a body that is neither JSON nor SSE: {}",
+                variant.endpoint.path(),
+                self.excerpt(bytes)
+            ),
+        }
     }
 }
 

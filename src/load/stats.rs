@@ -157,6 +157,7 @@ pub fn error_class(ex: &Exchange) -> Option<ErrorClass> {
             FailureKind::StreamCut => ErrorClass::CutStream,
             FailureKind::BadBody => ErrorClass::BadBody,
             FailureKind::Auth => ErrorClass::Auth,
+            FailureKind::ServerError => ErrorClass::ServerError,
         });
     }
     match ex.status? {

@@ -7,6 +7,7 @@
 //! choose the dialect and whether the LiteLLM v3 streaming drop is reproduced.
 
 pub mod bodies;
+pub mod fault;
 
 use std::collections::HashMap;
 use std::convert::Infallible;

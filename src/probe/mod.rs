@@ -143,6 +143,9 @@ pub async fn probe(
         )
         .await;
     }
+    if aborted.is_none() {
+        aborted = outage(&exchanges).map(|f| Abort::new(f, &target));
+    }
     let a = analyze::analyze(&exchanges, opts.counters);
     let failed = !a.findings.is_empty() || (opts.strict && !a.warnings.is_empty());
     let outcome = exit_of(aborted.as_ref(), &exchanges, failed).into();
@@ -164,6 +167,30 @@ pub async fn probe(
         aborted,
         outcome,
     }
+}
+
+/// A probe where no answer was a success and every answer was a server error has checked
+/// nothing: it must not pass. One 2xx, or any other status in the mix, and the 5xx answers stay
+/// warnings.
+fn outage(exchanges: &[Exchange]) -> Option<verdict::Failure> {
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for e in exchanges {
+        match e.status {
+            Some(s @ 500..=599) if e.failure.is_none() => *statuses.entry(s).or_default() += 1,
+            _ => return None,
+        }
+    }
+    if statuses.is_empty() {
+        return None;
+    }
+    let seen: Vec<String> = statuses.iter().map(|(s, n)| format!("{s} ×{n}")).collect();
+    Some(verdict::Failure {
+        kind: verdict::FailureKind::ServerError,
+        message: format!(
+            "every request answered a server error ({}): nothing could be checked",
+            seen.join(", ")
+        ),
+    })
 }
 
 /// What stopped the probe, what broke on the way, and whether anything was found.

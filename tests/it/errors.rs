@@ -218,7 +218,7 @@ async fn redirects_are_reported_and_never_carry_the_key_away() {
             counter.fetch_add(1, Ordering::SeqCst);
         }
     });
-    let url = faulty_server(Fault::RedirectAway(port)).await;
+    let url = crate::support::faulty_server_to(Fault::RedirectAway, port).await;
     for follow in [false, true] {
         let mut args = vec![
             "probe",
@@ -575,4 +575,111 @@ async fn tls_faults_say_what_helps() {
     server.shutdown().await;
     drop(gw);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The rows of the README's fault table that `mock --fault` adds, through `probe` and `load`:
+/// each ends within its bound with its own exit and a message naming the cause.
+#[tokio::test]
+async fn every_mock_fault_has_its_verdict_in_probe_and_load() {
+    // (fault, probe exit, probe stderr, load exit, load output)
+    let rows: &[(Fault, i32, &str, i32, &str)] = &[
+        (Fault::Reset, 5, "reset", 5, "failed_requests"),
+        (Fault::SlowFirstByte, 0, "", 0, "4 succeeded"),
+        (Fault::LongLine, 5, "more than 16 MiB", 5, "bad body"),
+        (
+            Fault::ServerError,
+            5,
+            "every request answered a server error (500 ×9)",
+            1,
+            "failed_requests",
+        ),
+        (Fault::BadGateway, 5, "(502 ×9)", 1, "failed_requests"),
+        (Fault::Unavailable, 5, "(503 ×9)", 1, "failed_requests"),
+        (
+            Fault::UnavailableForLimit,
+            5,
+            "(503 ×9)",
+            1,
+            "failed_requests",
+        ),
+        (Fault::Gzip, 0, "", 5, "bad body"),
+    ];
+    for &(fault, probe_exit, probe_says, load_exit, load_says) in rows {
+        let url = faulty_server(fault).await;
+        let started = std::time::Instant::now();
+        let run = probe_faulty(&url, &["--timeout", "3s", "--format", "json"]).await;
+        assert!(started.elapsed() < Duration::from_secs(30), "{fault:?}");
+        assert_eq!(run.code, probe_exit, "{fault:?}: {}", run.stderr);
+        assert!(run.stderr.contains(probe_says), "{fault:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        crate::support::assert_valid(include_str!("../../docs/probe-report.schema.json"), &report);
+        if probe_exit == 5 && probe_says.contains('×') {
+            assert_eq!(report["outcome"]["status"], "server_error", "{report:#}");
+        }
+
+        let started = std::time::Instant::now();
+        let load = ratecheck(
+            &[
+                "load",
+                &url,
+                "--model",
+                "m",
+                "--requests",
+                "4",
+                "--concurrency",
+                "2",
+                "--max-retries",
+                "0",
+                "--timeout",
+                "3s",
+            ],
+            &[],
+        )
+        .await;
+        assert!(started.elapsed() < Duration::from_secs(30), "{fault:?}");
+        assert_eq!(
+            load.code, load_exit,
+            "{fault:?}: {}\n{}",
+            load.stdout, load.stderr
+        );
+        assert!(
+            load.stdout.contains(load_says) || load.stderr.contains(load_says),
+            "{fault:?}: {}\n{}",
+            load.stdout,
+            load.stderr
+        );
+    }
+}
+
+/// `ratecheck mock --fault KIND` serves the fault on the port it prints, until stopped.
+#[tokio::test]
+async fn mock_fault_serves_what_it_names() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ratecheck"))
+        .args(["mock", "--fault", "bad-gateway", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let first = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        line.trim().to_string()
+    })
+    .await
+    .unwrap();
+    assert!(
+        first.starts_with("ratecheck mock (fault bad-gateway) listening on http://127.0.0.1:"),
+        "{first}"
+    );
+    let url = first.rsplit(' ').next().unwrap().to_string();
+    let run = probe_faulty(&url, &["--endpoints", "chat"]).await;
+    // Stopped by its PID, whatever the assertions below say.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(run.stderr.contains("(502 ×2)"), "{}", run.stderr);
 }

@@ -162,7 +162,7 @@ fn exchange_failures(exchanges: &[Exchange], out: &mut Vec<Finding>) {
                     ));
                 }
                 // Connect and auth failures stop the probe and are reported as its abort.
-                FailureKind::Connect | FailureKind::Auth => {}
+                FailureKind::Connect | FailureKind::Auth | FailureKind::ServerError => {}
             }
         }
         if ex.shape == Shape::Error && ex.failure.is_none() {
