@@ -53,7 +53,7 @@ pub async fn triage(client: &Client, opts: &TriageOptions) -> Triage {
     ) {
         (Some(model), true, None) => {
             let text = format!(
-                "name: 429 contract\nsteps:\n  - exhaust:\n      name: the limit answers 429 and says when to come back\n      endpoint: chat\n      max_requests: {}\n      max_wait: {}s\n",
+                "name: 429 contract\nsteps:\n  - exhaust:\n      name: the limit answers 429 and says when to come back\n      endpoint: chat\n      max_requests: {}\n      if_not_reached: note\n      max_wait: {}s\n",
                 opts.exhaust_max, opts.max_wait_secs
             );
             match scenario::parse(&PathBuf::from("(triage)"), text, true) {

@@ -59,6 +59,29 @@ impl Ended {
     }
 }
 
+impl Ended {
+    /// With no error yet, the failure among `exchanges` that decided the exit becomes it, so
+    /// the code is never unexplained.
+    pub fn explain(&mut self, exchanges: &[crate::http::Exchange]) {
+        if self.error.is_some() {
+            return;
+        }
+        let exit = self.exit;
+        if let Some(f) = exchanges
+            .iter()
+            .filter_map(|e| e.failure.as_ref())
+            .find(|f| f.kind.exit() == exit)
+        {
+            self.error = Some(CliError {
+                exit,
+                message: f.message.clone(),
+                hint: None,
+                preceding: Vec::new(),
+            });
+        }
+    }
+}
+
 /// A warning when the key was given on the command line (`-H authorization`, a URL with a
 /// password or a query): shell history and `ps` keep it. `None` when it came from elsewhere.
 pub fn command_line_key(client: &crate::http::Client, url: &str) -> Option<String> {

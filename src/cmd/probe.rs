@@ -48,20 +48,6 @@ pub async fn run(args: &ProbeArgs, color: bool, out: &mut dyn Write) -> Result<E
             .notices
             .push("interrupted: the report covers what was sent until then".into());
     }
-    if ended.error.is_none()
-        && let Some(f) = report
-            .exchanges
-            .iter()
-            .filter_map(|e| e.failure.as_ref())
-            .find(|f| f.kind.exit() == exit)
-    {
-        // The failure that decided the exit, so the code is never unexplained.
-        ended.error = Some(CliError {
-            exit,
-            message: f.message.clone(),
-            hint: None,
-            preceding: Vec::new(),
-        });
-    }
+    ended.explain(&report.exchanges);
     Ok(ended)
 }

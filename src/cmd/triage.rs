@@ -55,5 +55,6 @@ pub async fn run(args: &TriageArgs, out: &mut dyn Write) -> Result<Ended, CliErr
             .notices
             .push("interrupted: the bundle covers what was gathered until then".into());
     }
+    ended.explain(&t.probe.exchanges);
     Ok(ended)
 }

@@ -14,7 +14,7 @@ use crate::endpoint::Variant;
 use crate::headers::{Family, Parsed};
 use crate::http::{Exchange, show_duration};
 use crate::load::backoff::retry_after_hint;
-use crate::scenario::ExhaustStep;
+use crate::scenario::{ExhaustStep, IfNotReached};
 
 /// Requests sent before giving up on reaching the limit, unless the step says otherwise.
 const MAX_REQUESTS: u32 = 200;
@@ -184,36 +184,43 @@ pub(super) async fn run(
 ) {
     let max = x.max_requests.unwrap_or(MAX_REQUESTS);
     let max_wait = x.max_wait.map_or(MAX_WAIT, |d| d.0);
-    let (refused, refused_at, accepted) =
-        match send_until_refused(ctx, variant, model, max, report).await {
-            Reached::Refused(ex, at, accepted) => (ex, at, accepted),
-            Reached::Stopped => return,
-            Reached::Failed(ex, accepted) => {
-                let status = ex
-                    .status
-                    .map_or_else(|| "no answer".into(), |s| s.to_string());
-                report.checks.push(Check::new(
-                    format!("the limit answers within {max} requests"),
-                    false,
-                    "a refusal (429, or 503)",
-                    format!(
-                        "request {} answered {status}, neither an acceptance nor a refusal",
-                        accepted + 1
-                    ),
+    let (refused, refused_at, accepted) = match send_until_refused(ctx, variant, model, max, report)
+        .await
+    {
+        Reached::Refused(ex, at, accepted) => (ex, at, accepted),
+        Reached::Stopped => return,
+        Reached::Failed(ex, accepted) => {
+            let status = ex
+                .status
+                .map_or_else(|| "no answer".into(), |s| s.to_string());
+            report.checks.push(Check::new(
+                format!("the limit answers within {max} requests"),
+                false,
+                "a refusal (429, or 503)",
+                format!(
+                    "request {} answered {status}, neither an acceptance nor a refusal",
+                    accepted + 1
+                ),
+            ));
+            report.exchanges.push(*ex);
+            return;
+        }
+        Reached::Never(accepted) if x.if_not_reached == IfNotReached::Note => {
+            report.notes.push(format!(
+                    "the limit was not reached: all {accepted} requests were accepted, so the 429 contract went unchecked (raise the request cap above the key's limit, or use a key with a small one)"
                 ));
-                report.exchanges.push(*ex);
-                return;
-            }
-            Reached::Never(accepted) => {
-                report.checks.push(Check::new(
-                    format!("the limit answers within {max} requests"),
-                    false,
-                    "a refusal",
-                    format!("all {accepted} requests were accepted"),
-                ));
-                return;
-            }
-        };
+            return;
+        }
+        Reached::Never(accepted) => {
+            report.checks.push(Check::new(
+                format!("the limit answers within {max} requests"),
+                false,
+                "a refusal",
+                format!("all {accepted} requests were accepted"),
+            ));
+            return;
+        }
+    };
     let advertised = judge_refusal(ctx, x, *refused, accepted, max, report);
     if x.recover.unwrap_or(true) {
         recover(

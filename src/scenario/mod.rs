@@ -237,6 +237,11 @@ pub struct ExhaustStep {
     pub model: Option<String>,
     /// Give up when this many requests all succeed (default 200).
     pub max_requests: Option<u32>,
+    /// What giving up means: a failed check (`fail`, the default: the scenario says the limit
+    /// is below `max_requests`) or a note that the contract went unchecked (`note`: the limit
+    /// is not known, as in `triage`).
+    #[serde(default)]
+    pub if_not_reached: IfNotReached,
     /// After the refusal, wait as advised and check that a request then succeeds (default true).
     pub recover: Option<bool>,
     /// Longest wait honoured for the recovery check (default 90s).
@@ -244,6 +249,17 @@ pub struct ExhaustStep {
     /// What the refusal must look like.
     #[serde(default)]
     pub expect: ExhaustExpect,
+}
+
+/// What an `exhaust` step that never met a refusal reports.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IfNotReached {
+    /// A failed check: the limit was expected below `max_requests`.
+    #[default]
+    Fail,
+    /// A note: the limit is unknown, so not reaching it proves nothing.
+    Note,
 }
 
 /// The 429 contract.

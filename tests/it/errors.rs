@@ -577,10 +577,33 @@ async fn tls_faults_say_what_helps() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// The rows of the README's fault table that `mock --fault` adds, through `probe` and `load`:
+/// `ratecheck triage URL` on the chat endpoint only, with a 3-request 429 phase.
+async fn triage_faulty(url: &str, bundle: &std::path::Path) -> crate::support::Run {
+    ratecheck(
+        &[
+            "triage",
+            url,
+            "--model",
+            "m",
+            "--endpoints",
+            "chat",
+            "--exhaust-max",
+            "3",
+            "--timeout",
+            "3s",
+            "--out",
+            bundle.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await
+}
+
+/// The rows of the README's fault table that `mock --fault` adds, through `probe`, `triage` and
+/// `load`:
 /// each ends within its bound with its own exit and a message naming the cause.
 #[tokio::test]
-async fn every_mock_fault_has_its_verdict_in_probe_and_load() {
+async fn every_mock_fault_has_its_verdict_in_probe_triage_and_load() {
     // (fault, probe exit, probe stderr, load exit, load output)
     let rows: &[(Fault, i32, &str, i32, &str)] = &[
         (Fault::Reset, 5, "reset", 5, "failed_requests"),
@@ -617,6 +640,27 @@ async fn every_mock_fault_has_its_verdict_in_probe_and_load() {
         if probe_exit == 5 && probe_says.contains('×') {
             assert_eq!(report["outcome"]["status"], "server_error", "{report:#}");
         }
+
+        // triage starts with the same probe: the same exit and cause, and a limit it never
+        // reaches is a note, not a failure.
+        let bundle = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("triage-{fault:?}-{}.md", std::process::id()));
+        let started = std::time::Instant::now();
+        let triage = triage_faulty(&url, &bundle).await;
+        assert!(started.elapsed() < Duration::from_secs(30), "{fault:?}");
+        assert_eq!(triage.code, probe_exit, "{fault:?}: {}", triage.stderr);
+        let cause = if probe_says.contains('×') {
+            "every request answered a server error"
+        } else {
+            probe_says
+        };
+        assert!(
+            triage.stderr.contains(cause),
+            "{fault:?}: {}",
+            triage.stderr
+        );
+        assert!(bundle.exists(), "{fault:?}: no bundle");
+        let _ = std::fs::remove_file(&bundle);
 
         let started = std::time::Instant::now();
         let load = ratecheck(

@@ -239,6 +239,20 @@ async fn contract_429_fails_when_the_limit_is_never_reached() {
     assert!(r.stdout.contains(
         "✗ the limit answers within 5 requests: expected a refusal, got all 5 requests were accepted"
     ));
+    // With `if_not_reached: note` (the limit is unknown, as in triage), the same run passes
+    // and says the contract went unchecked.
+    let file = tmp("never-note.yaml");
+    std::fs::write(
+        &file,
+        "steps:\n  - exhaust:\n      max_requests: 5\n      if_not_reached: note\n",
+    )
+    .unwrap();
+    let path = file.display().to_string();
+    let r = ratecheck(&["run", &path, "--target", &url, "--format", "json"], &[]).await;
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let notes = report["scenarios"][0]["steps"][0]["notes"].to_string();
+    assert!(notes.contains("the limit was not reached"), "{report:#}");
     server.shutdown().await;
 }
 

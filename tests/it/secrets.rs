@@ -123,7 +123,7 @@ async fn triage_bundle_has_no_secret() {
     assert!(bundle.contains("[redacted]"), "{bundle}");
     assert!(bundle.contains("## 429 contract"));
     assert!(
-        bundle.contains("the limit answers within 3 requests | **FAIL**"),
+        bundle.contains("the limit was not reached: all 3 requests were accepted"),
         "{bundle}"
     );
     std::fs::remove_file(&out).ok();
