@@ -640,6 +640,11 @@ async fn every_mock_fault_has_its_verdict_in_probe_triage_and_load() {
         if probe_exit == 5 && probe_says.contains('×') {
             assert_eq!(report["outcome"]["status"], "server_error", "{report:#}");
         }
+        // A 503 whose own counters say exhausted is a refusal in the wrong status: a warning.
+        let warned = report["warnings"]
+            .to_string()
+            .contains("a rate-limit refusal should be 429");
+        assert_eq!(warned, fault == Fault::UnavailableForLimit, "{report:#}");
 
         // triage starts with the same probe: the same exit and cause, and a limit it never
         // reaches is a note, not a failure.

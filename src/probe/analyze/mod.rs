@@ -19,7 +19,7 @@ pub use versions::{KnownDefect, LITELLM_DEFECTS, defects_of};
 use std::collections::BTreeSet;
 
 use crate::endpoint::Variant;
-use crate::headers::{Family, LITELLM_VERSION};
+use crate::headers::{Family, LITELLM_VERSION, Parsed, Role};
 use crate::http::{Exchange, Shape};
 use crate::verdict::{FailureKind, Finding, FindingKind, by_level};
 
@@ -127,6 +127,23 @@ fn error_finding(ex: &Exchange, at: &str) -> Finding {
             FindingKind::EndpointError,
             format!(
                 "{at} was rate limited during the probe (429); wait for the window to pass, or use a key with more room{shown}"
+            ),
+        );
+    }
+    let exhausted = ex
+        .rate_headers
+        .iter()
+        .find(|h| h.role == Role::Remaining && matches!(h.parsed, Parsed::Count { value: 0 }));
+    if status == 503
+        && let Some(h) = exhausted
+    {
+        // A refusal for the limit sent as 503: clients retry 429s on the advice, and take a
+        // 503 for an outage. Suspicious, not proof (503 is also the overload answer).
+        return Finding::new(
+            FindingKind::EndpointError,
+            format!(
+                "{at} answered 503 while its own `{}: 0` says the limit is exhausted: a rate-limit refusal should be 429, which clients retry on the advice; a 503 reads as an outage{shown}",
+                h.name
             ),
         );
     }

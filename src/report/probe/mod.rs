@@ -156,10 +156,10 @@ pub fn verdict(report: &ProbeReport) -> String {
         ),
     };
     // The error itself goes to stderr once; the report only says that the probe stopped.
-    let stopped = if report.aborted.is_some() {
-        ", stopped early"
-    } else {
-        ""
+    // An outage (every answer a 5xx) is reported as the abort, but everything was sent.
+    let stopped = match &report.aborted {
+        Some(a) if a.failure.kind != crate::verdict::FailureKind::ServerError => ", stopped early",
+        _ => "",
     };
     format!(
         "{what} (exit {}){stopped} — {} request{} in {:.0} ms",
