@@ -118,6 +118,12 @@ pub(super) struct Shared<T> {
     started: AtomicU64,
     state: Arc<watch::Sender<u8>>,
     sink: Arc<Sink>,
+    /// Whether any attempt has succeeded.
+    alive: std::sync::atomic::AtomicBool,
+    /// Attempts in a row, before any success, that failed the way that stops a probe.
+    dead_streak: std::sync::atomic::AtomicUsize,
+    /// The streak that ends dispatching: one per lane, at least four.
+    give_up_after: usize,
 }
 
 impl<T: Transport> Shared<T> {
@@ -188,8 +194,29 @@ impl<T: Transport> Shared<T> {
             state,
             sink,
             opts: opts.clone(),
+            alive: std::sync::atomic::AtomicBool::new(false),
+            dead_streak: std::sync::atomic::AtomicUsize::new(0),
+            give_up_after: lane_count.max(4),
         };
         (Arc::new(shared), start)
+    }
+
+    /// Notes how an attempt went. Before any success, `give_up_after` attempts in a row that
+    /// failed the way that stops a probe (refused connection, refused key, no answer in time)
+    /// end dispatching: the target is down, and going on would only wait out its timeouts.
+    fn observe_outcome(&self, ex: &Exchange, success: bool) {
+        if success {
+            self.alive.store(true, Ordering::Relaxed);
+            return;
+        }
+        if self.alive.load(Ordering::Relaxed) {
+            return;
+        }
+        if !ex.failure.as_ref().is_some_and(|f| f.kind.stops_run()) {
+            self.dead_streak.store(0, Ordering::SeqCst);
+        } else if self.dead_streak.fetch_add(1, Ordering::SeqCst) + 1 >= self.give_up_after {
+            self.advance(ENDING);
+        }
     }
 
     fn stopped(&self) -> bool {
@@ -371,6 +398,7 @@ async fn logical<T: Transport>(
                 .observe(&ex, done, unix_now());
         }
         let v = verdict(&ex);
+        sh.observe_outcome(&ex, v == Verdict::Success);
         let retryable = matches!(v, Verdict::Throttled | Verdict::Transient)
             && sh.opts.backoff.policy != Policy::None
             && attempt < sh.opts.backoff.max_retries

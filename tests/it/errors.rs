@@ -125,6 +125,33 @@ async fn hanging_server_times_out_with_exit_4() {
     // The partial report is still printed, and the error is said once, on stderr.
     assert!(run.stdout.contains("stopped early"), "{}", run.stdout);
     assert_eq!(run.stderr.matches("no response headers").count(), 1);
+
+    // load gives up once the first attempts all time out with nothing succeeded, instead of
+    // waiting out every request's timeout and retries (20 × 4 × 1 s / 4 workers = 20 s).
+    let started = std::time::Instant::now();
+    let load = ratecheck(
+        &[
+            "load",
+            &url,
+            "--model",
+            "m",
+            "--requests",
+            "20",
+            "--concurrency",
+            "4",
+            "--timeout",
+            "1s",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(load.code, 4, "{}\n{}", load.stdout, load.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(load.stdout.contains("0 succeeded"), "{}", load.stdout);
 }
 
 #[tokio::test]
