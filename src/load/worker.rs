@@ -450,11 +450,13 @@ async fn logical<T: Transport>(
             // One refusal slows every worker, not just this one.
             sh.pause_all_until(resume);
         }
-        attempt += 1;
-        waited += delay;
-        if !sh.sleep_until(resume).await {
+        let slept = sh.sleep_until(resume).await;
+        // Only the part of the wait that passed counts: an abandoned wait is no retry.
+        waited += Instant::now().saturating_duration_since(done).min(delay);
+        if !slept {
             break;
         }
+        attempt += 1;
     }
     sh.send_record(Record::Done {
         success: false,
