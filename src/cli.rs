@@ -373,7 +373,8 @@ pub struct LoadArgs {
     #[arg(long, value_name = "DURATION")]
     pub backoff_cap: Option<String>,
 
-    /// Longest advised wait honoured; longer advice is clamped and reported [default: 120s].
+    /// Longest advised wait honoured; longer advice is not waited for (the request ends
+    /// throttled) and is reported [default: 120s].
     #[arg(long, value_name = "DURATION")]
     pub max_wait: Option<String>,
 

@@ -260,6 +260,11 @@ impl RateHeader {
             _ => None,
         }
     }
+
+    /// Whether this header says its dimension is used up: a `remaining` of 0.
+    pub fn exhausted(&self) -> bool {
+        self.role == Role::Remaining && self.count() == Some(0)
+    }
 }
 
 fn malformed(reason: String) -> Parsed {

@@ -134,11 +134,11 @@ impl Client {
         status: u16,
         bytes: &str,
     ) -> String {
-        let encoding = ex.headers.iter().find(|(n, v)| {
-            n.eq_ignore_ascii_case("content-encoding") && !v.eq_ignore_ascii_case("identity")
-        });
+        let encoding = ex
+            .header("content-encoding")
+            .filter(|v| !v.eq_ignore_ascii_case("identity"));
         match encoding {
-            Some((_, enc)) => format!(
+            Some(enc) => format!(
                 "`POST {}` answered {status} with a `{enc}`-encoded body although the request did not ask for one (no `Accept-Encoding`): not decoded",
                 variant.endpoint.path()
             ),

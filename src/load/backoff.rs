@@ -110,7 +110,7 @@ pub fn wait_hint(ex: &Exchange, now_unix: f64) -> Option<Hint> {
     for r in ex
         .rate_headers
         .iter()
-        .filter(|h| h.role == Role::Remaining && h.count() == Some(0))
+        .filter(|h| h.exhausted())
     {
         let reset = ex.rate_headers.iter().find(|h| {
             h.role == Role::Reset && h.family == r.family && h.scope == r.scope && h.unit == r.unit

@@ -19,7 +19,7 @@ pub use versions::{KnownDefect, LITELLM_DEFECTS, defects_of};
 use std::collections::BTreeSet;
 
 use crate::endpoint::Variant;
-use crate::headers::{Family, LITELLM_VERSION, Parsed, Role};
+use crate::headers::{Family, LITELLM_VERSION};
 use crate::http::{Exchange, Shape};
 use crate::verdict::{FailureKind, Finding, FindingKind, by_level};
 
@@ -130,10 +130,7 @@ fn error_finding(ex: &Exchange, at: &str) -> Finding {
             ),
         );
     }
-    let exhausted = ex
-        .rate_headers
-        .iter()
-        .find(|h| h.role == Role::Remaining && matches!(h.parsed, Parsed::Count { value: 0 }));
+    let exhausted = ex.rate_headers.iter().find(|h| h.exhausted());
     if status == 503
         && let Some(h) = exhausted
     {
