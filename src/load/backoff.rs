@@ -107,11 +107,7 @@ pub fn wait_hint(ex: &Exchange, now_unix: f64) -> Option<Hint> {
         }
     }
     // The reset of an exhausted dimension: `remaining` 0 and a reset for the same scope and unit.
-    for r in ex
-        .rate_headers
-        .iter()
-        .filter(|h| h.exhausted())
-    {
+    for r in ex.rate_headers.iter().filter(|h| h.exhausted()) {
         let reset = ex.rate_headers.iter().find(|h| {
             h.role == Role::Reset && h.family == r.family && h.scope == r.scope && h.unit == r.unit
         });
