@@ -331,6 +331,11 @@ pub struct LoadArgs {
     #[arg(long, short = 'n', value_name = "N")]
     pub requests: Option<u64>,
 
+    /// With `--duration`: how long requests still in flight at its end may finish; then they
+    /// are abandoned and counted [default: 5s].
+    #[arg(long, value_name = "DURATION")]
+    pub grace: Option<String>,
+
     /// Endpoints to send to, comma-separated, in equal shares [default: chat].
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub endpoints: Option<Vec<String>>,

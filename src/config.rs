@@ -313,6 +313,7 @@ pub fn load_spec(args: &LoadArgs) -> Result<LoadSpec, CliError> {
         poisson: args.poisson,
         concurrency: args.concurrency,
         duration: duration("--duration", &args.duration)?,
+        grace: duration("--grace", &args.grace)?,
         requests: args.requests,
         endpoints: match &args.endpoints {
             Some(list) => Some(endpoint_list("--endpoints", list)?),

@@ -176,20 +176,23 @@ pub async fn run(args: &RunArgs, color: bool, out: &mut dyn Write) -> Result<End
         .iter()
         .filter_map(|s| s.aborted.as_ref().map(|a| (s.name.as_str(), a)))
         .collect();
-    let mut ended = Ended::with(report.exit());
+    let mut ended = Ended::stopped(report.exit(), aborts.pop().map(|(_, last)| last));
+    if let Some(e) = &mut ended.error {
+        e.preceding = aborts
+            .iter()
+            .map(|(name, a)| format!("{name}: {}", a.failure.message))
+            .collect();
+    }
+    let exchanges: Vec<_> = report
+        .scenarios
+        .iter()
+        .flat_map(|s| s.exchanges().cloned())
+        .collect();
+    ended.explain(&exchanges);
     if stop.is_set() {
         ended
             .notices
             .push("interrupted: the reports cover the steps that ran".into());
-    }
-    if let Some((_, last)) = aborts.pop() {
-        ended = Ended::stopped(ended.exit, Some(last));
-        if let Some(e) = &mut ended.error {
-            e.preceding = aborts
-                .iter()
-                .map(|(name, a)| format!("{name}: {}", a.failure.message))
-                .collect();
-        }
     }
     Ok(ended)
 }

@@ -57,6 +57,8 @@ pub(crate) struct Collector {
     errors: BTreeMap<ErrorClass, u64>,
     hints: BTreeMap<HintSource, u64>,
     clamped: u64,
+    /// Set when dispatching ended early because the target was down.
+    target_down: Option<usize>,
     shapes: BTreeMap<Variant, ShapeTally>,
     timeline: Vec<Second>,
     samples: Vec<Exchange>,
@@ -74,6 +76,7 @@ impl Collector {
         let settings = Settings {
             arrival: opts.arrival,
             duration_s: opts.duration.map(|d| d.as_secs_f64()),
+            grace_s: opts.duration.map(|_| opts.grace.as_secs_f64()),
             requests: opts.requests,
             mix: opts
                 .mix
@@ -109,6 +112,7 @@ impl Collector {
             errors: BTreeMap::new(),
             hints: BTreeMap::new(),
             clamped: 0,
+            target_down: None,
             shapes: BTreeMap::new(),
             timeline: Vec::new(),
             samples: Vec::new(),
@@ -198,6 +202,7 @@ impl Collector {
             }
             Record::BudgetExhausted => self.requests.budget_exhausted += 1,
             Record::Cancelled => self.requests.cancelled += 1,
+            Record::TargetDown(streak) => self.target_down = Some(streak),
             Record::Slot(fate) => match fate {
                 SlotFate::Late => self.schedule.late += 1,
                 SlotFate::HeldByPause => self.schedule.held_by_pause += 1,
@@ -340,7 +345,7 @@ impl Collector {
                 carried: t.carried.clone(),
             })
             .collect();
-        let (all, notes) = truth::findings(
+        let (all, mut notes) = truth::findings(
             &self.shapes,
             &self.samples,
             &self.truth,
@@ -352,6 +357,23 @@ impl Collector {
             truth::failed_requests(&self.errors, self.requests.attempts, &self.settings)
         {
             findings.push(f);
+        }
+        if self.requests.logical == 0 && self.requests.cancelled > 0 && !interrupted {
+            notes.insert(
+                0,
+                format!(
+                    "no request ended within the duration and its {} s grace: nothing was measured (the responses take longer: raise `--grace` or `--duration`)",
+                    self.settings.grace_s.unwrap_or(0.0)
+                ),
+            );
+        }
+        if let Some(streak) = self.target_down {
+            notes.insert(
+                0,
+                format!(
+                    "the run ended early: {streak} attempts in a row failed (refused connection, refused key or no answer in time) before any succeeded; the target looks down"
+                ),
+            );
         }
         let mut report = LoadReport {
             schema_version: super::report::SCHEMA_VERSION,

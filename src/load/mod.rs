@@ -44,7 +44,7 @@ pub use report::{
 pub use spec::{LoadSpec, SpecError};
 pub use threshold::Threshold;
 pub use worker::LATE;
-use worker::{INTERRUPTED, RUNNING, Shared, Sink, TICK, advance, dispatch};
+use worker::{CUT_OFF, INTERRUPTED, RUNNING, Shared, Sink, TICK, advance, dispatch};
 pub(crate) use worker::{Record, SlotFate};
 
 /// Where requests go. The engine only needs one request turned into one exchange.
@@ -143,6 +143,8 @@ pub struct LoadOptions {
     pub max_in_flight: usize,
     /// Stop dispatching after this long.
     pub duration: Option<Duration>,
+    /// After `duration`: how long requests in flight may finish before they are abandoned.
+    pub grace: Duration,
     /// Stop dispatching after this many logical requests.
     pub requests: Option<u64>,
     /// What to send.
@@ -226,11 +228,16 @@ pub async fn run<T: Transport>(
     tokio::pin!(watcher);
     let mut watching = true;
     let mut next_progress = start;
+    // A run with a duration ends within its grace: what is still in flight then is abandoned.
+    let cut_off = opts.duration.map(|d| start + d + opts.grace);
     loop {
         tokio::select! {
             _ = &mut dispatcher => break,
             () = tokio::time::sleep(TICK) => {}
             () = &mut watcher, if watching => watching = false,
+        }
+        if cut_off.is_some_and(|c| Instant::now() >= c) {
+            advance(&state, CUT_OFF);
         }
         collector.add_all(sink.drain());
         let now = Instant::now();

@@ -20,6 +20,9 @@ pub struct Settings {
     pub arrival: Arrival,
     /// Dispatch stopped after this many seconds.
     pub duration_s: Option<f64>,
+    /// With a duration: seconds requests in flight at its end could finish before they were
+    /// abandoned.
+    pub grace_s: Option<f64>,
     /// Dispatch stopped after this many logical requests.
     pub requests: Option<u64>,
     /// The mix, as `weight × shape endpoint`.
@@ -74,7 +77,8 @@ pub struct Requests {
     pub retried_successes: u64,
     /// Retries the budget refused.
     pub budget_exhausted: u64,
-    /// In flight when the run was interrupted.
+    /// In flight when the run was interrupted, or when the grace after the duration ran out:
+    /// abandoned, neither successes nor failures.
     pub cancelled: u64,
     /// Time spent in backoff waits, summed over requests, in ms.
     pub waited_ms: f64,
@@ -215,15 +219,19 @@ impl LoadReport {
     /// timeouts within the share are what is being measured.
     pub fn exit(&self) -> Exit {
         let transport = |c: &ErrorClass| c.failure_kind().map(crate::verdict::FailureKind::exit);
-        let faults: Vec<Exit> = if self.requests.succeeded == 0 {
-            self.errors.keys().filter_map(transport).collect()
-        } else {
-            self.dominant_failure()
-                .filter(|(_, share)| *share > self.settings.max_error_rate)
-                .and_then(|(class, _)| transport(&class))
-                .into_iter()
-                .collect()
-        };
+        let faults: Vec<Exit> =
+            if self.requests.logical == 0 && self.requests.cancelled > 0 && !self.interrupted {
+                // Every request was still going when the grace ran out: nothing was measured.
+                vec![Exit::Timeout]
+            } else if self.requests.succeeded == 0 {
+                self.errors.keys().filter_map(transport).collect()
+            } else {
+                self.dominant_failure()
+                    .filter(|(_, share)| *share > self.settings.max_error_rate)
+                    .and_then(|(class, _)| transport(&class))
+                    .into_iter()
+                    .collect()
+            };
         let found = !self.findings.is_empty()
             || (self.strict && !self.warnings.is_empty())
             || self.thresholds.iter().any(|t| t.failed);
@@ -293,10 +301,13 @@ impl LoadReport {
             q.retried_successes,
             count(q.budget_exhausted, "retry", "retries"),
             q.waited_ms / 1000.0,
-            if q.cancelled > 0 {
-                format!("; {} in flight at the interrupt", q.cancelled)
-            } else {
-                String::new()
+            match (q.cancelled, r.interrupted) {
+                (0, _) => String::new(),
+                (n, true) => format!("; {n} in flight at the interrupt"),
+                (n, false) => format!(
+                    "; {n} still in flight {} s after the duration, abandoned",
+                    r.settings.grace_s.unwrap_or(0.0)
+                ),
             }
         ));
         if !r.errors.is_empty() {

@@ -22,6 +22,10 @@ pub const DEFAULT_RETRY_BUDGET: f64 = 0.2;
 pub const RETRY_BUDGET_FLOOR: u32 = 10;
 /// Share of attempts that may fail, throttles aside, before a run fails.
 pub const DEFAULT_MAX_ERROR_RATE: f64 = 0.05;
+/// How long requests in flight when `duration` ends may finish before they are abandoned.
+/// Long enough for a typical short completion or stream, short enough that a gateway that
+/// holds streams open cannot stretch a 10 s run into minutes.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
 /// A load run as asked for; `None` takes the default.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -34,6 +38,9 @@ pub struct LoadSpec {
     pub concurrency: Option<usize>,
     /// Stop sending after this long (default [`DEFAULT_DURATION`] unless `requests` is set).
     pub duration: Option<Duration>,
+    /// With `duration`: how long requests in flight at its end may finish (default
+    /// [`DEFAULT_GRACE`]).
+    pub grace: Option<Duration>,
     /// Stop sending after this many logical requests.
     pub requests: Option<u64>,
     /// Endpoints in equal shares (default chat).
@@ -135,6 +142,7 @@ impl LoadSpec {
                 .filter(|_| self.rate.is_some())
                 .unwrap_or(DEFAULT_MAX_IN_FLIGHT),
             duration,
+            grace: self.grace.unwrap_or(DEFAULT_GRACE),
             requests: self.requests,
             mix,
             embedding_model: embedding_model.unwrap_or_else(|| model.clone()),

@@ -88,7 +88,7 @@ pub enum ErrorClass {
     GatewayThrottle,
     /// 429 passed through from the upstream provider (`llm_provider-*` headers say so).
     UpstreamThrottle,
-    /// 503 where a 429 belongs: clients treat it as an outage.
+    /// 503: an outage, or a limit refusing in the wrong status (clients treat both as an outage).
     Unavailable503,
     /// Other 5xx.
     ServerError,
@@ -96,6 +96,8 @@ pub enum ErrorClass {
     Auth,
     /// Other 4xx.
     ClientError,
+    /// 3xx: a redirect, not followed (the key and body would go elsewhere).
+    Redirect,
     /// No answer in time, or a stream that stalled.
     Timeout,
     /// No connection.
@@ -112,10 +114,11 @@ impl ErrorClass {
         match self {
             ErrorClass::GatewayThrottle => "gateway throttle (429)",
             ErrorClass::UpstreamThrottle => "upstream throttle (429 via llm_provider-*)",
-            ErrorClass::Unavailable503 => "503 instead of 429",
+            ErrorClass::Unavailable503 => "unavailable (503)",
             ErrorClass::ServerError => "server error (5xx)",
             ErrorClass::Auth => "authentication (401/403)",
             ErrorClass::ClientError => "client error (4xx)",
+            ErrorClass::Redirect => "redirect (3xx), not followed",
             ErrorClass::Timeout => "timeout",
             ErrorClass::Connect => "connect",
             ErrorClass::CutStream => "cut stream",
@@ -131,7 +134,8 @@ impl ErrorClass {
         )
     }
 
-    /// The transport failure this class is, if it is one (rather than an answer).
+    /// The failure this class counts as when it decides the exit: a transport failure, or a
+    /// server error (5xx). Throttles and other 4xx are answers.
     pub fn failure_kind(self) -> Option<FailureKind> {
         match self {
             ErrorClass::Connect => Some(FailureKind::Connect),
@@ -139,11 +143,11 @@ impl ErrorClass {
             ErrorClass::Timeout => Some(FailureKind::Timeout),
             ErrorClass::CutStream => Some(FailureKind::StreamCut),
             ErrorClass::BadBody => Some(FailureKind::BadBody),
+            ErrorClass::Unavailable503 | ErrorClass::ServerError => Some(FailureKind::ServerError),
             ErrorClass::GatewayThrottle
             | ErrorClass::UpstreamThrottle
-            | ErrorClass::Unavailable503
-            | ErrorClass::ServerError
-            | ErrorClass::ClientError => None,
+            | ErrorClass::ClientError
+            | ErrorClass::Redirect => None,
         }
     }
 }
@@ -176,6 +180,7 @@ pub fn error_class(ex: &Exchange) -> Option<ErrorClass> {
         503 => Some(ErrorClass::Unavailable503),
         500..=599 => Some(ErrorClass::ServerError),
         401 | 403 => Some(ErrorClass::Auth),
+        300..=399 => Some(ErrorClass::Redirect),
         _ => Some(ErrorClass::ClientError),
     }
 }

@@ -299,6 +299,7 @@ impl Default for LoadOptions {
             arrival: Arrival::Constant { rate: 10.0 },
             max_in_flight: 256,
             duration: Some(Duration::from_secs(10)),
+            grace: super::spec::DEFAULT_GRACE,
             requests: None,
             mix: vec![super::MixEntry {
                 variant: Variant {

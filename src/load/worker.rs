@@ -51,6 +51,9 @@ pub(crate) enum Record {
     Slot(SlotFate),
     /// A request in flight when the run was interrupted; its response was not awaited.
     Cancelled,
+    /// Dispatching ended early: this many attempts in a row, before any success, found the
+    /// target down.
+    TargetDown(usize),
 }
 
 /// Where workers leave records for the collector. The collector drains it on a short tick
@@ -85,8 +88,10 @@ pub(super) const TICK: Duration = Duration::from_millis(20);
 pub(super) const RUNNING: u8 = 0;
 /// Dispatching is over: requests in flight finish, but nothing new starts and no retry waits.
 const ENDING: u8 = 1;
+/// The grace after `duration` is spent: requests still in flight are abandoned.
+pub(super) const CUT_OFF: u8 = 2;
 /// Interrupted (Ctrl-C): requests in flight are abandoned.
-pub(super) const INTERRUPTED: u8 = 2;
+pub(super) const INTERRUPTED: u8 = 3;
 
 /// What happened to an open-loop schedule slot that was not sent on time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,7 +219,8 @@ impl<T: Transport> Shared<T> {
         }
         if !ex.failure.as_ref().is_some_and(|f| f.kind.stops_run()) {
             self.dead_streak.store(0, Ordering::SeqCst);
-        } else if self.dead_streak.fetch_add(1, Ordering::SeqCst) + 1 >= self.give_up_after {
+        } else if self.dead_streak.fetch_add(1, Ordering::SeqCst) + 1 == self.give_up_after {
+            self.send_record(Record::TargetDown(self.give_up_after));
             self.advance(ENDING);
         }
     }
@@ -383,7 +389,7 @@ async fn logical<T: Transport>(
         let mut rx = sh.state.subscribe();
         let ex = tokio::select! {
             ex = sh.lanes[lane % sh.lanes.len()].deliver(sh.request(variant, seq)) => Some(ex),
-            _ = rx.wait_for(|s| *s == INTERRUPTED) => None,
+            _ = rx.wait_for(|s| *s >= CUT_OFF) => None,
         };
         sh.in_flight.fetch_sub(1, Ordering::SeqCst);
         let Some(ex) = ex else {

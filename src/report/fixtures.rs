@@ -118,6 +118,7 @@ fn step(position: &str, kind: &'static str, name: &str, checks: Vec<Check>) -> S
         findings: Vec::new(),
         warnings: Vec::new(),
         notes: Vec::new(),
+        stopped: None,
         wall_ms: 50.0,
     }
 }

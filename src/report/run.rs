@@ -35,7 +35,7 @@ pub fn scenario_head(name: &str, file: &str, target: &str) -> String {
     format!("{name} ({file}) → {target}\n")
 }
 
-/// One step's lines: a verdict line, then one line per failed check.
+/// One step's lines: a verdict line, then one line per failed check and one per note.
 pub fn step_lines(step: &StepReport, color: bool) -> String {
     let failed: Vec<&Check> = step.checks.iter().filter(|c| !c.passed).collect();
     let mark = if failed.is_empty() {
@@ -57,6 +57,10 @@ pub fn step_lines(step: &StepReport, color: bool) -> String {
             "       ✗ {}: expected {}, got {}",
             c.name, c.expected, c.actual
         );
+    }
+    // Notes say what a passing step did not check (an unreached limit) or what it saw besides.
+    for n in &step.notes {
+        let _ = writeln!(out, "       {} {n}", paint("·", "2", color));
     }
     out
 }

@@ -30,6 +30,7 @@ fn phase_specs(ctx: &Ctx<'_>, l: &LoadStep, leaf: &Planned<'_>) -> Vec<LoadSpec>
         backoff: l.backoff,
         max_retries: l.max_retries,
         max_wait: l.max_wait.map(|d| d.0),
+        grace: l.grace.map(|d| d.0),
         pace: l.pace,
         fail_if: l.expect.fail_if.iter().map(|f| f.0.clone()).collect(),
         strict: ctx.strict,

@@ -119,6 +119,10 @@ pub struct StepReport {
     pub warnings: Vec<Finding>,
     /// Observations that are not failures (measured waits, headers on a 429, …).
     pub notes: Vec<String>,
+    /// What ended the scenario at this step besides a failed exchange (a probe whose every
+    /// answer was a server error). Reported as the scenario's `aborted`.
+    #[serde(skip)]
+    pub stopped: Option<Abort>,
     /// Wall time, in milliseconds.
     pub wall_ms: f64,
 }
@@ -397,15 +401,16 @@ pub async fn run_scenario(
         };
         redact_step(&mut step, client);
         on_step(&step);
-        let stop = step
-            .exchanges
-            .iter()
-            .filter_map(|e| e.failure.as_ref())
-            .find(|f| f.kind.stops_run())
-            .cloned();
+        let stop = step.stopped.take().or_else(|| {
+            step.exchanges
+                .iter()
+                .filter_map(|e| e.failure.as_ref())
+                .find(|f| f.kind.stops_run())
+                .map(|f| client.abort(f.clone()))
+        });
         report.steps.push(step);
-        if let Some(failure) = stop {
-            report.aborted = Some(client.abort(failure));
+        if let Some(abort) = stop {
+            report.aborted = Some(abort);
             report.skipped_steps = leaves.len() - i - 1;
             break;
         }

@@ -9,6 +9,7 @@ use crate::endpoint::{Endpoint, Variant};
 use crate::http::{Exchange, ms};
 use crate::probe::{self, ProbeOptions};
 use crate::scenario::{RequestStep, Step};
+use crate::verdict::FailureKind;
 
 /// Runs one leaf step.
 pub(super) async fn run(ctx: &mut Ctx<'_>, leaf: &Planned<'_>) -> StepReport {
@@ -22,6 +23,7 @@ pub(super) async fn run(ctx: &mut Ctx<'_>, leaf: &Planned<'_>) -> StepReport {
         findings: Vec::new(),
         warnings: Vec::new(),
         notes: Vec::new(),
+        stopped: None,
         wall_ms: 0.0,
     };
     let b = &leaf.bindings;
@@ -50,6 +52,19 @@ pub(super) async fn run(ctx: &mut Ctx<'_>, leaf: &Planned<'_>) -> StepReport {
                     .iter()
                     .map(|w| format!("warning: {}", w.summary())),
             );
+            // An outage has checked nothing: the step fails and the scenario ends with the
+            // probe's own verdict, not a pass over zero successful responses.
+            if let Some(abort) = probed.aborted {
+                if abort.failure.kind == FailureKind::ServerError {
+                    report.checks.push(Check::new(
+                        "the gateway answered something to check",
+                        false,
+                        "at least one response that is not a server error",
+                        abort.failure.message.clone(),
+                    ));
+                }
+                report.stopped = Some(abort);
+            }
             report.findings = probed.findings;
             report.warnings = probed.warnings;
             report.exchanges = probed.exchanges;

@@ -353,6 +353,8 @@ pub struct LoadStep {
     pub max_retries: Option<u32>,
     /// Longest advised wait honoured (default 120s).
     pub max_wait: Option<Dur>,
+    /// After `duration`: how long requests in flight may finish (default 5s).
+    pub grace: Option<Dur>,
     /// `headers`: pace from `remaining` and reset.
     pub pace: Option<crate::load::Pace>,
     /// What must hold.

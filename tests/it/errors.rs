@@ -604,127 +604,294 @@ async fn tls_faults_say_what_helps() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// `ratecheck triage URL` on the chat endpoint only, with a 3-request 429 phase.
-async fn triage_faulty(url: &str, bundle: &std::path::Path) -> crate::support::Run {
-    ratecheck(
-        &[
-            "triage",
-            url,
-            "--model",
-            "m",
-            "--endpoints",
-            "chat",
-            "--exhaust-max",
-            "3",
-            "--timeout",
-            "3s",
-            "--out",
-            bundle.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .await
+/// One row of the README's fault table: what `probe`, `run` and `triage` exit with and say
+/// (on stderr; on stdout for findings), and what `load` exits with and says.
+struct Row {
+    fault: Option<Fault>,
+    exit: i32,
+    says: &'static str,
+    load_exit: i32,
+    load_says: &'static str,
 }
 
-/// The rows of the README's fault table that `mock --fault` adds, through `probe`, `triage` and
-/// `load`:
-/// each ends within its bound with its own exit and a message naming the cause.
-#[tokio::test]
-async fn every_mock_fault_has_its_verdict_in_probe_triage_and_load() {
-    // (fault, probe exit, probe stderr, load exit, load output)
-    let rows: &[(Fault, i32, &str, i32, &str)] = &[
-        (Fault::Reset, 5, "reset", 5, "failed_requests"),
-        (Fault::SlowFirstByte, 0, "", 0, "4 succeeded"),
-        (Fault::LongLine, 5, "more than 16 MiB", 5, "bad body"),
-        (
-            Fault::ServerError,
-            5,
-            "every request answered a server error (500 ×9)",
-            1,
-            "failed_requests",
-        ),
-        (Fault::BadGateway, 5, "(502 ×9)", 1, "failed_requests"),
-        (Fault::Unavailable, 5, "(503 ×9)", 1, "failed_requests"),
-        (
-            Fault::UnavailableForLimit,
-            5,
-            "(503 ×9)",
-            1,
-            "failed_requests",
-        ),
-        (Fault::Gzip, 0, "", 5, "bad body"),
+const fn row(
+    fault: Option<Fault>,
+    exit: i32,
+    says: &'static str,
+    load_exit: i32,
+    load_says: &'static str,
+) -> Row {
+    Row {
+        fault,
+        exit,
+        says,
+        load_exit,
+        load_says,
+    }
+}
+
+/// The README's fault table, row by row (`None` is a refused connection).
+const ROWS: &[Row] = &[
+    row(None, 3, "could not connect", 3, "connect"),
+    row(
+        Some(Fault::Reset),
+        5,
+        "Connection reset by peer",
+        5,
+        "failed_requests",
+    ),
+    row(Some(Fault::SlowFirstByte), 0, "", 0, "4 succeeded"),
+    row(
+        Some(Fault::ServerError),
+        5,
+        "every request answered a server error (500 ×",
+        5,
+        "server error (5xx) 4",
+    ),
+    row(
+        Some(Fault::BadGateway),
+        5,
+        "every request answered a server error (502 ×",
+        5,
+        "server error (5xx) 4",
+    ),
+    row(
+        Some(Fault::Unavailable),
+        5,
+        "every request answered a server error (503 ×",
+        5,
+        "unavailable (503) 4",
+    ),
+    row(
+        Some(Fault::UnavailableForLimit),
+        5,
+        "every request answered a server error (503 ×",
+        5,
+        "unavailable (503) 4",
+    ),
+    row(
+        Some(Fault::Unauthorized),
+        3,
+        "answered 401",
+        3,
+        "authentication (401/403)",
+    ),
+    row(
+        Some(Fault::Hang),
+        4,
+        "no response headers",
+        4,
+        "the target looks down",
+    ),
+    row(
+        Some(Fault::StallStream),
+        4,
+        "stalled after 1 event",
+        4,
+        "timeout",
+    ),
+    row(
+        Some(Fault::Trickle),
+        4,
+        "was still going after 5s (`--max-time`)",
+        4,
+        "timeout",
+    ),
+    row(
+        Some(Fault::CutStream),
+        5,
+        "broke after 1 event",
+        5,
+        "cut stream",
+    ),
+    row(
+        Some(Fault::Garbage),
+        5,
+        "neither JSON nor SSE",
+        5,
+        "bad body",
+    ),
+    row(Some(Fault::LongLine), 5, "more than 16 MiB", 5, "bad body"),
+    row(Some(Fault::OpenAfterDone), 0, "", 0, "4 succeeded"),
+    row(Some(Fault::Gzip), 0, "", 5, "bad body"),
+    row(
+        Some(Fault::RedirectAway),
+        1,
+        "redirected",
+        1,
+        "redirect (3xx), not followed 4",
+    ),
+    row(
+        Some(Fault::RedirectHere),
+        1,
+        "redirected",
+        1,
+        "redirect (3xx), not followed 4",
+    ),
+];
+
+/// A scenario for the `run` leg: a probe of chat, then one streaming request.
+const FAULT_SCENARIO: &str = "name: faults
+target: http://127.0.0.1:1
+defaults:
+  model: m
+steps:
+  - probe:
+      name: chat on both shapes
+      endpoints: [chat]
+  - request:
+      name: a stream
+      endpoint: chat
+      stream: true
+";
+
+/// The connection flags every leg gets: the bounds the rows are timed against.
+const BOUNDS: [&str; 4] = ["--timeout", "3s", "--max-time", "5s"];
+
+/// The probe's JSON report for a row: valid, its status and its 503 warning as the row says.
+fn probe_report_fits(row: &Row, stdout: &str) {
+    let report: serde_json::Value = serde_json::from_str(stdout).unwrap();
+    crate::support::assert_valid(include_str!("../../docs/probe-report.schema.json"), &report);
+    if row
+        .says
+        .starts_with("every request answered a server error")
+    {
+        assert_eq!(report["outcome"]["status"], "server_error", "{report:#}");
+    }
+    // A 503 whose own counters say exhausted is a refusal in the wrong status: a warning.
+    let warned = report["warnings"]
+        .to_string()
+        .contains("a rate-limit refusal should be 429");
+    assert_eq!(
+        warned,
+        row.fault == Some(Fault::UnavailableForLimit),
+        "{report:#}"
+    );
+}
+
+/// Each command's run against the row's server, with the time it took.
+async fn every_command(row: &Row, url: &str, scratch: &std::path::Path) {
+    let name = format!("{:?}", row.fault);
+    let scenario = scratch.join("faults.yaml");
+    std::fs::write(&scenario, FAULT_SCENARIO).unwrap();
+    let bundle = scratch.join("triage.md");
+    let bundle = bundle.to_str().unwrap();
+    let scenario = scenario.to_str().unwrap();
+    let probe = [
+        "probe",
+        url,
+        "--model",
+        "m",
+        "--endpoints",
+        "chat",
+        "--format",
+        "json",
     ];
-    for &(fault, probe_exit, probe_says, load_exit, load_says) in rows {
-        let url = faulty_server(fault).await;
+    let run = ["run", scenario, "--target", url];
+    let triage = [
+        "triage",
+        url,
+        "--model",
+        "m",
+        "--endpoints",
+        "chat",
+        "--exhaust-max",
+        "3",
+        "--out",
+        bundle,
+    ];
+    let load = [
+        "load",
+        url,
+        "--model",
+        "m",
+        "--requests",
+        "4",
+        "--concurrency",
+        "2",
+        "--max-retries",
+        "0",
+    ];
+    let mut outputs = Vec::new();
+    for args in [&probe[..], &run[..], &triage[..], &load[..]] {
+        let mut args = args.to_vec();
+        args.extend(BOUNDS);
         let started = std::time::Instant::now();
-        let run = probe_faulty(&url, &["--timeout", "3s", "--format", "json"]).await;
-        assert!(started.elapsed() < Duration::from_secs(30), "{fault:?}");
-        assert_eq!(run.code, probe_exit, "{fault:?}: {}", run.stderr);
-        assert!(run.stderr.contains(probe_says), "{fault:?}: {}", run.stderr);
-        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-        crate::support::assert_valid(include_str!("../../docs/probe-report.schema.json"), &report);
-        if probe_exit == 5 && probe_says.contains('×') {
-            assert_eq!(report["outcome"]["status"], "server_error", "{report:#}");
-        }
-        // A 503 whose own counters say exhausted is a refusal in the wrong status: a warning.
-        let warned = report["warnings"]
-            .to_string()
-            .contains("a rate-limit refusal should be 429");
-        assert_eq!(warned, fault == Fault::UnavailableForLimit, "{report:#}");
-
-        // triage starts with the same probe: the same exit and cause, and a limit it never
-        // reaches is a note, not a failure.
-        let bundle = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("triage-{fault:?}-{}.md", std::process::id()));
-        let started = std::time::Instant::now();
-        let triage = triage_faulty(&url, &bundle).await;
-        assert!(started.elapsed() < Duration::from_secs(30), "{fault:?}");
-        assert_eq!(triage.code, probe_exit, "{fault:?}: {}", triage.stderr);
-        let cause = if probe_says.contains('×') {
-            "every request answered a server error"
-        } else {
-            probe_says
-        };
+        let out = ratecheck(&args, &[]).await;
+        let took = started.elapsed();
+        // The longest bound is one `--max-time` per request; nothing waits a default out.
         assert!(
-            triage.stderr.contains(cause),
-            "{fault:?}: {}",
-            triage.stderr
+            took < Duration::from_secs(25),
+            "{name} {}: {took:?}",
+            args[0]
         );
-        assert!(bundle.exists(), "{fault:?}: no bundle");
-        let _ = std::fs::remove_file(&bundle);
-
-        let started = std::time::Instant::now();
-        let load = ratecheck(
-            &[
-                "load",
-                &url,
-                "--model",
-                "m",
-                "--requests",
-                "4",
-                "--concurrency",
-                "2",
-                "--max-retries",
-                "0",
-                "--timeout",
-                "3s",
-            ],
-            &[],
-        )
-        .await;
-        assert!(started.elapsed() < Duration::from_secs(30), "{fault:?}");
+        assert!(!out.stderr.contains("panicked"), "{name}: {}", out.stderr);
+        outputs.push(out);
+    }
+    let [probe, run, triage, load] = <[crate::support::Run; 4]>::try_from(outputs).ok().unwrap();
+    for (cmd, out) in [("probe", &probe), ("run", &run), ("triage", &triage)] {
         assert_eq!(
-            load.code, load_exit,
-            "{fault:?}: {}\n{}",
-            load.stdout, load.stderr
+            out.code, row.exit,
+            "{name} {cmd}: {}\n{}",
+            out.stdout, out.stderr
         );
-        assert!(
-            load.stdout.contains(load_says) || load.stderr.contains(load_says),
-            "{fault:?}: {}\n{}",
-            load.stdout,
-            load.stderr
-        );
+        // Findings are in the report: stdout, or triage's bundle.
+        let said = match (row.exit, cmd) {
+            (1, "triage") => &std::fs::read_to_string(bundle).unwrap(),
+            (1, _) => &out.stdout,
+            _ => &out.stderr,
+        };
+        assert!(said.contains(row.says), "{name} {cmd}: {said}");
+        if row.exit >= 3 {
+            // The failure that decided the exit is named once, first, on stderr.
+            assert!(
+                out.stderr.starts_with("ratecheck: error: "),
+                "{name} {cmd}: {}",
+                out.stderr
+            );
+        }
+    }
+    assert!(
+        std::path::Path::new(bundle).exists(),
+        "{name}: no triage bundle"
+    );
+    probe_report_fits(row, &probe.stdout);
+    assert_eq!(
+        load.code, row.load_exit,
+        "{name} load: {}\n{}",
+        load.stdout, load.stderr
+    );
+    assert!(
+        load.stdout.contains(row.load_says),
+        "{name} load: {}\n{}",
+        load.stdout,
+        load.stderr
+    );
+}
+
+/// Every row of the README's fault table through `probe`, `run`, `triage` and `load`: each
+/// ends within its bound with its own exit and a message naming the cause. The rows run side
+/// by side (each on its own server) so the table costs about its slowest row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fault_in_the_readme_table_through_every_command() {
+    let mut rows = tokio::task::JoinSet::new();
+    for (i, row) in ROWS.iter().enumerate() {
+        rows.spawn(async move {
+            let url = match row.fault {
+                Some(fault) => faulty_server(fault).await,
+                None => format!("http://127.0.0.1:{}", closed_port().await),
+            };
+            let scratch = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("fault-row-{i}-{}", std::process::id()));
+            std::fs::create_dir_all(&scratch).unwrap();
+            every_command(row, &url, &scratch).await;
+            std::fs::remove_dir_all(&scratch).ok();
+        });
+    }
+    while let Some(done) = rows.join_next().await {
+        if let Err(e) = done {
+            std::panic::resume_unwind(e.into_panic());
+        }
     }
 }
 
@@ -758,4 +925,47 @@ async fn mock_fault_serves_what_it_names() {
     child.wait().unwrap();
     assert_eq!(run.code, 5, "{}", run.stderr);
     assert!(run.stderr.contains("(502 ×2)"), "{}", run.stderr);
+}
+
+/// `load --duration` ends within its grace: streams still going then are abandoned and counted,
+/// and a run in which nothing ended has measured nothing: exit 4, not a green verdict.
+#[tokio::test]
+async fn load_duration_ends_within_its_grace() {
+    let url = faulty_server(Fault::Trickle).await;
+    let started = std::time::Instant::now();
+    let load = ratecheck(
+        &[
+            "load",
+            &url,
+            "--model",
+            "m",
+            "--duration",
+            "1s",
+            "--grace",
+            "1s",
+            "-c",
+            "2",
+            "--stream-fraction",
+            "1",
+            "--format",
+            "json",
+        ],
+        &[],
+    )
+    .await;
+    let took = started.elapsed();
+    // 1 s of sending, 1 s of grace, and the process around them; `--max-time` is 120 s.
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    assert_eq!(load.code, 4, "{}\n{}", load.stdout, load.stderr);
+    let report: serde_json::Value = serde_json::from_str(&load.stdout).unwrap();
+    crate::support::assert_valid(include_str!("../../docs/load-report.schema.json"), &report);
+    assert_eq!(report["requests"]["cancelled"], 2, "{report:#}");
+    assert_eq!(report["settings"]["grace_s"], 1.0);
+    assert!(
+        report["notes"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("no request ended within the duration and its 1 s grace"),
+        "{report:#}"
+    );
 }

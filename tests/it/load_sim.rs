@@ -257,7 +257,8 @@ async fn header_pacing_avoids_429s_and_keeps_the_throughput() {
 }
 
 /// An outage is not a green run: when more requests fail than `--max-error-rate` allows
-/// (throttles aside), the run fails with a finding that says how many and how.
+/// (throttles aside), the run fails with a finding that says how many and how, and with the
+/// exit of the commonest failure: 5 for server errors.
 #[tokio::test]
 async fn a_failing_gateway_fails_the_run() {
     let url = crate::support::faulty_server(crate::support::Fault::EchoEverything).await;
@@ -275,7 +276,8 @@ async fn a_failing_gateway_fails_the_run() {
         "0",
     ];
     let (code, report, stderr) = load_json(&url, &args).await;
-    assert_eq!(code, 1, "{stderr}\n{report:#}");
+    assert_eq!(code, 5, "{stderr}\n{report:#}");
+    assert_eq!(report["outcome"]["status"], "server_error", "{report:#}");
     let f = report["findings"]
         .as_array()
         .unwrap()
