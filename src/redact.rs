@@ -58,6 +58,20 @@ impl Redactor {
         Redactor { secrets: all }
     }
 
+    /// This redactor, knowing `more` secrets too (in the same forms as [`Redactor::new`]).
+    #[must_use]
+    pub fn with_secrets<I: IntoIterator<Item = String>>(self, more: I) -> Self {
+        let more: Vec<String> = more.into_iter().collect();
+        if more.is_empty() {
+            return self;
+        }
+        let mut all = Redactor::new(more).secrets;
+        all.extend(self.secrets);
+        all.dedup();
+        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        Redactor { secrets: all }
+    }
+
     /// The redactor for one target: the key, the secret headers given with `-H` (credential
     /// names, and any in `secret_headers`), the URL's user info and query values.
     pub fn for_target(

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README documents it: installs the pinned LiteLLM proxy into a
-# virtualenv (cached under ~/.cache/ratecheck) for the end-to-end tests, and the JUnit schema
-# with its validator for the report test, then runs cargo test.
+# virtualenv (cached under ~/.cache/ratecheck) for the end-to-end tests, the JUnit schema with
+# its validator for the report test, and Debian's tinyproxy for the proxy tests, then runs
+# cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./tests/litellm/setup.sh
 ./tests/junit/setup.sh
+./tests/proxy/setup.sh
 export RATECHECK_LITELLM="${RATECHECK_LITELLM:-$(./tests/litellm/setup.sh --print-bin)}"
 eval "$(./tests/junit/setup.sh --env | sed 's/^/export /')"
 cargo test --all-targets "$@"

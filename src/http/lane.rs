@@ -4,7 +4,8 @@
 //! every request; a load worker that always talks to the same host needs none of it. A lane
 //! keeps one keep-alive connection, reconnects when the server closes it, and hands the
 //! response to the same [`Client::finish`] the probe uses, so exchanges look the same whichever
-//! way they were sent. `https://` targets use the general client.
+//! way they were sent. `https://` targets, and targets the environment routes through a
+//! proxy (the general client honours `HTTP_PROXY` and `NO_PROXY`), use the general client.
 
 use std::time::Instant;
 
@@ -42,7 +43,7 @@ impl Lane {
     /// A lane to `client`'s target, or `None` when it is not plain `http://`.
     pub fn new(client: &Client) -> Option<Lane> {
         let base = &client.base;
-        if base.scheme() != "http" {
+        if base.scheme() != "http" || client.proxy().is_some() {
             return None;
         }
         let host = base.host_str()?;

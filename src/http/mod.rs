@@ -11,6 +11,7 @@ mod base;
 mod body;
 mod capture;
 mod lane;
+pub mod proxy;
 pub mod sse;
 
 pub use base::{ms, normalize_base, show_duration};
@@ -270,18 +271,27 @@ pub struct Client {
     base: reqwest::Url,
     settings: ConnectSpec,
     redactor: Redactor,
+    /// The proxy the environment routes the target through, if any.
+    proxy: Option<proxy::EnvProxy>,
 }
 
 impl Client {
     /// Builds a client for `base` (already normalised by [`normalize_base`]).
     pub fn new(base: reqwest::Url, settings: ConnectSpec) -> anyhow::Result<Self> {
         install_crypto_provider();
-        let inner = reqwest::Client::builder()
+        let proxy = proxy::for_target(&base);
+        let mut inner = reqwest::Client::builder()
             .connect_timeout(settings.timeout)
             .danger_accept_invalid_certs(settings.insecure)
             .user_agent(concat!("ratecheck/", env!("CARGO_PKG_VERSION")))
             .redirect(redirect_policy(settings.follow_redirects))
             .referer(false);
+        if proxy.is_some() && base.scheme() == "http" {
+            // Proxies such as tinyproxy close the client connection after every answer without
+            // saying so; a pooled connection reused in that instant fails a request the gateway
+            // never saw. Through a proxy, each plain-HTTP request gets its own connection.
+            inner = inner.pool_max_idle_per_host(0);
+        }
         let inner = match &settings.cacert {
             Some(pem) => inner.tls_certs_merge(reqwest::Certificate::from_pem_bundle(pem)?),
             None => inner,
@@ -292,7 +302,8 @@ impl Client {
             settings.api_key.as_deref(),
             &settings.extra_headers,
             &settings.secret_headers,
-        );
+        )
+        .with_secrets(proxy.iter().flat_map(|p| p.credentials.iter().cloned()));
         let endpoint_urls = Endpoint::ALL
             .iter()
             .map(|e| (*e, join(&base, e.path())))
@@ -304,7 +315,14 @@ impl Client {
             base,
             settings,
             redactor,
+            proxy,
         })
+    }
+
+    /// The proxy requests go through (`scheme://host:port`, no credentials), if the environment
+    /// names one for this target.
+    pub fn proxy(&self) -> Option<&str> {
+        self.proxy.as_ref().map(|p| p.shown.as_str())
     }
 
     /// The same client keeping only the headers load analysis reads: rate-limit headers,
@@ -375,6 +393,12 @@ impl Client {
     /// apart from a missing one.
     pub fn abort(&self, failure: Failure) -> Abort {
         let mut a = Abort::new(failure, &self.display_base());
+        if let (FailureKind::Connect, Some(p)) = (a.failure.kind, self.proxy()) {
+            a.hint = format!(
+                "is the proxy at {p} running, and may it reach {}? Add the gateway's host to `NO_PROXY` to connect directly",
+                self.display_base()
+            );
+        }
         if a.failure.kind == FailureKind::Auth {
             a.hint = match &self.settings.key_source {
                 None => "no API key was sent: set `RATECHECK_API_KEY` (or `LITELLM_API_KEY`, `OPENAI_API_KEY`), or name its variable with `--api-key-env VAR`".into(),
@@ -529,9 +553,13 @@ impl Client {
         } else if e.is_connect() {
             let cause = root_cause(e);
             let advice = connect_advice(&cause, self.base.scheme());
+            let via = self
+                .proxy()
+                .map(|p| format!(" through the proxy {p}"))
+                .unwrap_or_default();
             (
                 FailureKind::Connect,
-                format!("could not connect to {host}: {cause}{advice}"),
+                format!("could not connect to {host}{via}: {cause}{advice}"),
             )
         } else if root_cause(e).contains("HTTP version") || root_cause(e).contains("HTTP/0.9") {
             (

@@ -57,8 +57,9 @@ pub(crate) struct Collector {
     errors: BTreeMap<ErrorClass, u64>,
     hints: BTreeMap<HintSource, u64>,
     clamped: u64,
-    /// Set when dispatching ended early because the target was down.
-    target_down: Option<usize>,
+    /// Set when dispatching ended early because the target was down: the streak, and the
+    /// last failure's message.
+    target_down: Option<(usize, String)>,
     shapes: BTreeMap<Variant, ShapeTally>,
     timeline: Vec<Second>,
     samples: Vec<Exchange>,
@@ -202,7 +203,7 @@ impl Collector {
             }
             Record::BudgetExhausted => self.requests.budget_exhausted += 1,
             Record::Cancelled => self.requests.cancelled += 1,
-            Record::TargetDown(streak) => self.target_down = Some(streak),
+            Record::TargetDown(streak, message) => self.target_down = Some((streak, message)),
             Record::Slot(fate) => match fate {
                 SlotFate::Late => self.schedule.late += 1,
                 SlotFate::HeldByPause => self.schedule.held_by_pause += 1,
@@ -367,11 +368,11 @@ impl Collector {
                 ),
             );
         }
-        if let Some(streak) = self.target_down {
+        if let Some((streak, message)) = &self.target_down {
             notes.insert(
                 0,
                 format!(
-                    "the run ended early: {streak} attempts in a row failed (refused connection, refused key or no answer in time) before any succeeded; the target looks down"
+                    "the run ended early: {streak} attempts in a row failed (refused connection, refused key or no answer in time) before any succeeded; the target looks down: {message}"
                 ),
             );
         }

@@ -52,8 +52,8 @@ pub(crate) enum Record {
     /// A request in flight when the run was interrupted; its response was not awaited.
     Cancelled,
     /// Dispatching ended early: this many attempts in a row, before any success, found the
-    /// target down.
-    TargetDown(usize),
+    /// target down; the last one failed with this message.
+    TargetDown(usize, String),
 }
 
 /// Where workers leave records for the collector. The collector drains it on a short tick
@@ -217,11 +217,14 @@ impl<T: Transport> Shared<T> {
         if self.alive.load(Ordering::Relaxed) {
             return;
         }
-        if !ex.failure.as_ref().is_some_and(|f| f.kind.stops_run()) {
-            self.dead_streak.store(0, Ordering::SeqCst);
-        } else if self.dead_streak.fetch_add(1, Ordering::SeqCst) + 1 == self.give_up_after {
-            self.send_record(Record::TargetDown(self.give_up_after));
-            self.advance(ENDING);
+        match ex.failure.as_ref().filter(|f| f.kind.stops_run()) {
+            None => self.dead_streak.store(0, Ordering::SeqCst),
+            Some(f) => {
+                if self.dead_streak.fetch_add(1, Ordering::SeqCst) + 1 == self.give_up_after {
+                    self.send_record(Record::TargetDown(self.give_up_after, f.message.clone()));
+                    self.advance(ENDING);
+                }
+            }
         }
     }
 

@@ -77,6 +77,9 @@ pub struct ProbeReport {
     pub model: Option<String>,
     /// Where the API key came from (a variable's name, `file PATH`, `-H`), or `none`.
     pub key: String,
+    /// The proxy the environment sent the requests through (`HTTPS_PROXY`, `HTTP_PROXY`,
+    /// `ALL_PROXY` less `NO_PROXY`), without credentials.
+    pub proxy: Option<String>,
     /// Rounds requested.
     pub rounds: u32,
     /// Wall time of the whole probe, in milliseconds.
@@ -155,6 +158,7 @@ pub async fn probe(
         target,
         model,
         key: client.key_source(),
+        proxy: client.proxy().map(str::to_string),
         rounds: opts.repeat.max(1),
         wall_ms: crate::http::ms(start.elapsed()),
         gateway: analyze::fingerprint(&exchanges),

@@ -94,6 +94,7 @@ pub fn probe_report() -> ProbeReport {
         target: TARGET.into(),
         model: Some("gpt-test".into()),
         key: "RATECHECK_API_KEY".into(),
+        proxy: None,
         rounds: 1,
         wall_ms: 123.0,
         gateway: analyze::fingerprint(&exchanges),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::{Fault, closed_port, faulty_server, ratecheck};
+use crate::support::{Fault, closed_port, faulty_server, ratecheck, tls_gateway};
 
 /// `ratecheck probe URL --model m EXTRA…`: the faulty servers list no models.
 async fn probe_faulty(url: &str, extra: &[&str]) -> crate::support::Run {
@@ -440,7 +440,8 @@ async fn interrupt(args: &[&str], after: Duration) -> (Duration, i32, String) {
 #[tokio::test]
 async fn ctrl_c_leaves_every_requested_report() {
     let url = faulty_server(Fault::Trickle).await;
-    let dir = std::env::temp_dir().join(format!("ratecheck-ctrl-c-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ratecheck-ctrl-c-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = |name: &str| dir.join(name).display().to_string();
     let slow = [
@@ -512,67 +513,12 @@ async fn ctrl_c_leaves_every_requested_report() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// A private CA, a leaf certificate for 127.0.0.1 signed by it, and an HTTPS gateway using it
-/// (`tests/tls/server.py`); the server is killed when the guard drops.
-struct TlsGateway {
-    child: std::process::Child,
-    url: String,
-    ca: std::path::PathBuf,
-}
-
-impl Drop for TlsGateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tls_gateway(dir: &std::path::Path) -> TlsGateway {
-    use std::io::BufRead;
-    use std::process::{Command, Stdio};
-    let sh = |script: &str| {
-        let ok = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .current_dir(dir)
-            .stderr(Stdio::null())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "{script}");
-    };
-    sh(
-        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=ratecheck-test-ca",
-    );
-    sh("openssl req -newkey rsa:2048 -nodes -keyout leaf.key -out leaf.csr -subj /CN=127.0.0.1");
-    sh(
-        "printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > ext.cnf && openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out leaf.pem -days 2 -extfile ext.cnf",
-    );
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls/server.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .arg(dir.join("leaf.pem"))
-        .arg(dir.join("leaf.key"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 for the TLS gateway");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line.trim().rsplit(' ').next().unwrap().to_string();
-    TlsGateway {
-        child,
-        url: format!("127.0.0.1:{port}"),
-        ca: dir.join("ca.pem"),
-    }
-}
-
 /// TLS faults each get a message that names the cause and the flag that helps: an unknown CA
 /// (`--cacert`, which then works), plain HTTP to a TLS port, TLS to a plain port.
 #[tokio::test]
 async fn tls_faults_say_what_helps() {
-    let dir = std::env::temp_dir().join(format!("ratecheck-tls-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ratecheck-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let gw = tls_gateway(&dir);
     let https = format!("https://{}", gw.url);

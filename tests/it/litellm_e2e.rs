@@ -102,7 +102,8 @@ pub(crate) async fn start_proxy_with(
 ) -> Proxy {
     use std::os::unix::process::CommandExt;
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/litellm");
-    let log = std::env::temp_dir().join(format!("ratecheck-litellm-{port}.log"));
+    let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ratecheck-litellm-{port}.log"));
     let log_file = std::fs::File::create(&log).unwrap();
     let master = format!("sk-master-{:032x}", rand_u128());
     let child = Command::new(bin)
@@ -331,7 +332,7 @@ async fn real_litellm_drops_headers_on_streams_and_the_workaround_restores_them(
 /// Runs a scenario file against `url` with `key`, returning the exit code, stdout and the JSON
 /// report.
 async fn run_scenario(file: &str, url: &str, key: &str) -> (i32, String, serde_json::Value) {
-    let json = std::env::temp_dir().join(format!(
+    let json = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "ratecheck-e2e-{}-{:x}.json",
         std::process::id(),
         rand_u128()
@@ -399,7 +400,8 @@ async fn shipped_litellm_scenario_gives_the_probes_verdict_on_real_litellm() {
 
     // The 429 contract on LiteLLM's own refusals (without the 60 s recovery wait): the chat
     // refusal keeps it; the completions refusal carries no `retry-after` on 1.106.12.
-    let file = std::env::temp_dir().join(format!("ratecheck-e2e-429-{}.yaml", std::process::id()));
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ratecheck-e2e-429-{}.yaml", std::process::id()));
     std::fs::write(
         &file,
         "steps:\n  - for_each:\n      endpoints: [chat, completions]\n      steps:\n        - exhaust:\n            max_requests: 10\n            recover: false\n",

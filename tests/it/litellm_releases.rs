@@ -197,7 +197,8 @@ fn start_upstream(bin: &Path, port: u16) -> Proxy {
     use std::os::unix::process::CommandExt;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/litellm");
     let python = bin.with_file_name("python");
-    let log = std::env::temp_dir().join(format!("ratecheck-upstream-{port}.log"));
+    let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ratecheck-upstream-{port}.log"));
     let file = std::fs::File::create(&log).unwrap();
     let child = Command::new(python)
         .arg(dir.join("upstream.py"))

@@ -55,7 +55,8 @@ async fn litellm_v3_streams_carry_no_counters_under_load_and_fixed_does() {
         "--stream-fraction",
         "0.5",
     ];
-    let html = std::env::temp_dir().join(format!("ratecheck-load-{}.html", std::process::id()));
+    let html = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ratecheck-load-{}.html", std::process::id()));
     let html_arg = html.display().to_string();
     let v3 = sim(Profile::LitellmV3, 100_000, Duration::from_mins(1)).await;
     let mut with_html = args.to_vec();
@@ -176,7 +177,8 @@ async fn failed_threshold_exits_1() {
 #[tokio::test]
 async fn ctrl_c_stops_cleanly_and_still_writes_the_report() {
     let server = sim(Profile::LitellmV3, 100_000, Duration::from_mins(1)).await;
-    let out = std::env::temp_dir().join(format!("ratecheck-interrupt-{}.json", std::process::id()));
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ratecheck-interrupt-{}.json", std::process::id()));
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_ratecheck"))
         .args([
             "load",

@@ -34,3 +34,6 @@ mod load_sim;
 
 /// Property tests: the header-value parsers and the scenario reader on generated input.
 mod properties;
+
+/// Through a real proxy (tinyproxy): `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` honoured.
+mod proxy;

@@ -164,7 +164,8 @@ const CASES: &[(&str, &str, &str, &str)] = &[
 ];
 
 fn write_case(name: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("ratecheck-malformed-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ratecheck-malformed-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.yaml"));
     std::fs::write(&path, text).unwrap();
@@ -243,8 +244,8 @@ async fn an_unreachable_target_exits_3_and_still_reports() {
     let port = closed_port().await;
     let path = write_case("unreachable", "steps:\n  - request: {}\n  - probe: {}\n");
     let target = format!("http://127.0.0.1:{port}");
-    let json =
-        std::env::temp_dir().join(format!("ratecheck-unreachable-{}.json", std::process::id()));
+    let json = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ratecheck-unreachable-{}.json", std::process::id()));
     let r = ratecheck(
         &[
             "run",

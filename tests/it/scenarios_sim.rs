@@ -37,7 +37,8 @@ async fn run(name: &str, server: &MockServer, extra: &[&str]) -> Run {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ratecheck-it-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ratecheck-it-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }
@@ -46,12 +47,27 @@ fn validate_json(report: &serde_json::Value) {
     assert_valid(include_str!("../../docs/run-report.schema.json"), report);
 }
 
-/// Validates a JUnit file with `xmlschema` against junit-10.xsd.
+/// Validates a JUnit file with `xmlschema` against junit-10.xsd, both installed by
+/// `tests/junit/setup.sh` (`RATECHECK_JUNIT_PYTHON` and `RATECHECK_JUNIT_XSD`, else where the
+/// script puts them, as for the LiteLLM releases).
 fn validate_junit(path: &std::path::Path) {
-    let python = std::env::var("RATECHECK_JUNIT_PYTHON").expect(
-        "RATECHECK_JUNIT_PYTHON is not set: run the suite with tests/run-all.sh (it runs tests/junit/setup.sh)",
+    let dir = std::env::var("RATECHECK_JUNIT_DIR").map_or_else(
+        |_| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/ratecheck/junit")
+        },
+        std::path::PathBuf::from,
     );
-    let xsd = std::env::var("RATECHECK_JUNIT_XSD").expect("RATECHECK_JUNIT_XSD is not set");
+    let python = std::env::var("RATECHECK_JUNIT_PYTHON")
+        .map_or_else(|_| dir.join("venv/bin/python"), std::path::PathBuf::from);
+    let xsd = std::env::var("RATECHECK_JUNIT_XSD")
+        .map_or_else(|_| dir.join("junit-10.xsd"), std::path::PathBuf::from);
+    assert!(
+        python.exists() && xsd.exists(),
+        "the JUnit validator is not installed at {}: run tests/junit/setup.sh (tests/run-all.sh does)",
+        dir.display()
+    );
+    let xsd = xsd.display().to_string();
     let out = std::process::Command::new(python)
         .args([
             "-c",

@@ -11,7 +11,8 @@ async fn key_never_leaks_in_any_format() {
     let base = faulty_server(Fault::EchoCredentials).await;
     // The key also travels in the URL's user info and query, as careless users do.
     let url = base.replace("http://", &format!("http://user:{KEY}@")) + &format!("/v1?key={KEY}");
-    let dir = std::env::temp_dir().join(format!("ratecheck-secrets-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ratecheck-secrets-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for format in ["table", "json", "markdown"] {
         let file = dir.join(format!("report.{format}"));
@@ -58,7 +59,8 @@ async fn key_from_a_file_is_used_and_not_shown() {
     )
     .await
     .unwrap();
-    let path = std::env::temp_dir().join(format!("ratecheck-key-{}", std::process::id()));
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ratecheck-key-{}", std::process::id()));
     std::fs::write(&path, format!("{KEY}\n")).unwrap();
     let p = path.to_string_lossy().to_string();
     let run = ratecheck(
@@ -89,7 +91,8 @@ async fn triage_bundle_has_no_secret() {
     let base = faulty_server(Fault::EchoCredentials).await;
     let url =
         base.replace("http://", &format!("http://user:{KEY}@")) + &format!("/v1?api_key={KEY}");
-    let out = std::env::temp_dir().join(format!("ratecheck-triage-{}.md", std::process::id()));
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ratecheck-triage-{}.md", std::process::id()));
     let o = out.display().to_string();
     let run = ratecheck(
         &[
@@ -133,7 +136,8 @@ async fn triage_bundle_has_no_secret() {
 async fn run_reports_have_no_secret() {
     let base = faulty_server(Fault::EchoCredentials).await;
     let url = base.replace("http://", &format!("http://user:{KEY}@")) + &format!("/v1?key={KEY}");
-    let dir = std::env::temp_dir().join(format!("ratecheck-run-secrets-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ratecheck-run-secrets-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // The scenario compares a header with the key itself: the comparison must not print it.
     let scenario = dir.join("leak.yaml");
@@ -188,7 +192,8 @@ async fn run_reports_have_no_secret() {
 async fn load_reports_have_no_secret() {
     let base = faulty_server(Fault::EchoCredentials).await;
     let url = base.replace("http://", &format!("http://user:{KEY}@")) + &format!("/v1?key={KEY}");
-    let dir = std::env::temp_dir().join(format!("ratecheck-load-secrets-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ratecheck-load-secrets-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let html = dir.join("load.html").display().to_string();
     let json = dir.join("load.json").display().to_string();
@@ -253,7 +258,8 @@ async fn every_planted_secret_stays_out_and_hostile_text_stays_inert() {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD.encode(format!("alice:{PASSWORD}"))
     };
-    let dir = std::env::temp_dir().join(format!("ratecheck-planted-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ratecheck-planted-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let auth = format!("Authorization: Bearer {BEARER}");
     let tenant = format!("X-Tenant: {TENANT}");

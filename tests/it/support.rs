@@ -95,3 +95,61 @@ pub fn finding_kinds(owner: &serde_json::Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// A private CA, a leaf certificate for 127.0.0.1 signed by it, and an HTTPS gateway using it
+/// (`tests/tls/server.py`); the server is killed when the guard drops.
+pub struct TlsGateway {
+    child: std::process::Child,
+    /// `127.0.0.1:PORT`.
+    pub url: String,
+    /// The CA's certificate, PEM.
+    pub ca: std::path::PathBuf,
+}
+
+impl Drop for TlsGateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn tls_gateway(dir: &std::path::Path) -> TlsGateway {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let sh = |script: &str| {
+        let ok = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(dir)
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{script}");
+    };
+    sh(
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=ratecheck-test-ca",
+    );
+    sh("openssl req -newkey rsa:2048 -nodes -keyout leaf.key -out leaf.csr -subj /CN=127.0.0.1");
+    sh(
+        "printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > ext.cnf && openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out leaf.pem -days 2 -extfile ext.cnf",
+    );
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls/server.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .arg(dir.join("leaf.pem"))
+        .arg(dir.join("leaf.key"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 for the TLS gateway");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().rsplit(' ').next().unwrap().to_string();
+    TlsGateway {
+        child,
+        url: format!("127.0.0.1:{port}"),
+        ca: dir.join("ca.pem"),
+    }
+}

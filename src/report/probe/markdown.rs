@@ -13,6 +13,9 @@ pub fn render(report: &ProbeReport) -> String {
         report.tool,
         md_text(&report.key)
     ));
+    if let Some(p) = &report.proxy {
+        out.push_str(&format!("- via proxy: {}\n", md_text(p)));
+    }
     if let Some(name) = &report.gateway.name {
         out.push_str(&format!(
             "- gateway: {} {}\n",

@@ -19,10 +19,15 @@ pub fn render(report: &ProbeReport, color: bool, width: Option<u16>) -> String {
         _ => String::new(),
     };
     out.push_str(&format!(
-        "ratecheck probe {} (model {}{gateway}, key from {})\n",
+        "ratecheck probe {} (model {}{gateway}, key from {}{})\n",
         report.target,
         report.model.as_deref().unwrap_or("—"),
         report.key,
+        report
+            .proxy
+            .as_deref()
+            .map(|p| format!(", via proxy {p}"))
+            .unwrap_or_default(),
     ));
     if report.rounds > 1 {
         out.push_str(&format!(
