@@ -26,6 +26,7 @@ pub mod stop;
 pub mod suggest;
 pub mod triage;
 pub mod verdict;
+pub mod wait;
 
 use std::io::{IsTerminal, Write};
 

@@ -24,6 +24,8 @@ pub struct TriageOptions {
     pub exhaust_max: u32,
     /// Longest advertised wait honoured for the recovery check, in seconds.
     pub max_wait_secs: f64,
+    /// Where the recovery check's wait is announced.
+    pub waiting: crate::wait::Waiting,
 }
 
 /// The bundle's data, before rendering.
@@ -64,6 +66,7 @@ pub async fn triage(client: &Client, opts: &TriageOptions) -> Triage {
                         counters: opts.probe.counters,
                         strict: opts.probe.strict,
                         stop: opts.probe.stop.clone(),
+                        waiting: opts.waiting.clone(),
                     };
                     Some(run_scenario(&loaded, client, &resolved, &mut |_| {}).await)
                 }

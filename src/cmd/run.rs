@@ -103,6 +103,7 @@ fn resolve(l: &Loaded, args: &RunArgs, stop: &Stop) -> Result<(Client, Resolved)
             counters: s.defaults.counters.unwrap_or_default(),
             strict: s.strict || args.strict,
             stop: stop.clone(),
+            waiting: crate::wait::Waiting::default(),
         },
     ))
 }

@@ -8,6 +8,9 @@ use crate::config::{self, CliError};
 use crate::report::triage::render;
 use crate::triage::{TriageOptions, triage};
 
+/// The spinner's message while triage is busy, between deliberate waits.
+const BUSY: &str = "probing, then checking the 429 contract…";
+
 /// Runs `ratecheck triage`.
 pub async fn run(args: &TriageArgs, out: &mut dyn Write) -> Result<Ended, CliError> {
     let client = config::client(&args.url, &args.connect)?;
@@ -15,15 +18,39 @@ pub async fn run(args: &TriageArgs, out: &mut dyn Write) -> Result<Ended, CliErr
     let max_wait = config::flag_duration("--max-wait", &args.max_wait)?;
     let mut probe = config::probe_options(&args.select, args.repeat)?;
     probe.stop = crate::stop::Stop::on_ctrl_c();
+    let (waiting, mut waits) = crate::wait::Waiting::channel();
     let opts = TriageOptions {
         probe,
         check_429: !args.skip_429,
         exhaust_max: args.exhaust_max,
         max_wait_secs: max_wait.as_secs_f64(),
+        waiting,
     };
     let bar = spinner("{spinner} {msg}");
-    bar.set_message("probing, then checking the 429 contract…");
+    bar.set_message(BUSY);
+    // A deliberate wait (up to `--max-wait`) counts down, so a minute of it does not look stuck.
+    let countdown = {
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    changed = waits.changed() => if changed.is_err() { return },
+                }
+                let now = std::time::Instant::now();
+                match &*waits.borrow() {
+                    Some(w) => bar.set_message(format!(
+                        "{} (Ctrl-C stops and writes the bundle)",
+                        w.describe(now)
+                    )),
+                    None => bar.set_message(BUSY),
+                }
+            }
+        })
+    };
     let t = triage(&client, &opts).await;
+    countdown.abort();
     bar.finish_and_clear();
     let generated = jiff::Timestamp::now()
         .strftime("%Y-%m-%d %H:%M:%S UTC")

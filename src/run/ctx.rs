@@ -15,6 +15,7 @@ pub(super) struct Ctx<'a> {
     pub counters: CounterMode,
     pub strict: bool,
     pub stop: crate::stop::Stop,
+    pub waiting: crate::wait::Waiting,
     pub model: String,
     pub embedding_model: String,
     pub vars: Vars,

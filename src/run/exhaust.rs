@@ -262,7 +262,10 @@ async fn recover(
     let mut backoff = Duration::from_millis(500);
     let mut tries = 0u32;
     loop {
+        ctx.waiting
+            .start(next, "the request that checks the limit has reset");
         tokio::time::sleep_until(next.into()).await;
+        ctx.waiting.end();
         let req = ctx.build(variant, model, None, &[], &mut report.checks);
         let ex = ctx.client.send(&req).await;
         tries += 1;

@@ -340,6 +340,8 @@ pub struct Resolved {
     pub strict: bool,
     /// Ctrl-C: the scenario stops between (or during) steps and reports what ran.
     pub stop: crate::stop::Stop,
+    /// Where deliberate waits are announced (a countdown on a terminal).
+    pub waiting: crate::wait::Waiting,
 }
 
 /// Runs one scenario against `client`; `on_step` is told of each step as it completes.
@@ -381,6 +383,7 @@ pub async fn run_scenario(
         counters: resolved.counters,
         strict: resolved.strict,
         stop: resolved.stop.clone(),
+        waiting: resolved.waiting.clone(),
         embedding_model: resolved.embedding_model.clone().unwrap_or(model.clone()),
         model,
         vars: Vars::default(),

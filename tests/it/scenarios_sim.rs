@@ -404,3 +404,57 @@ async fn load_scenario_finds_the_drop_under_load_on_v3_and_passes_on_fixed() {
     v3.shutdown().await;
     fixed.shutdown().await;
 }
+
+/// On a terminal, triage's wait before the recovery check counts down (run under `script`,
+/// util-linux's pseudo-terminal); piped, nothing but the result reaches the output.
+#[tokio::test]
+async fn triage_counts_down_its_wait_on_a_terminal() {
+    let server = sim(Profile::LitellmV3, 3, Duration::from_secs(4)).await;
+    let out = tmp("countdown.md");
+    let typescript = tmp("countdown.typescript");
+    let cmd = format!(
+        "{} triage {} --endpoints chat --repeat 1 --out {}",
+        env!("CARGO_BIN_EXE_ratecheck"),
+        server.url(),
+        out.display()
+    );
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("script")
+            .args(["-qec", &cmd])
+            .arg(&typescript)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("util-linux `script`")
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.code(), Some(1), "the drop is found");
+    let screen = std::fs::read_to_string(tmp("countdown.typescript")).unwrap();
+    // The 4 s window's wait, second by second, down to the last one.
+    for left in [
+        "waiting 4 s before",
+        "waiting 2 s before",
+        "waiting 1 s before",
+    ] {
+        assert!(
+            screen.contains(left),
+            "{left:?} not on the terminal:\n{screen}"
+        );
+    }
+    let piped = ratecheck(
+        &[
+            "triage",
+            &server.url(),
+            "--endpoints",
+            "chat",
+            "--repeat",
+            "1",
+            "--out",
+            &out.display().to_string(),
+        ],
+        &[],
+    )
+    .await;
+    assert!(!piped.stderr.contains("waiting"), "{}", piped.stderr);
+    server.shutdown().await;
+}
