@@ -25,6 +25,23 @@ const SECRET_HEADERS: [&str; 7] = [
     "x-goog-api-key",
 ];
 
+/// The secrets among `headers`: the values of credential headers and of those named in
+/// `secret_headers`, and the credential word of each (`Bearer <token>`, `Basic <b64>`).
+pub fn secret_values(headers: &[(String, String)], secret_headers: &[String]) -> Vec<String> {
+    let mut secrets = Vec::new();
+    for (name, value) in headers {
+        let secret = SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
+            || secret_headers.iter().any(|h| h.eq_ignore_ascii_case(name));
+        if secret {
+            secrets.push(value.clone());
+            if let Some(token) = value.split_whitespace().nth(1) {
+                secrets.push(token.to_string());
+            }
+        }
+    }
+    secrets
+}
+
 /// Removes known secrets and key-shaped strings from text.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
@@ -81,17 +98,7 @@ impl Redactor {
         secret_headers: &[String],
     ) -> Self {
         let mut secrets: Vec<String> = api_key.map(str::to_string).into_iter().collect();
-        for (name, value) in headers {
-            let secret = SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
-                || secret_headers.iter().any(|h| h.eq_ignore_ascii_case(name));
-            if secret {
-                secrets.push(value.clone());
-                // `Bearer <token>`, `Basic <b64>`: the credential is the last word.
-                if let Some(token) = value.split_whitespace().nth(1) {
-                    secrets.push(token.to_string());
-                }
-            }
-        }
+        secrets.extend(secret_values(headers, secret_headers));
         let user = base.username();
         if let Some(password) = base.password() {
             secrets.push(password.to_string());

@@ -495,6 +495,23 @@ impl Client {
 
     /// Sends one request with its own body and headers, and reads the response to its end.
     pub async fn send(&self, req: &Request) -> Exchange {
+        // A secret in the request's own headers (a tenant token a scenario step sets) is known
+        // only now: this request's record is redacted with it too.
+        let secrets = crate::redact::secret_values(&req.headers, &self.settings.secret_headers);
+        if secrets.is_empty() {
+            return self.send_now(req).await;
+        }
+        let mut knowing = self.clone();
+        knowing.redactor = self.redactor.clone().with_secrets(secrets);
+        knowing.send_now(req).await
+    }
+
+    /// The secrets among `headers`, as this client's settings mark them.
+    pub fn secret_values(&self, headers: &[(String, String)]) -> Vec<String> {
+        crate::redact::secret_values(headers, &self.settings.secret_headers)
+    }
+
+    async fn send_now(&self, req: &Request) -> Exchange {
         let variant = req.variant;
         let (round, seq) = (req.round, req.seq);
         let mut headers = self.request_headers(Some(variant.endpoint));

@@ -20,6 +20,8 @@ pub(super) struct Ctx<'a> {
     pub embedding_model: String,
     pub vars: Vars,
     pub seq: u32,
+    /// Secret header values the steps' own headers expanded to so far.
+    pub secrets: Vec<String>,
 }
 
 impl Ctx<'_> {
@@ -115,10 +117,12 @@ impl Ctx<'_> {
             None => variant.endpoint.body(&model, stream),
         };
         // Scenario-wide headers are already in the client's settings; these are the step's.
-        let all = headers
+        let all: Vec<(String, String)> = headers
             .iter()
             .map(|(n, v)| (n.clone(), self.expand(v, "headers", checks)))
             .collect();
+        // Their secret values, once expanded, are redacted from the step's report too.
+        self.secrets.extend(self.client.secret_values(&all));
         self.seq += 1;
         Request {
             variant,

@@ -388,6 +388,7 @@ pub async fn run_scenario(
         model,
         vars: Vars::default(),
         seq: 0,
+        secrets: Vec::new(),
     };
     ctx.vars.captured.insert("model".into(), ctx.model.clone());
     for (i, leaf) in leaves.iter().enumerate() {
@@ -402,7 +403,10 @@ pub async fn run_scenario(
             report.skipped_steps = leaves.len() - i;
             break;
         };
-        redact_step(&mut step, client);
+        redact_step(
+            &mut step,
+            &client.redactor().clone().with_secrets(ctx.secrets.clone()),
+        );
         on_step(&step);
         let stop = step.stopped.take().or_else(|| {
             step.exchanges
@@ -426,8 +430,7 @@ pub async fn run_scenario(
 /// they are recorded; names, checks and notes can carry expanded variables (a scenario may
 /// compare a header with `${SOME_TOKEN}`), so they are cleaned here, before any reporter sees
 /// the step.
-fn redact_step(step: &mut StepReport, client: &Client) {
-    let r = client.redactor();
+fn redact_step(step: &mut StepReport, r: &crate::redact::Redactor) {
     step.name = r.text(&step.name);
     for c in &mut step.checks {
         c.name = r.text(&c.name);

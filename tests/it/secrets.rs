@@ -240,6 +240,49 @@ async fn load_reports_have_no_secret() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+const BEARER: &str = "tok-plantedbearer-9f8e7d";
+const TENANT: &str = "tenant-planted-4c3b2a";
+const PASSWORD: &str = "pw-planted-1a2b3c";
+const QUERY: &str = "q-planted-5d6e7f";
+/// A key that is not shaped like a provider's (`sk-…`): only knowing it redacts it.
+const ENV_KEY: &str = "gw-plantedenvkey-3e4f5a";
+
+/// The gateway's URL with a password and a query secret in it.
+fn planted_url(base: &str) -> String {
+    base.replace("http://", &format!("http://alice:{PASSWORD}@")) + &format!("/v1?key={QUERY}")
+}
+
+/// No planted secret, in any form a gateway echoes it, and no raw escape in any output; no
+/// raw HTML or link in a Markdown one.
+fn assert_nothing_planted(outputs: &[(String, String)]) {
+    let basic = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(format!("alice:{PASSWORD}"))
+    };
+    for (what, text) in outputs {
+        for planted in [BEARER, TENANT, PASSWORD, QUERY, ENV_KEY, basic.as_str()] {
+            assert!(!text.contains(planted), "{what} leaks {planted}:\n{text}");
+        }
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{what} carries a raw escape:\n{text}"
+        );
+        if what.ends_with("markdown") || what.ends_with("bundle") {
+            // Inside fenced blocks nothing renders; every line there starts with a header name.
+            let rendered: String = text.split("```").step_by(2).collect::<Vec<_>>().join("");
+            assert!(
+                !rendered.contains("<script") && !rendered.contains("<b>"),
+                "{what} carries raw HTML:\n{text}"
+            );
+            // An escaped bracket (`\\]`) is text; an unescaped `](` would be a link.
+            assert!(
+                !text.replace("\\]", "").contains("](javascript:"),
+                "{what} carries a link:\n{text}"
+            );
+        }
+    }
+}
+
 /// Secrets the user puts anywhere — a bearer token given with `-H` and no key in the
 /// environment, a header marked secret, the URL's password, a query value — are redacted in
 /// every form a gateway can echo them (as given, in a `Basic` header's base64), in every
@@ -247,17 +290,8 @@ async fn load_reports_have_no_secret() {
 /// escape sequence, or a Markdown report as HTML or a link.
 #[tokio::test]
 async fn every_planted_secret_stays_out_and_hostile_text_stays_inert() {
-    const BEARER: &str = "tok-plantedbearer-9f8e7d";
-    const TENANT: &str = "tenant-planted-4c3b2a";
-    const PASSWORD: &str = "pw-planted-1a2b3c";
-    const QUERY: &str = "q-planted-5d6e7f";
     let base = faulty_server(Fault::EchoEverything).await;
-    let url =
-        base.replace("http://", &format!("http://alice:{PASSWORD}@")) + &format!("/v1?key={QUERY}");
-    let basic = {
-        use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD.encode(format!("alice:{PASSWORD}"))
-    };
+    let url = planted_url(&base);
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("ratecheck-planted-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -280,10 +314,10 @@ async fn every_planted_secret_stays_out_and_hostile_text_stays_inert() {
         let mut args = vec!["probe", url.as_str(), "--format", format, "-o", &file_arg];
         args.extend(common);
         let run = ratecheck(&args, &[]).await;
-        outputs.push((format!("probe {format} stdout"), run.stdout));
-        outputs.push((format!("probe {format} stderr"), run.stderr));
+        outputs.push((format!("probe stdout, {format}"), run.stdout));
+        outputs.push((format!("probe stderr ({format})"), run.stderr));
         outputs.push((
-            format!("probe {format} file"),
+            format!("probe -o, {format}"),
             std::fs::read_to_string(&file).unwrap_or_default(),
         ));
     }
@@ -305,28 +339,7 @@ async fn every_planted_secret_stays_out_and_hostile_text_stays_inert() {
     let md = std::fs::read_to_string(&bundle).unwrap_or_default();
     assert!(md.contains("## Probe"), "no bundle written: {md}");
     outputs.push(("triage bundle".into(), md));
-    for (what, text) in &outputs {
-        for planted in [BEARER, TENANT, PASSWORD, QUERY, basic.as_str()] {
-            assert!(!text.contains(planted), "{what} leaks {planted}:\n{text}");
-        }
-        assert!(
-            !text.contains('\u{1b}') && !text.contains('\u{7}'),
-            "{what} carries a raw escape:\n{text}"
-        );
-        if what.contains("markdown") || what.contains("bundle") {
-            // Inside fenced blocks nothing renders; every line there starts with a header name.
-            let rendered: String = text.split("```").step_by(2).collect::<Vec<_>>().join("");
-            assert!(
-                !rendered.contains("<script") && !rendered.contains("<b>"),
-                "{what} carries raw HTML:\n{text}"
-            );
-            // An escaped bracket (`\\]`) is text; an unescaped `](` would be a link.
-            assert!(
-                !text.replace("\\]", "").contains("](javascript:"),
-                "{what} carries a link:\n{text}"
-            );
-        }
-    }
+    assert_nothing_planted(&outputs);
     // The user is told that credentials on the command line are not private.
     assert!(
         outputs[1]
@@ -341,5 +354,96 @@ async fn every_planted_secret_stays_out_and_hostile_text_stays_inert() {
         json.contains("[redacted]") && json.contains("\\\\x1b"),
         "{json}"
     );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The same secrets through `run` and `load`, in every format and report file they write: a
+/// key from a named variable (not shaped like a provider key), a bearer token and a header marked
+/// secret given with `-H`, a scenario header that expands a secret variable, the URL's password
+/// and a query value, against a gateway that echoes every request header and line back.
+#[tokio::test]
+async fn every_planted_secret_stays_out_of_run_and_load() {
+    let base = faulty_server(Fault::EchoEverything).await;
+    let url = planted_url(&base);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ratecheck-planted-run-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("planted.yaml");
+    std::fs::write(
+        &scenario,
+        "name: planted\ntarget: http://127.0.0.1:1\nsteps:\n  - probe: {endpoints: [chat]}\n  - request:\n      stream: true\n      headers: {x-tenant: \"${PLANTED_TENANT}\"}\n      expect:\n        headers:\n          x-echo-x-tenant: {equals: \"${PLANTED_TENANT}x\"}\n",
+    )
+    .unwrap();
+    let scenario = scenario.display().to_string();
+    let auth = format!("Authorization: Bearer {BEARER}");
+    let env = [("PLANTED_KEY", ENV_KEY), ("PLANTED_TENANT", TENANT)];
+    let common = [
+        "--model",
+        "m",
+        "--api-key-env",
+        "PLANTED_KEY",
+        "-H",
+        &auth,
+        "--secret-header",
+        "x-tenant",
+    ];
+    let file = |name: &str| dir.join(name).display().to_string();
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    for format in ["table", "json", "markdown"] {
+        let reports = [
+            file("r.xml"),
+            file("r.json"),
+            file("r.md"),
+            file("base.json"),
+        ];
+        let mut args = vec!["run", scenario.as_str(), "--target", url.as_str()];
+        args.extend(["--format", format, "--report-junit", &reports[0]]);
+        args.extend([
+            "--report-json",
+            &reports[1],
+            "--report-markdown",
+            &reports[2],
+        ]);
+        args.extend(["--save-baseline", &reports[3]]);
+        args.extend(common);
+        let run = ratecheck(&args, &env).await;
+        assert!(
+            run.code <= 1,
+            "run {format}: {}\n{}",
+            run.stdout,
+            run.stderr
+        );
+        outputs.push((format!("run {format} stdout"), run.stdout));
+        outputs.push((format!("run {format} stderr"), run.stderr));
+        for (name, path) in ["junit", "json", "markdown", "baseline"]
+            .iter()
+            .zip(&reports)
+        {
+            let text = std::fs::read_to_string(path).unwrap();
+            outputs.push((format!("run {format} --report {name}"), text));
+        }
+        let out = file(&format!("load.{format}"));
+        let html = file("load.html");
+        let mut args = vec!["load", url.as_str(), "--requests", "6", "-c", "2"];
+        args.extend(["--stream-fraction", "0.5", "--format", format, "-o", &out]);
+        args.extend(["--report-html", &html]);
+        args.extend(common);
+        let load = ratecheck(&args, &env).await;
+        outputs.push((format!("load {format} stdout"), load.stdout));
+        outputs.push((format!("load {format} stderr"), load.stderr));
+        outputs.push((
+            format!("load {format} -o"),
+            std::fs::read_to_string(&out).unwrap(),
+        ));
+        outputs.push(("load html".into(), std::fs::read_to_string(&html).unwrap()));
+    }
+    // The echoes were seen (the request step's comparison failed on a redacted value).
+    let json = &outputs
+        .iter()
+        .find(|(w, _)| w == "run json stdout")
+        .unwrap()
+        .1;
+    assert!(json.contains("[redacted]"), "{json}");
+    assert_nothing_planted(&outputs);
     std::fs::remove_dir_all(&dir).ok();
 }
