@@ -11,10 +11,13 @@
 
 use std::borrow::Cow;
 
+use super::parse::{
+    count, go_or_seconds, ietf, known, list_first_count, malformed, numeric_reset, retry_after,
+    rfc3339,
+};
 use super::values::parse_retry_after_ms;
 use super::{
-    Family, LITELLM_KEY_RPM_LIMIT, LITELLM_KEY_TPM_LIMIT, Parsed, Role, count, go_or_seconds, ietf,
-    known, list_first_count, malformed, numeric_reset, retry_after, rfc3339, split_descriptor_name,
+    Family, LITELLM_KEY_RPM_LIMIT, LITELLM_KEY_TPM_LIMIT, Parsed, Role, split_descriptor_name,
 };
 
 /// What a header means, before it is named: family, role, scope, unit, window and value.
@@ -57,7 +60,7 @@ type Reader = fn(&str, &str) -> Option<Meaning>;
 /// The dialects, tried in order: the first whose reader knows the name wins. Passthrough comes
 /// first (it wraps every other dialect); LiteLLM's descriptors, window-named counters and
 /// flags before the bare `x-ratelimit-*` names they share a prefix with; the catch-all last.
-pub(super) const READERS: [Reader; 12] = [
+const READERS: [Reader; 12] = [
     read_provider,
     read_descriptor,
     read_flag,
@@ -72,11 +75,16 @@ pub(super) const READERS: [Reader; 12] = [
     read_unknown,
 ];
 
+/// What the first dialect that knows `name` (lowercase) makes of it.
+pub(super) fn meaning(name: &str, value: &str) -> Option<Meaning> {
+    READERS.iter().find_map(|read| read(name, value))
+}
+
 /// `llm_provider-*`: the upstream's headers passed through by LiteLLM. Shown apart and never
 /// counted as the gateway's own; still parsed for display.
 fn read_provider(n: &str, value: &str) -> Option<Meaning> {
     let inner = n.strip_prefix("llm_provider-")?;
-    let parsed = super::classify(inner, value).map_or(Parsed::Text, |h| h.parsed);
+    let parsed = meaning(inner, value).map_or(Parsed::Text, |m| m.parsed);
     Some(Meaning::new(
         Family::Provider,
         Role::Info,

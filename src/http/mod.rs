@@ -4,208 +4,34 @@
 //! the stream's events and end) and every failure is classified, because the probe decides
 //! exit codes from these values and reporters only print them.
 //!
-//! `body` reads what follows the response head (JSON, or an SSE stream event by event); `base`
-//! holds URL normalisation and the small formatting helpers the rest of the crate shares.
+//! `exchange` holds that data; `capture` turns a response head into it and `body` reads what
+//! follows (JSON, or an SSE stream event by event); `lane` is the load workers' direct
+//! connection; `proxy` reads the environment's proxy; `base` holds URL normalisation and the small
+//! formatting helpers the rest of the crate shares.
 
 mod base;
 mod body;
 mod capture;
+mod exchange;
 mod lane;
 pub mod proxy;
 pub mod sse;
 
 pub use base::{ms, normalize_base, show_duration};
+pub use exchange::{
+    Exchange, Request, Shape, StreamInfo, TIMELINE_EVENTS, TimelineEvent, no_headers,
+};
 pub use lane::Lane;
 
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::endpoint::{Endpoint, Mode, Variant};
-use crate::headers::RateHeader;
 use crate::redact::Redactor;
 use crate::verdict::{Abort, Failure, FailureKind};
 use base::root_cause;
-
-/// How a response body was shaped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Shape {
-    /// An OpenAI-style JSON object (`"object": "chat.completion"`, `"list"`, `"response"`, …).
-    JsonObject,
-    /// JSON without an OpenAI `object` field (e.g. an Anthropic message), or JSON where a stream
-    /// was asked for: LiteLLM's "plain dict" responses.
-    PlainDict,
-    /// A `text/event-stream` body.
-    Sse,
-    /// An error status (other than 404/405).
-    Error,
-    /// 404 or 405: the target does not offer this endpoint.
-    NotOffered,
-    /// A success status whose body is neither JSON nor SSE.
-    Invalid,
-    /// No response at all (connect failure or timeout before headers).
-    None,
-}
-
-impl Shape {
-    /// Human label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Shape::JsonObject => "JSON object",
-            Shape::PlainDict => "plain dict",
-            Shape::Sse => "SSE stream",
-            Shape::Error => "error",
-            Shape::NotOffered => "not offered",
-            Shape::Invalid => "invalid body",
-            Shape::None => "no response",
-        }
-    }
-
-    /// A successful response whose headers take part in the comparison.
-    pub fn is_success(self) -> bool {
-        matches!(self, Shape::JsonObject | Shape::PlainDict | Shape::Sse)
-    }
-}
-
-/// The failure of a request whose response head did not come back in time.
-pub fn no_headers(variant: Variant, timeout: Duration) -> Failure {
-    Failure {
-        kind: FailureKind::Timeout,
-        message: format!(
-            "no response headers from `POST {}` within {}",
-            variant.endpoint.path(),
-            show_duration(timeout)
-        ),
-    }
-}
-
-/// What a stream carried.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct StreamInfo {
-    /// Events dispatched (comments and keep-alives excluded).
-    pub events: u32,
-    /// The terminal marker seen: `[DONE]`, `message_stop`, `response.completed`, …
-    pub end: Option<String>,
-    /// Whether a usage report arrived in the stream.
-    pub usage: bool,
-    /// The first in-stream error event, if any.
-    pub error_event: Option<String>,
-    /// When each of the first events arrived, for the stream timeline in triage reports.
-    pub timeline: Vec<TimelineEvent>,
-}
-
-/// Most events kept in a stream's timeline: enough to see its pace, bounded for long streams.
-pub const TIMELINE_EVENTS: usize = 32;
-
-/// One SSE event in a stream's timeline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TimelineEvent {
-    /// Milliseconds from send.
-    pub at_ms: f64,
-    /// The event name (`message` when the stream names none).
-    pub event: String,
-    /// Bytes of `data`.
-    pub bytes: usize,
-}
-
-/// One request and everything its response told.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Exchange {
-    /// Endpoint and mode asked for.
-    pub variant: Variant,
-    /// Round (from 1) with `--repeat`.
-    pub round: u32,
-    /// Position in send order (from 1), across rounds.
-    pub seq: u32,
-    /// HTTP status, if a response arrived.
-    pub status: Option<u16>,
-    /// How the body was shaped.
-    pub shape: Shape,
-    /// The response `content-type`.
-    pub content_type: Option<String>,
-    /// Every response header, lowercased and redacted, in arrival order.
-    pub headers: Vec<(String, String)>,
-    /// The recognised rate-limit headers, parsed in their dialect.
-    pub rate_headers: Vec<RateHeader>,
-    /// Milliseconds from send to response headers.
-    pub time_to_headers_ms: Option<f64>,
-    /// Milliseconds from send to the first SSE event.
-    pub time_to_first_event_ms: Option<f64>,
-    /// Milliseconds from send to the end of the body.
-    pub total_ms: f64,
-    /// For SSE bodies: what the stream carried.
-    pub stream: Option<StreamInfo>,
-    /// A short, redacted excerpt of an error body.
-    pub error_excerpt: Option<String>,
-    /// For error statuses whose body is a JSON error object: its `type` (or `code`, or
-    /// `error` when it names none). `None`: the error body is not a JSON error object.
-    pub error_type: Option<String>,
-    /// Why the exchange did not complete normally, if it did not.
-    pub failure: Option<Failure>,
-}
-
-impl Exchange {
-    /// An exchange with nothing received yet.
-    pub fn empty(variant: Variant, round: u32, seq: u32) -> Self {
-        Exchange {
-            variant,
-            round,
-            seq,
-            status: None,
-            shape: Shape::None,
-            content_type: None,
-            headers: Vec::new(),
-            rate_headers: Vec::new(),
-            time_to_headers_ms: None,
-            time_to_first_event_ms: None,
-            total_ms: 0.0,
-            stream: None,
-            error_excerpt: None,
-            error_type: None,
-            failure: None,
-        }
-    }
-
-    /// The rate-limit header with this name, if present.
-    pub fn rate_header(&self, name: &str) -> Option<&RateHeader> {
-        self.rate_headers.iter().find(|h| h.name == name)
-    }
-
-    /// The value of a response header.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-#[cfg(test)]
-impl Exchange {
-    /// A finished exchange with this status, shape and response headers (classified as the
-    /// client would), for tests of what is computed from exchanges.
-    pub(crate) fn recorded(
-        variant: Variant,
-        status: u16,
-        shape: Shape,
-        headers: &[(&str, &str)],
-    ) -> Self {
-        Exchange {
-            status: Some(status),
-            shape,
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
-            rate_headers: crate::headers::classify_all(headers.iter().copied(), &[]),
-            total_ms: 1.0,
-            ..Exchange::empty(variant, 1, 1)
-        }
-    }
-}
 
 /// Redirects are not followed by default: following one would resend the key and the body to
 /// wherever the gateway points, and 301/302 turn a POST into a GET. With `follow`, only a 307 or
@@ -649,23 +475,6 @@ fn join(base: &reqwest::Url, path: &str) -> reqwest::Url {
     let base_path = u.path().trim_end_matches('/').to_string();
     u.set_path(&format!("{base_path}{path}"));
     u
-}
-
-/// One request to send: the endpoint and shape asked for, the body, and extra headers.
-#[derive(Debug, Clone)]
-pub struct Request {
-    /// Endpoint and mode; the mode decides how the response is read.
-    pub variant: Variant,
-    /// The JSON body, sent as is.
-    pub body: Value,
-    /// Extra headers on top of the client's.
-    pub headers: Vec<(String, String)>,
-    /// `body` already serialised, when the sender reuses one body for many requests.
-    pub raw_body: Option<bytes::Bytes>,
-    /// Round (from 1), for reports.
-    pub round: u32,
-    /// Position in send order (from 1), for reports.
-    pub seq: u32,
 }
 
 /// Marks a header value so that debug output and HTTP/2 tables never show it.

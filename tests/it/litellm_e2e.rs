@@ -132,7 +132,7 @@ pub(crate) async fn start_proxy_with(
         .process_group(0)
         .spawn()
         .expect("start litellm");
-    let proxy = Proxy {
+    let mut proxy = Proxy {
         child,
         url: format!("http://127.0.0.1:{port}"),
         log,
@@ -140,6 +140,14 @@ pub(crate) async fn start_proxy_with(
     let health = format!("{}/health/liveliness", proxy.url);
     let deadline = Instant::now() + Duration::from_mins(2);
     loop {
+        // Healthy means this process answers: one that exited (a port taken after all, a crash
+        // at boot) is reported with its status, never mistaken for whatever else answers there.
+        if let Ok(Some(status)) = proxy.child.try_wait() {
+            panic!(
+                "LiteLLM on port {port} exited at boot ({status}); its log:\n{}",
+                std::fs::read_to_string(&proxy.log).unwrap_or_default()
+            );
+        }
         if let Ok(r) = reqwest::get(&health).await
             && r.status().is_success()
         {
@@ -163,14 +171,9 @@ async fn released_and_fixed(bin: &PathBuf) -> (Proxy, Proxy) {
     )
 }
 
-/// Two distinct free loopback ports: both listeners are held until both ports are known.
+/// Two free loopback ports, distinct from every other port this test process handed out.
 pub(crate) fn two_free_ports() -> (u16, u16) {
-    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    (
-        a.local_addr().unwrap().port(),
-        b.local_addr().unwrap().port(),
-    )
+    (crate::support::free_port(), crate::support::free_port())
 }
 
 pub(crate) fn rand_u128() -> u128 {

@@ -4,7 +4,6 @@
 //! chunked stream mid-way or send garbage exactly as a broken gateway would.
 
 use std::process::{Command, Output};
-use tokio::net::TcpListener;
 
 /// The result of one run of the binary.
 pub struct Run {
@@ -69,8 +68,28 @@ pub async fn faulty_server_to(fault: Fault, away: u16) -> String {
 
 /// A loopback port with nothing listening on it.
 pub async fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    l.local_addr().unwrap().port()
+    free_port()
+}
+
+/// A free loopback port, never handed out twice in this test process: servers that tests start
+/// side by side (three LiteLLM releases at once, tinyproxy) cannot be given one port, where
+/// the second would fail to bind while its health check passed against the first.
+pub fn free_port() -> u16 {
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a loopback port")
+            .port();
+        let fresh = GIVEN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(port);
+        if fresh {
+            return port;
+        }
+    }
 }
 
 /// Asserts that `value` validates against the JSON Schema text `schema` (one of `docs/`).

@@ -1,0 +1,208 @@
+//! What one request is and what became of it: [`Request`] in, [`Exchange`] out — status, every
+//! header, the body's [`Shape`], the stream's events and end, timings and the failure if any.
+//! Plain data: the probe and load judge it, reporters print it.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::base::show_duration;
+use crate::endpoint::Variant;
+use crate::headers::RateHeader;
+use crate::verdict::{Failure, FailureKind};
+
+/// How a response body was shaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shape {
+    /// An OpenAI-style JSON object (`"object": "chat.completion"`, `"list"`, `"response"`, …).
+    JsonObject,
+    /// JSON without an OpenAI `object` field (e.g. an Anthropic message), or JSON where a stream
+    /// was asked for: LiteLLM's "plain dict" responses.
+    PlainDict,
+    /// A `text/event-stream` body.
+    Sse,
+    /// An error status (other than 404/405).
+    Error,
+    /// 404 or 405: the target does not offer this endpoint.
+    NotOffered,
+    /// A success status whose body is neither JSON nor SSE.
+    Invalid,
+    /// No response at all (connect failure or timeout before headers).
+    None,
+}
+
+impl Shape {
+    /// Human label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Shape::JsonObject => "JSON object",
+            Shape::PlainDict => "plain dict",
+            Shape::Sse => "SSE stream",
+            Shape::Error => "error",
+            Shape::NotOffered => "not offered",
+            Shape::Invalid => "invalid body",
+            Shape::None => "no response",
+        }
+    }
+
+    /// A successful response whose headers take part in the comparison.
+    pub fn is_success(self) -> bool {
+        matches!(self, Shape::JsonObject | Shape::PlainDict | Shape::Sse)
+    }
+}
+
+/// The failure of a request whose response head did not come back in time.
+pub fn no_headers(variant: Variant, timeout: Duration) -> Failure {
+    Failure {
+        kind: FailureKind::Timeout,
+        message: format!(
+            "no response headers from `POST {}` within {}",
+            variant.endpoint.path(),
+            show_duration(timeout)
+        ),
+    }
+}
+
+/// What a stream carried.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StreamInfo {
+    /// Events dispatched (comments and keep-alives excluded).
+    pub events: u32,
+    /// The terminal marker seen: `[DONE]`, `message_stop`, `response.completed`, …
+    pub end: Option<String>,
+    /// Whether a usage report arrived in the stream.
+    pub usage: bool,
+    /// The first in-stream error event, if any.
+    pub error_event: Option<String>,
+    /// When each of the first events arrived, for the stream timeline in triage reports.
+    pub timeline: Vec<TimelineEvent>,
+}
+
+/// Most events kept in a stream's timeline: enough to see its pace, bounded for long streams.
+pub const TIMELINE_EVENTS: usize = 32;
+
+/// One SSE event in a stream's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineEvent {
+    /// Milliseconds from send.
+    pub at_ms: f64,
+    /// The event name (`message` when the stream names none).
+    pub event: String,
+    /// Bytes of `data`.
+    pub bytes: usize,
+}
+
+/// One request and everything its response told.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Exchange {
+    /// Endpoint and mode asked for.
+    pub variant: Variant,
+    /// Round (from 1) with `--repeat`.
+    pub round: u32,
+    /// Position in send order (from 1), across rounds.
+    pub seq: u32,
+    /// HTTP status, if a response arrived.
+    pub status: Option<u16>,
+    /// How the body was shaped.
+    pub shape: Shape,
+    /// The response `content-type`.
+    pub content_type: Option<String>,
+    /// Every response header, lowercased and redacted, in arrival order.
+    pub headers: Vec<(String, String)>,
+    /// The recognised rate-limit headers, parsed in their dialect.
+    pub rate_headers: Vec<RateHeader>,
+    /// Milliseconds from send to response headers.
+    pub time_to_headers_ms: Option<f64>,
+    /// Milliseconds from send to the first SSE event.
+    pub time_to_first_event_ms: Option<f64>,
+    /// Milliseconds from send to the end of the body.
+    pub total_ms: f64,
+    /// For SSE bodies: what the stream carried.
+    pub stream: Option<StreamInfo>,
+    /// A short, redacted excerpt of an error body.
+    pub error_excerpt: Option<String>,
+    /// For error statuses whose body is a JSON error object: its `type` (or `code`, or
+    /// `error` when it names none). `None`: the error body is not a JSON error object.
+    pub error_type: Option<String>,
+    /// Why the exchange did not complete normally, if it did not.
+    pub failure: Option<Failure>,
+}
+
+impl Exchange {
+    /// An exchange with nothing received yet.
+    pub fn empty(variant: Variant, round: u32, seq: u32) -> Self {
+        Exchange {
+            variant,
+            round,
+            seq,
+            status: None,
+            shape: Shape::None,
+            content_type: None,
+            headers: Vec::new(),
+            rate_headers: Vec::new(),
+            time_to_headers_ms: None,
+            time_to_first_event_ms: None,
+            total_ms: 0.0,
+            stream: None,
+            error_excerpt: None,
+            error_type: None,
+            failure: None,
+        }
+    }
+
+    /// The rate-limit header with this name, if present.
+    pub fn rate_header(&self, name: &str) -> Option<&RateHeader> {
+        self.rate_headers.iter().find(|h| h.name == name)
+    }
+
+    /// The value of a response header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[cfg(test)]
+impl Exchange {
+    /// A finished exchange with this status, shape and response headers (classified as the
+    /// client would), for tests of what is computed from exchanges.
+    pub(crate) fn recorded(
+        variant: Variant,
+        status: u16,
+        shape: Shape,
+        headers: &[(&str, &str)],
+    ) -> Self {
+        Exchange {
+            status: Some(status),
+            shape,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            rate_headers: crate::headers::classify_all(headers.iter().copied(), &[]),
+            total_ms: 1.0,
+            ..Exchange::empty(variant, 1, 1)
+        }
+    }
+}
+
+/// One request to send: the endpoint and shape asked for, the body, and extra headers.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Endpoint and mode; the mode decides how the response is read.
+    pub variant: Variant,
+    /// The JSON body, sent as is.
+    pub body: Value,
+    /// Extra headers on top of the client's.
+    pub headers: Vec<(String, String)>,
+    /// `body` already serialised, when the sender reuses one body for many requests.
+    pub raw_body: Option<bytes::Bytes>,
+    /// Round (from 1), for reports.
+    pub round: u32,
+    /// Position in send order (from 1), for reports.
+    pub seq: u32,
+}

@@ -1,0 +1,282 @@
+//! The verdict vocabulary every command speaks: failures, findings, aborts and exits.
+//!
+//! Engines (`probe`, `run`, `load`, `triage`) describe what happened with these types; the exit
+//! code is decided from them by [`decide`] alone, and each [`FindingKind`] carries its stable name,
+//! the class of expectation it breaks and its likely cause in one exhaustive table
+//! ([`FindingKind::info`]), so a new kind is a variant, its check and its text — the compiler
+//! points at anything else.
+//!
+//! This module depends on nothing else in the crate.
+
+mod finding;
+
+pub use finding::{Finding, FindingClass, FindingKind, KindInfo, Level, by_level};
+
+use serde::Serialize;
+
+/// How a run ended. The numeric codes are stable and documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Exit {
+    /// 0: every check passed.
+    Ok,
+    /// 1: findings: headers missing, malformed or inconsistent; a failed expectation.
+    Findings,
+    /// 2: usage or input error: bad flags, bad URL, unreadable file, no model to use.
+    Usage,
+    /// 3: target unreachable.
+    Unreachable,
+    /// 3 as well: the target answered 401 or 403: authentication failed.
+    AuthFailed,
+    /// 4: the target accepted the connection but did not answer in time.
+    Timeout,
+    /// 5: the target answered with a broken response: a stream cut mid-way, a garbage body.
+    Protocol,
+    /// 5 as well: every answer was a server error (5xx), so nothing could be checked.
+    ServerError,
+}
+
+impl Exit {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Ok => 0,
+            Exit::Findings => 1,
+            Exit::Usage => 2,
+            Exit::Unreachable | Exit::AuthFailed => 3,
+            Exit::Timeout => 4,
+            Exit::Protocol | Exit::ServerError => 5,
+        }
+    }
+
+    /// A stable one-word name, used in JSON reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Exit::Ok => "ok",
+            Exit::Findings => "findings",
+            Exit::Usage => "usage",
+            Exit::Unreachable => "unreachable",
+            Exit::AuthFailed => "auth_failed",
+            Exit::Timeout => "timeout",
+            Exit::Protocol => "protocol",
+            Exit::ServerError => "server_error",
+        }
+    }
+
+    /// The more severe of two exits: a run that could not start outranks one that could not
+    /// finish, which outranks one that finished and found things.
+    #[must_use]
+    pub fn worst(self, other: Exit) -> Exit {
+        let rank = |e: Exit| match e {
+            Exit::Ok => 0,
+            Exit::Findings => 1,
+            Exit::Protocol | Exit::ServerError => 2,
+            Exit::Timeout => 3,
+            Exit::Unreachable | Exit::AuthFailed => 4,
+            Exit::Usage => 5,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// The one place an exit is decided: the worst of what stopped or spoiled the run, and
+/// [`Exit::Findings`] when anything was found or an expectation failed.
+pub fn decide(faults: impl IntoIterator<Item = Exit>, found: bool) -> Exit {
+    let start = if found { Exit::Findings } else { Exit::Ok };
+    faults.into_iter().fold(start, Exit::worst)
+}
+
+/// The verdict as a code and a word, as reports carry it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    /// Process exit code (see the README's exit-code table).
+    pub exit_code: u8,
+    /// `ok`, `findings`, `usage`, `unreachable`, `timeout` or `protocol`.
+    pub status: &'static str,
+}
+
+impl From<Exit> for Outcome {
+    fn from(exit: Exit) -> Self {
+        Outcome {
+            exit_code: exit.code(),
+            status: exit.name(),
+        }
+    }
+}
+
+/// Why an exchange did not complete normally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// No TCP/TLS connection.
+    Connect,
+    /// The target accepted the connection but sent no headers in time, or a stream stalled.
+    Timeout,
+    /// The stream or body ended early or broke mid-way.
+    StreamCut,
+    /// The body is not what the content type promises.
+    BadBody,
+    /// 401 or 403.
+    Auth,
+    /// Every answer was a 5xx: the gateway or its upstream is failing.
+    ServerError,
+}
+
+impl FailureKind {
+    /// The exit a failure of this class maps to.
+    pub fn exit(self) -> Exit {
+        match self {
+            FailureKind::Connect => Exit::Unreachable,
+            FailureKind::Auth => Exit::AuthFailed,
+            FailureKind::Timeout => Exit::Timeout,
+            FailureKind::StreamCut | FailureKind::BadBody => Exit::Protocol,
+            FailureKind::ServerError => Exit::ServerError,
+        }
+    }
+
+    /// Whether going on after this failure cannot help: the next request would meet the same
+    /// refused connection, refused key or hanging target.
+    pub fn stops_run(self) -> bool {
+        matches!(
+            self,
+            FailureKind::Connect | FailureKind::Auth | FailureKind::Timeout
+        )
+    }
+
+    /// What the user can do about a failure of this class at `target`.
+    pub fn hint(self, target: &str) -> String {
+        match self {
+            FailureKind::Connect => format!(
+                "is the gateway running at {target}? Check the host, the port and http vs https"
+            ),
+            FailureKind::Auth => "the gateway refused the key: set it in `RATECHECK_API_KEY` (or `LITELLM_API_KEY`, `OPENAI_API_KEY`), or name its variable with `--api-key-env VAR`".into(),
+            FailureKind::Timeout => {
+                "the target accepted the connection but did not answer; raise `--timeout` or check the gateway's upstream".into()
+            }
+            FailureKind::StreamCut | FailureKind::BadBody => {
+                "the target is not speaking the OpenAI-compatible API at this URL".into()
+            }
+            FailureKind::ServerError => "the gateway or its upstream is failing, so no header could be checked: see its logs, and try again when it answers 2xx (a 503 with `retry-after` asks for exactly that)".into(),
+        }
+    }
+}
+
+/// A failure with its one-line description.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failure {
+    /// The class, which decides the exit code.
+    pub kind: FailureKind,
+    /// What happened, in one line.
+    pub message: String,
+}
+
+/// Why a run stopped before sending everything.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Abort {
+    /// The failure that stopped it.
+    #[serde(flatten)]
+    pub failure: Failure,
+    /// What the user can do about it.
+    pub hint: String,
+    /// The exit it maps to: the failure's, or [`Exit::Usage`] when the user must say more.
+    #[serde(skip)]
+    pub exit: Exit,
+}
+
+impl Abort {
+    /// A run stopped by `failure` at `target`, with the hint for its class.
+    pub fn new(failure: Failure, target: &str) -> Self {
+        Abort {
+            hint: failure.kind.hint(target),
+            exit: failure.kind.exit(),
+            failure,
+        }
+    }
+
+    /// A run that cannot start until the user names what it could not find (a model).
+    pub fn needs_input(message: String, hint: &str) -> Self {
+        Abort {
+            failure: Failure {
+                kind: FailureKind::BadBody,
+                message,
+            },
+            hint: hint.to_string(),
+            exit: Exit::Usage,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable_and_ordered() {
+        let all = [
+            Exit::Ok,
+            Exit::Findings,
+            Exit::Usage,
+            Exit::Unreachable,
+            Exit::Timeout,
+            Exit::Protocol,
+        ];
+        for (i, e) in all.iter().enumerate() {
+            assert_eq!(usize::from(e.code()), i);
+        }
+        assert_eq!(Exit::AuthFailed.code(), 3);
+        assert_eq!(Exit::Findings.worst(Exit::Protocol), Exit::Protocol);
+        assert_eq!(Exit::Unreachable.worst(Exit::Findings), Exit::Unreachable);
+        assert_eq!(decide([], false), Exit::Ok);
+        assert_eq!(decide([], true), Exit::Findings);
+        assert_eq!(decide([Exit::Timeout, Exit::Protocol], true), Exit::Timeout);
+    }
+
+    /// Every schema that names finding kinds names exactly these.
+    #[test]
+    fn schemas_list_every_kind() {
+        let kinds: std::collections::BTreeSet<&str> = FindingKind::all()
+            .into_iter()
+            .map(FindingKind::name)
+            .collect();
+        assert_eq!(
+            kinds.len(),
+            FindingKind::all().len(),
+            "a kind is listed twice"
+        );
+        for schema in ["probe", "run", "load"] {
+            let path = format!(
+                "{}/docs/{schema}-report.schema.json",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let text = std::fs::read_to_string(&path).unwrap();
+            let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let mut enums = Vec::new();
+            collect_kind_enums(&json, &mut enums);
+            for e in enums {
+                assert_eq!(e, kinds, "{path}");
+            }
+        }
+    }
+
+    fn collect_kind_enums<'a>(
+        v: &'a serde_json::Value,
+        out: &mut Vec<std::collections::BTreeSet<&'a str>>,
+    ) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(serde_json::Value::Array(items)) = m.get("enum")
+                    && items.iter().any(|i| i == "missing_on_shape")
+                {
+                    out.push(items.iter().filter_map(|i| i.as_str()).collect());
+                }
+                m.values().for_each(|x| collect_kind_enums(x, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| collect_kind_enums(x, out)),
+            _ => {}
+        }
+    }
+}
