@@ -142,4 +142,36 @@ fn main() {
         println!("  raw read of the same bytes: {r:.1} ms");
         println!("  ratio (median of pairs): {:.2}x", median(ratios));
     });
+    parser_alone(runs, events);
+}
+
+/// The event parser alone, on the same stream held in memory and fed in 16 KiB reads: its cost
+/// per event without the socket and HTTP layers, whose system time dominates (and varies) above.
+fn parser_alone(runs: usize, events: usize) {
+    let mut sse = Vec::new();
+    for i in 0..events {
+        sse.extend_from_slice(format!(
+            "data: {{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"token {i} \"}},\"finish_reason\":null}}],\"usage\":null}}\n\n"
+        ).as_bytes());
+    }
+    let mut per_event = Vec::new();
+    for _ in 0..runs.max(3) {
+        let t = Instant::now();
+        let mut parser = ratecheck::http::sse::Parser::default();
+        let mut out = Vec::new();
+        let mut n = 0usize;
+        for chunk in sse.chunks(16 << 10) {
+            parser.push(chunk, &mut out).unwrap();
+            n += out.len();
+            out.clear();
+        }
+        assert_eq!(n, events);
+        per_event.push(t.elapsed().as_secs_f64() * 1e9 / events as f64);
+    }
+    println!(
+        "  event parser alone, from memory: {:.0} ns per event ({} bytes each, median of {})",
+        median(per_event),
+        sse.len() / events,
+        runs.max(3)
+    );
 }

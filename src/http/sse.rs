@@ -61,7 +61,7 @@ impl Parser {
                     continue;
                 }
             }
-            let Some(at) = rest.iter().position(|b| *b == b'\n' || *b == b'\r') else {
+            let Some(at) = memchr::memchr2(b'\n', b'\r', rest) else {
                 if self.line.len() + rest.len() > MAX_LINE {
                     return Err(SseError::LineTooLong);
                 }
@@ -112,6 +112,10 @@ impl Parser {
             b"data" => {
                 if self.has_data {
                     self.data.push('\n');
+                } else {
+                    // The last event's buffer left with it: one allocation of the right size
+                    // instead of a string grown from nothing, on every event.
+                    self.data.reserve_exact(value.len());
                 }
                 self.data.push_str(&value);
                 self.has_data = true;
