@@ -195,12 +195,18 @@ impl Lane {
                 return ex;
             }
             Ok(Err(e)) => {
+                let cause = root_cause(&e);
+                // As the general client says: a TLS port that gets plain HTTP often resets.
+                let advice = if cause.contains("reset") {
+                    " (if the port speaks TLS, use https://)"
+                } else {
+                    ""
+                };
                 ex.failure = Some(Failure {
                     kind: FailureKind::StreamCut,
                     message: self.client.redactor().text(&format!(
-                        "the connection to {} failed: {}",
-                        self.addr,
-                        root_cause(&e)
+                        "the connection to {} failed: {cause}{advice}",
+                        self.addr
                     )),
                 });
                 ex.total_ms = ms(start.elapsed());

@@ -57,6 +57,8 @@ pub(crate) struct Collector {
     errors: BTreeMap<ErrorClass, u64>,
     hints: BTreeMap<HintSource, u64>,
     clamped: u64,
+    /// The first failure message of each class that fails in transport.
+    first_errors: BTreeMap<ErrorClass, String>,
     /// Set when dispatching ended early because the target was down: the streak, and the
     /// last failure's message.
     target_down: Option<(usize, String)>,
@@ -114,6 +116,7 @@ impl Collector {
             hints: BTreeMap::new(),
             clamped: 0,
             target_down: None,
+            first_errors: BTreeMap::new(),
             shapes: BTreeMap::new(),
             timeline: Vec::new(),
             samples: Vec::new(),
@@ -293,6 +296,11 @@ impl Collector {
             }
             Some(c) => {
                 *self.errors.entry(c).or_default() += 1;
+                if let Some(f) = &ex.failure {
+                    self.first_errors
+                        .entry(c)
+                        .or_insert_with(|| f.message.clone());
+                }
                 if matches!(
                     c,
                     ErrorClass::GatewayThrottle | ErrorClass::UpstreamThrottle
@@ -395,6 +403,7 @@ impl Collector {
                 curve: self.from_intended.curve(),
             },
             errors: self.errors,
+            first_errors: self.first_errors,
             hints: self.hints,
             clamped_hints: self.clamped,
             shapes,

@@ -170,6 +170,9 @@ pub struct LoadReport {
     pub latency: Latencies,
     /// Failed attempts by class.
     pub errors: BTreeMap<ErrorClass, u64>,
+    /// For each class that failed in transport (no answer, a cut or unreadable body), the
+    /// first such failure's message: what the counts above were.
+    pub first_errors: BTreeMap<ErrorClass, String>,
     /// Waits advised, by source.
     pub hints: BTreeMap<HintSource, u64>,
     /// Advised waits longer than the cap, not waited for.
@@ -317,6 +320,9 @@ impl LoadReport {
                 .map(|(c, n)| format!("{} {n}", c.label()))
                 .collect();
             lines.push(format!("errors: {}", e.join(", ")));
+            for (c, message) in &r.first_errors {
+                lines.push(format!("  first {}: {message}", c.label()));
+            }
         }
         if !r.hints.is_empty() {
             let h: Vec<String> = r
