@@ -167,6 +167,27 @@ fn is_escaped(c: char) -> bool {
     c.is_control() && c != '\n' && c != '\t'
 }
 
+/// `text` from a file the user wrote (a scenario line quoted in an error) with the values of
+/// credential headers and `Bearer`/`Basic` tokens masked: a located error must not carry a
+/// token typed into the file into a CI log. Key-shaped strings go as in [`Redactor::text`].
+pub fn credentials_in_source(text: &str) -> String {
+    use std::sync::LazyLock;
+    static HEADER: LazyLock<regex::Regex> = LazyLock::new(|| {
+        let names = SECRET_HEADERS.join("|");
+        // A quoted value runs to its quote; a bare one to the end of its flow item.
+        regex::Regex::new(&format!(
+            r#"(?i)\b((?:{names})["']?\s*[:=]\s*)(?:(["'])[^"'\n]+|[^"'\s,}}\]][^"',}}\]\n]*)"#
+        ))
+        .expect("a valid pattern")
+    });
+    static TOKEN: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r#"(?i)\b(bearer|basic)\s+[^\s"',}\]]+"#).expect("a valid pattern")
+    });
+    let masked = HEADER.replace_all(text, "${1}${2}[redacted]");
+    let masked = TOKEN.replace_all(&masked, "${1} [redacted]");
+    Redactor::default().text(&masked)
+}
+
 /// `text` with every control character (but newline and tab) written as `\xNN` / `\u{NNNN}`.
 pub fn escape_controls(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -218,6 +239,27 @@ fn find_key_start(text: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_typed_into_a_file_are_masked() {
+        for (line, want) in [
+            (
+                r#"  header: "Authorization: Bearer tok-1234567""#,
+                r#"  header: "Authorization: [redacted]""#,
+            ),
+            (
+                "      headers: {x-api-key: abc-secret-99}",
+                "      headers: {x-api-key: [redacted]}",
+            ),
+            (
+                r#"      headers: {x-tenant: "Basic dXNlcjpwYXNz"}"#,
+                r#"      headers: {x-tenant: "Basic [redacted]"}"#,
+            ),
+            ("  stream: maybe", "  stream: maybe"),
+        ] {
+            assert_eq!(credentials_in_source(line), want);
+        }
+    }
 
     #[test]
     fn secrets_and_key_shapes_go() {

@@ -50,7 +50,7 @@ pub fn check(loaded: &Loaded, target_given: bool) -> Result<(), ScenarioError> {
             &loaded.source,
             s.steps.referenced.line(),
             s.steps.referenced.column(),
-            format!(
+            &format!(
                 "the steps unroll to {leaves} requests-bearing steps; at most {MAX_LEAVES} (lower `repeat.times` or the `for_each` lists)"
             ),
         ));
@@ -88,13 +88,13 @@ struct Linter<'a> {
 }
 
 impl Linter<'_> {
-    fn error_at(&self, line: u64, column: u64, message: String) -> ScenarioError {
+    fn error_at(&self, line: u64, column: u64, message: impl AsRef<str>) -> ScenarioError {
         ScenarioError::at(
             &self.loaded.path.display().to_string(),
             &self.loaded.source,
             line,
             column,
-            message,
+            message.as_ref(),
         )
     }
 
@@ -122,14 +122,10 @@ impl Linter<'_> {
             Step::Probe(p) => {
                 self.opt(p.name.as_ref(), "name")?;
                 if p.repeat == Some(0) {
-                    return Err(self.error_at(
-                        at.0,
-                        at.1,
-                        "`probe.repeat` must be at least 1".into(),
-                    ));
+                    return Err(self.error_at(at.0, at.1, "`probe.repeat` must be at least 1"));
                 }
                 if p.endpoints.as_ref().is_some_and(Vec::is_empty) {
-                    return Err(self.error_at(at.0, at.1, "`probe.endpoints` is empty".into()));
+                    return Err(self.error_at(at.0, at.1, "`probe.endpoints` is empty"));
                 }
             }
             Step::Request(r) => self.request_step(r, at)?,
@@ -140,7 +136,7 @@ impl Linter<'_> {
                     return Err(self.error_at(
                         at.0,
                         at.1,
-                        "`exhaust.max_requests` must be at least 1".into(),
+                        "`exhaust.max_requests` must be at least 1",
                     ));
                 }
                 for rule in x.expect.headers.values() {
@@ -153,7 +149,7 @@ impl Linter<'_> {
                     return Err(self.error_at(
                         r.times.referenced.line(),
                         r.times.referenced.column(),
-                        "`repeat.times` must be at least 1".into(),
+                        "`repeat.times` must be at least 1",
                     ));
                 }
                 let added = self.define(&["iteration"]);
@@ -208,7 +204,7 @@ impl Linter<'_> {
             return Err(self.error_at(
                 p.referenced.line(),
                 p.referenced.column(),
-                "`load.phases` is empty".into(),
+                "`load.phases` is empty",
             ));
         }
         let sends = |rate: Option<f64>, conc: Option<usize>| rate.is_some() || conc.is_some();
@@ -218,7 +214,7 @@ impl Linter<'_> {
             return Err(self.error_at(
                 at.0,
                 at.1,
-                "`load` needs `rate` (open loop) or `concurrency` (closed loop), on the step or on every phase".into(),
+                "`load` needs `rate` (open loop) or `concurrency` (closed loop), on the step or on every phase",
             ));
         }
         if ld.rate.is_some_and(|r| !(r.is_finite() && r > 0.0))
@@ -228,17 +224,13 @@ impl Linter<'_> {
                     .any(|ph| ph.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)))
             })
         {
-            return Err(self.error_at(at.0, at.1, "`load.rate` must be a positive number".into()));
+            return Err(self.error_at(at.0, at.1, "`load.rate` must be a positive number"));
         }
         if ld
             .stream_fraction
             .is_some_and(|f| !(0.0..=1.0).contains(&f))
         {
-            return Err(self.error_at(
-                at.0,
-                at.1,
-                "`load.stream_fraction` is a share from 0 to 1".into(),
-            ));
+            return Err(self.error_at(at.0, at.1, "`load.stream_fraction` is a share from 0 to 1"));
         }
         Ok(())
     }
@@ -249,7 +241,7 @@ impl Linter<'_> {
             return Err(self.error_at(
                 at.0,
                 at.1,
-                "`for_each` needs `endpoints`, `shapes` or `models` to loop over".into(),
+                "`for_each` needs `endpoints`, `shapes` or `models` to loop over",
             ));
         }
         let lists = [

@@ -24,7 +24,7 @@ pub struct ScenarioError {
 
 impl ScenarioError {
     /// An error at a position in `source`.
-    pub fn at(file: &str, source: &str, line: u64, column: u64, message: String) -> Self {
+    pub fn at(file: &str, source: &str, line: u64, column: u64, message: &str) -> Self {
         let snippet = usize::try_from(line)
             .ok()
             .and_then(|l| l.checked_sub(1))
@@ -34,8 +34,8 @@ impl ScenarioError {
             file: file.to_string(),
             line,
             column: column.max(1),
-            message,
-            snippet,
+            message: crate::redact::credentials_in_source(message),
+            snippet: snippet.map(|s| crate::redact::credentials_in_source(&s)),
         }
     }
 
@@ -95,12 +95,12 @@ pub fn parse(path: &Path, source: String, target_given: bool) -> Result<Loaded, 
             &source,
             1,
             1,
-            "the scenario is empty: it needs at least `steps:`".into(),
+            "the scenario is empty: it needs at least `steps:`",
         ));
     }
     let scenario: Scenario = serde_saphyr::from_str(&source).map_err(|e| {
         let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-        ScenarioError::at(&file, &source, line, column, explain(&e))
+        ScenarioError::at(&file, &source, line, column, &explain(&e))
     })?;
     let loaded = Loaded {
         path: path.to_path_buf(),

@@ -289,3 +289,34 @@ async fn the_readme_scenario_example_is_valid() {
             .contains("ok (my-gateway-contract, 11 steps once loops are unrolled)")
     );
 }
+
+/// A located error quotes the offending line, but never a token typed into the file: the
+/// values of credential headers and `Bearer` tokens are masked in `validate` and `run` alike.
+#[tokio::test]
+async fn a_located_error_does_not_quote_a_credential() {
+    const TOKEN: &str = "tok-typed-into-the-file-5f4e3d";
+    let cases = [
+        format!(
+            "target: http://127.0.0.1:1\nauth:\n  header: \"Authorization: Bearer {TOKEN}\"\nsteps: []\n"
+        ),
+        format!(
+            "target: http://127.0.0.1:1\nsteps:\n  - request:\n      headers: {{x-api-key: {TOKEN}}}\n      stream: maybe\n"
+        ),
+        format!(
+            "target: http://127.0.0.1:1\nsteps:\n  - request:\n      headers: {{x-tenant: \"Bearer {TOKEN}\"}}\n      strem: true\n"
+        ),
+    ];
+    for (i, text) in cases.iter().enumerate() {
+        let path = write_case(&format!("credential-{i}"), text);
+        for cmd in ["validate", "run"] {
+            let r = ratecheck(&[cmd, &path], &[]).await;
+            assert_eq!(r.code, 2, "{cmd} {i}: {}", r.stderr);
+            assert!(r.stderr.contains(" | "), "the line is quoted: {}", r.stderr);
+            assert!(
+                !r.stderr.contains(TOKEN),
+                "{cmd} {i} quotes the token: {}",
+                r.stderr
+            );
+        }
+    }
+}
