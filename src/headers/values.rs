@@ -9,6 +9,16 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
+/// A header value as text shows it: whole up to 80 bytes, else its first 60 characters and its
+/// length. A 64 KiB value must not become a 64 KiB table cell or error message.
+pub fn shown(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.len() <= 80 {
+        return value.into();
+    }
+    let head: String = value.chars().take(60).collect();
+    format!("{head}… ({} bytes)", value.len()).into()
+}
+
 /// Parses a Go `time.Duration.String()` value (`6m0s`, `2m59.56s`, `20ms`, `0`) into seconds.
 ///
 /// Accepts the units `h`, `m`, `s`, `ms`, `us`, `µs` (U+00B5), `μs` (U+03BC) and `ns`, each with an
@@ -20,7 +30,7 @@ pub fn parse_go_duration(text: &str) -> Result<f64, String> {
     }
     if let Some(rest) = s.strip_prefix('-') {
         return match crate::duration::units(rest) {
-            Ok(_) => Err(format!("`{s}` is negative")),
+            Ok(_) => Err(format!("`{}` is negative", shown(s))),
             Err(e) => Err(e),
         };
     }
@@ -58,9 +68,9 @@ pub fn parse_count(text: &str) -> Result<i64, String> {
     let s = text.trim();
     s.parse::<i64>().map_err(|_| {
         if s.parse::<f64>().is_ok() {
-            format!("`{s}` is not a whole number")
+            format!("`{}` is not a whole number", shown(s))
         } else {
-            format!("`{s}` is not a number")
+            format!("`{}` is not a number", shown(s))
         }
     })
 }
@@ -82,9 +92,9 @@ pub fn parse_numeric_reset(text: &str) -> Result<NumericReset, String> {
     let s = text.trim();
     let v: f64 = s
         .parse()
-        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+        .map_err(|_| format!("`{}` is not a number of seconds", shown(s)))?;
     if !v.is_finite() || v < 0.0 {
-        return Err(format!("`{s}` is not a non-negative number"));
+        return Err(format!("`{}` is not a non-negative number", shown(s)));
     }
     Ok(if v > 1e12 {
         NumericReset::EpochMillis(v)
@@ -127,11 +137,15 @@ pub fn parse_retry_after(text: &str) -> Result<RetryAfter, String> {
                 fractional: true,
             });
         }
-        return Err(format!("`{s}` is a negative delay"));
+        return Err(if f.is_finite() {
+            format!("`{}` is a negative delay", shown(s))
+        } else {
+            format!("`{}` is not a number of seconds", shown(s))
+        });
     }
     httpdate::parse_http_date(s)
         .map(RetryAfter::Date)
-        .map_err(|_| format!("`{s}` is neither delay-seconds nor an HTTP-date"))
+        .map_err(|_| format!("`{}` is neither delay-seconds nor an HTTP-date", shown(s)))
 }
 
 /// Parses `retry-after-ms` (OpenAI, Azure): a float number of milliseconds.
@@ -140,7 +154,8 @@ pub fn parse_retry_after_ms(text: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
         _ => Err(format!(
-            "`{s}` is not a non-negative number of milliseconds"
+            "`{}` is not a non-negative number of milliseconds",
+            shown(s)
         )),
     }
 }
@@ -235,6 +250,15 @@ pub fn parse_ietf_list(text: &str, required: &str) -> Result<Vec<IetfItem>, Stri
 #[allow(clippy::float_cmp)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_value_is_shown_short() {
+        let huge = "9".repeat(65536);
+        assert_eq!(shown("42"), "42");
+        assert_eq!(shown(&huge), format!("{}… (65536 bytes)", "9".repeat(60)));
+        let message = parse_count(&format!("x{huge}")).unwrap_err();
+        assert!(message.len() < 120, "{message}");
+    }
 
     #[test]
     fn go_durations_parse_like_go() {

@@ -118,7 +118,9 @@ impl Lane {
                 Ok(Ok(s)) => s,
             };
         let _ = stream.set_nodelay(true);
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        let (sender, conn) = hyper::client::conn::http1::Builder::new()
+            .max_headers(super::base::MAX_HEADERS)
+            .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| failed(root_cause(&e)))?;
         tokio::spawn(async move {

@@ -111,7 +111,8 @@ impl Client {
             .danger_accept_invalid_certs(settings.insecure)
             .user_agent(concat!("ratecheck/", env!("CARGO_PKG_VERSION")))
             .redirect(redirect_policy(settings.follow_redirects))
-            .referer(false);
+            .referer(false)
+            .http1_max_headers(base::MAX_HEADERS);
         if proxy.is_some() && base.scheme() == "http" {
             // Proxies such as tinyproxy close the client connection after every answer without
             // saying so; a pooled connection reused in that instant fails a request the gateway

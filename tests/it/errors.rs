@@ -33,6 +33,16 @@ async fn malformed_url_is_a_usage_error() {
             run.stderr
         );
     }
+    // An endpoint URL pasted from a log: the base it belongs to, before anything is sent.
+    let run = ratecheck(&["probe", "http://127.0.0.1:9/v1/chat/completions"], &[]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_clean(&run.stderr);
+    assert!(
+        run.stderr
+            .contains("pass its base URL, `http://127.0.0.1:9/`"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test]

@@ -63,8 +63,14 @@ pub(super) fn counter_checks(
     let litellm = is_litellm(exchanges);
     let mut series: BTreeMap<String, (Semantics, Vec<Point>)> = BTreeMap::new();
     for ex in exchanges.iter().filter(|e| e.shape.is_success()) {
+        // A counter sent twice with two values has no one value to follow (warned of apart).
+        let ambiguous = super::values::conflicting(&ex.rate_headers);
         for h in ex.rate_headers.iter().filter(|h| {
-            h.role == Role::Remaining && h.compared() && h.family.judged() && counts_requests(h)
+            h.role == Role::Remaining
+                && h.compared()
+                && h.family.judged()
+                && counts_requests(h)
+                && !ambiguous.contains_key(h.name.as_str())
         }) {
             let Some(value) = h.count().filter(|v| *v >= 0) else {
                 continue;

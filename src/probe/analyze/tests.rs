@@ -340,3 +340,36 @@ fn router_cooldown_is_not_a_quota_problem() {
     assert_eq!(kinds(&a.warnings), vec![FindingKind::UpstreamError]);
     assert!(!a.warnings[0].message.contains("more room"));
 }
+
+/// One counter sent twice with two values on each response (LiteLLM's own and a proxy's): a
+/// warning naming both values, and no counter finding built on either.
+#[test]
+fn a_counter_sent_twice_with_two_values_is_a_warning_not_a_count() {
+    let exchanges: Vec<Exchange> = (1..=3)
+        .map(|seq| {
+            ex(
+                seq,
+                Endpoint::Chat,
+                Mode::NonStreaming,
+                Shape::JsonObject,
+                &[
+                    CONTROL,
+                    VERSION,
+                    ("x-ratelimit-api_key-remaining-requests", "5"),
+                    ("x-ratelimit-api_key-remaining-requests", "90"),
+                    ("x-ratelimit-api_key-limit-requests", "100"),
+                ],
+            )
+        })
+        .collect();
+    let a = run(&exchanges);
+    assert!(a.findings.is_empty(), "{:?}", a.findings);
+    assert_eq!(kinds(&a.warnings), vec![FindingKind::InconsistentValue]);
+    assert!(
+        a.warnings[0]
+            .message
+            .contains("sent 2 times on one response with different values (5, 90)"),
+        "{:?}",
+        a.warnings
+    );
+}

@@ -13,6 +13,19 @@ use crate::http::Exchange;
 
 use super::{Finding, FindingKind, join, label};
 
+/// Each rate-limit header one response carries more than once with different values, with
+/// those values in order.
+pub(super) fn conflicting(headers: &[RateHeader]) -> BTreeMap<&str, Vec<&str>> {
+    let mut seen: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for h in headers {
+        seen.entry(h.name.as_str())
+            .or_default()
+            .push(h.value.as_str());
+    }
+    seen.retain(|_, values| values.iter().any(|v| *v != values[0]));
+    seen
+}
+
 /// Malformed values (one finding per header and reason), remaining above limit, implausible resets.
 pub(super) fn value_checks(exchanges: &[Exchange], out: &mut Vec<Finding>) {
     let mut malformed: BTreeMap<(String, String, bool), BTreeSet<String>> = BTreeMap::new();
@@ -57,6 +70,19 @@ pub(super) fn value_checks(exchanges: &[Exchange], out: &mut Vec<Finding>) {
         }
         for problem in pair_problems(&ex.rate_headers) {
             inconsistent.entry(problem).or_default().insert(at.clone());
+        }
+        // One header sent twice with two values (two proxies each adding theirs): a client
+        // cannot tell which holds; not proof of which one is wrong.
+        for (name, values) in conflicting(&ex.rate_headers) {
+            let problem = format!(
+                "`{name}` was sent {} times on one response with different values ({}): a client cannot tell which holds",
+                values.len(),
+                values.join(", ")
+            );
+            inconsistent
+                .entry((problem, false))
+                .or_default()
+                .insert(at.clone());
         }
     }
     for ((name, reason, upstream), at) in malformed {

@@ -7,6 +7,7 @@ pub mod table;
 use super::Format;
 use crate::endpoint::{Mode, Variant};
 use crate::headers::Family;
+use crate::headers::values::shown;
 use crate::http::Exchange;
 use crate::probe::ProbeReport;
 
@@ -104,8 +105,10 @@ pub fn matrix(report: &ProbeReport) -> Matrix {
             .iter()
             .map(|e| match e.rate_header(&name) {
                 // The upstream's value passed through stands where the gateway's own would.
-                Some(h) if h.passthrough && e.shape.is_success() => Cell::Upstream(h.value.clone()),
-                Some(h) => Cell::Value(h.value.clone()),
+                Some(h) if h.passthrough && e.shape.is_success() => {
+                    Cell::Upstream(shown(&h.value).into_owned())
+                }
+                Some(h) => Cell::Value(shown(&h.value).into_owned()),
                 None if e.shape.is_success() && family.compared_across_shapes() => Cell::Missing,
                 None => Cell::None,
             })
