@@ -23,7 +23,11 @@ if [ -z "$OHA" ]; then
   [ -x "$OHA" ] || cargo install oha --locked --root "$HOME/.cache/ratecheck/oha"
 fi
 MOCK_PID=""
-cleanup() { if [ -n "$MOCK_PID" ]; then kill "$MOCK_PID" 2>/dev/null || true; fi; }
+TMP=$(mktemp -d)
+cleanup() {
+  if [ -n "$MOCK_PID" ]; then kill "$MOCK_PID" 2>/dev/null || true; fi
+  rm -rf "$TMP"
+}
 trap cleanup EXIT
 coproc MOCK { exec "$BIN" mock --port 0 --profile openai --rpm 1000000000000 --tpm 1000000000000000 --chunk-delay 0ms; }
 MOCK_PID=$MOCK_PID
@@ -39,15 +43,15 @@ print(f"{sys.argv[1]}: median {statistics.median(v):.{d}f} (min {min(v):.{d}f}, 
 
 rc_rps=(); oha_rps=(); rc_rss=(); oha_rss=(); ratios=()
 for _ in $(seq 1 "$RUNS"); do
-  /usr/bin/time -f "%M" -o /tmp/ratecheck-bench-oha.rss "$OHA" -c "$CONC" -n "$N" --no-tui -m POST \
+  /usr/bin/time -f "%M" -o "$TMP"/oha.rss "$OHA" -c "$CONC" -n "$N" --no-tui -m POST \
     -H "content-type: application/json" -d "$BODY" --output-format json \
-    "$URL/v1/chat/completions" > /tmp/ratecheck-bench-oha.json
-  /usr/bin/time -f "%M" -o /tmp/ratecheck-bench-rc.rss "$BIN" load "$URL" --model mock-model \
-    --concurrency "$CONC" --requests "$N" --format json > /tmp/ratecheck-bench-rc.json || true
-  o=$(python3 -c 'import json; print(json.load(open("/tmp/ratecheck-bench-oha.json"))["summary"]["requestsPerSec"])')
-  r=$(python3 -c 'import json; print(json.load(open("/tmp/ratecheck-bench-rc.json"))["schedule"]["achieved_rate"])')
+    "$URL/v1/chat/completions" > "$TMP"/oha.json
+  /usr/bin/time -f "%M" -o "$TMP"/rc.rss "$BIN" load "$URL" --model mock-model \
+    --concurrency "$CONC" --requests "$N" --format json > "$TMP"/rc.json || true
+  o=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["summary"]["requestsPerSec"])' "$TMP/oha.json")
+  r=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["schedule"]["achieved_rate"])' "$TMP/rc.json")
   oha_rps+=("$o"); rc_rps+=("$r"); ratios+=("$(python3 -c "print($r / $o)")")
-  oha_rss+=("$(( $(tail -1 /tmp/ratecheck-bench-oha.rss) / 1024 ))"); rc_rss+=("$(( $(tail -1 /tmp/ratecheck-bench-rc.rss) / 1024 ))")
+  oha_rss+=("$(( $(tail -1 "$TMP"/oha.rss) / 1024 ))"); rc_rss+=("$(( $(tail -1 "$TMP"/rc.rss) / 1024 ))")
 done
 echo "1. closed loop, $CONC connections, $N non-streaming requests, $RUNS pairs:"
 stats "   ratecheck requests/s" "${rc_rps[@]}"
@@ -57,14 +61,14 @@ stats "   ratecheck peak RSS MiB" "${rc_rss[@]}"
 stats "   oha       peak RSS MiB" "${oha_rss[@]}"
 
 [ "${ONLY_THROUGHPUT:-0}" = 1 ] && exit 0
-/usr/bin/time -f "%M" -o /tmp/ratecheck-bench-rc.rss "$BIN" load "$URL" --model mock-model \
-  --concurrency "$CONC" --requests 1000000 --format json > /tmp/ratecheck-bench-1m.json || true
-echo "2. 1,000,000 requests: peak RSS $(( $(tail -1 /tmp/ratecheck-bench-rc.rss) / 1024 )) MiB, $(python3 -c 'import json; d=json.load(open("/tmp/ratecheck-bench-1m.json")); print(d["requests"]["succeeded"], "succeeded at", round(d["schedule"]["achieved_rate"]), "req/s")')"
+/usr/bin/time -f "%M" -o "$TMP"/rc.rss "$BIN" load "$URL" --model mock-model \
+  --concurrency "$CONC" --requests 1000000 --format json > "$TMP"/1m.json || true
+echo "2. 1,000,000 requests: peak RSS $(( $(tail -1 "$TMP"/rc.rss) / 1024 )) MiB, $(python3 -c 'import json, sys; d=json.load(open(sys.argv[1])); print(d["requests"]["succeeded"], "succeeded at", round(d["schedule"]["achieved_rate"]), "req/s")' "$TMP/1m.json")"
 
-"$BIN" load "$URL" --model mock-model --rate 2000 --duration 30s --format json > /tmp/ratecheck-bench-open.json || true
-python3 - <<'PY'
-import json
-d = json.load(open("/tmp/ratecheck-bench-open.json"))
+"$BIN" load "$URL" --model mock-model --rate 2000 --duration 30s --format json > "$TMP"/open.json || true
+python3 - "$TMP/open.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
 s, lat = d["schedule"], d["latency"]["from_intended"]
 err = (s["achieved_rate"] - 2000) / 2000 * 100
 print("3. open loop 2000/s for 30 s: achieved %.1f/s (%+.2f %%), %d sent, late %d, dropped %d; "

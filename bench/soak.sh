@@ -18,17 +18,18 @@ cargo build --release --quiet
 BIN="${CARGO_TARGET_DIR:-target}/release/ratecheck"
 MOCK_PID=""
 LOAD_PID=""
+OUT=$(mktemp -d)
 cleanup() {
   for p in "$LOAD_PID" "$MOCK_PID"; do
     if [ -n "$p" ]; then kill "$p" 2>/dev/null || true; fi
   done
+  rm -rf "$OUT"
 }
 trap cleanup EXIT
 coproc MOCK { exec "$BIN" mock --port 0 --profile openai --rpm 1000000000000 --tpm 1000000000000000 --chunk-delay 1ms; }
 MOCK_PID=$MOCK_PID
 read -r line <&"${MOCK[0]}"
 URL=$(grep -o 'http://[0-9.:]*' <<<"$line")
-OUT=$(mktemp -d)
 "$BIN" load "$URL" --model mock-model --rate "$RATE" --duration "${DURATION}s" \
   --stream-fraction 0.5 --format json -o "$OUT/report.json" >/dev/null 2>"$OUT/stderr" &
 LOAD_PID=$!
