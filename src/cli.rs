@@ -478,6 +478,20 @@ pub struct MockArgs {
     /// Misbehave in this one way instead of simulating a gateway (see the README's fault table).
     #[arg(long, value_enum, value_name = "KIND")]
     pub fault: Option<crate::mock::fault::Fault>,
+
+    /// Start this many instances sharing one store of counters, as gateway pods share Redis
+    /// (on `--port`, `--port`+1, …; with `--port 0`, free ports).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub instances: u16,
+
+    /// With `--instances`: after this long, every instance counts alone (a Redis loss).
+    #[arg(long, value_name = "DURATION")]
+    pub split_after: Option<String>,
+
+    /// With `--split-after`: this long after the start, the instances share their counters
+    /// again.
+    #[arg(long, value_name = "DURATION", requires = "split_after")]
+    pub rejoin_after: Option<String>,
 }
 
 /// `ratecheck demo`.

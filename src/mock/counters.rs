@@ -2,7 +2,8 @@
 //! tokens, and the admission of one request against them.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{MockConfig, Profile, Recorded};
@@ -18,10 +19,65 @@ pub(super) struct Window {
     tokens: f64,
 }
 
+/// Each key's usage, as one table.
+type Table = Mutex<HashMap<String, Window>>;
+
+/// Where an instance keeps usage: one table that every instance of a fleet shares (as LiteLLM
+/// pods share Redis), and its own, used while the fleet is split (as each pod falls back to
+/// memory when Redis is lost). A lone instance is a fleet of one that never splits.
+#[derive(Debug, Clone, Default)]
+pub struct Store {
+    shared: Arc<Table>,
+    own: Arc<Table>,
+    split: Arc<AtomicBool>,
+}
+
+impl Store {
+    /// `n` stores over one shared table and one split switch.
+    pub fn fleet(n: usize) -> Vec<Store> {
+        let first = Store::default();
+        (0..n)
+            .map(|_| Store {
+                own: Arc::default(),
+                ..first.clone()
+            })
+            .collect()
+    }
+
+    /// From now on every instance of the fleet counts alone, in its own table, until
+    /// [`Store::rejoin`].
+    pub fn split(&self) {
+        self.split.store(true, Ordering::SeqCst);
+    }
+
+    /// Empties this instance's own table, so that a split starts from zero.
+    pub fn clear_own(&self) {
+        lock(&self.own).clear();
+    }
+
+    /// The shared table counts again (what it held before the split, as Redis keeps it).
+    pub fn rejoin(&self) {
+        self.split.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether the fleet is split.
+    pub fn is_split(&self) -> bool {
+        self.split.load(Ordering::SeqCst)
+    }
+
+    fn table(&self) -> &Table {
+        if self.is_split() {
+            &self.own
+        } else {
+            &self.shared
+        }
+    }
+}
+
 /// What every handler shares: the configuration, each key's usage, the request log.
 pub(super) struct Shared {
     pub(super) cfg: MockConfig,
-    pub(super) windows: Mutex<HashMap<String, Window>>,
+    pub(super) store: Store,
     pub(super) log: Mutex<Vec<Recorded>>,
     pub(super) next_id: Mutex<u64>,
 }
@@ -41,7 +97,7 @@ impl Shared {
     pub(super) fn admit(&self, key: &str, tokens: u64) -> Admission {
         let cfg = &self.cfg;
         let now = Instant::now();
-        let mut windows = lock(&self.windows);
+        let mut windows = lock(self.store.table());
         let w = windows.entry(key.to_string()).or_default();
         let secs = cfg.window.as_secs_f64().max(1e-3);
         let (rpm, tpm) = (cfg.rpm as f64, cfg.tpm as f64);
@@ -128,7 +184,7 @@ mod tests {
                 tpm: 100,
                 ..MockConfig::default()
             },
-            windows: Mutex::new(HashMap::new()),
+            store: Store::default(),
             log: Mutex::new(Vec::new()),
             next_id: Mutex::new(0),
         };
@@ -162,7 +218,7 @@ mod tests {
                 window: Duration::from_mins(1),
                 ..MockConfig::default()
             },
-            windows: Mutex::new(HashMap::new()),
+            store: Store::default(),
             log: Mutex::new(Vec::new()),
             next_id: Mutex::new(0),
         };
@@ -174,5 +230,39 @@ mod tests {
         // 100 requests a second flow back: after 50 ms the first is back.
         std::thread::sleep(Duration::from_millis(50));
         assert_eq!(remaining(shared.admit("k", 1)), 5999);
+    }
+
+    #[test]
+    fn a_fleet_counts_once_until_it_splits() {
+        let cfg = MockConfig {
+            rpm: 10,
+            ..MockConfig::default()
+        };
+        let [a, b]: [Shared; 2] = Store::fleet(2)
+            .into_iter()
+            .map(|store| Shared {
+                cfg: cfg.clone(),
+                store,
+                log: Mutex::new(Vec::new()),
+                next_id: Mutex::new(0),
+            })
+            .collect::<Vec<_>>()
+            .try_into()
+            .ok()
+            .unwrap();
+        let remaining = |s: &Shared| match s.admit("k", 1) {
+            Admission::Allowed(b) | Admission::Refused { budget: b, .. } => b.remaining_requests,
+        };
+        // One counter: 9 on the first instance, 8 on the second.
+        assert_eq!((remaining(&a), remaining(&b)), (9, 8));
+        a.store.clear_own();
+        b.store.clear_own();
+        a.store.split();
+        // Split: each counts alone, from zero, as pods do when Redis is gone.
+        assert_eq!((remaining(&a), remaining(&b)), (9, 9));
+        assert!(b.store.is_split());
+        b.store.rejoin();
+        // Rejoined: the shared count goes on where it was.
+        assert_eq!((remaining(&a), remaining(&b)), (7, 6));
     }
 }

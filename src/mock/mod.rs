@@ -14,7 +14,6 @@ mod counters;
 pub mod fault;
 mod handlers;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -112,6 +111,7 @@ pub struct Recorded {
     pub status: u16,
 }
 
+pub use counters::Store;
 use counters::{Shared, lock};
 use handlers::router;
 
@@ -126,11 +126,16 @@ pub struct MockServer {
 impl MockServer {
     /// Binds `127.0.0.1:port` (0 picks a free port) and starts serving.
     pub async fn start(cfg: MockConfig, port: u16) -> std::io::Result<Self> {
+        Self::start_on(cfg, port, Store::default()).await
+    }
+
+    /// As [`MockServer::start`], keeping usage in `store` (one of a fleet's).
+    async fn start_on(cfg: MockConfig, port: u16, store: Store) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             cfg,
-            windows: Mutex::new(HashMap::new()),
+            store,
             log: Mutex::new(Vec::new()),
             next_id: Mutex::new(0),
         });
@@ -177,5 +182,62 @@ impl MockServer {
     /// Serves until the task is stopped (used by `ratecheck mock`).
     pub async fn wait(self) {
         let _ = self.task.await;
+    }
+}
+
+/// Several simulator instances on one shared store, as LiteLLM pods on one Redis: a limit is
+/// global across them until [`MockFleet::split`] makes each count alone (a Redis loss).
+pub struct MockFleet {
+    /// The instances, each on its own port.
+    pub servers: Vec<MockServer>,
+    stores: Vec<Store>,
+}
+
+impl MockFleet {
+    /// Starts `n` instances with `cfg` on loopback ports `first_port`, `first_port + 1`, …
+    /// (0: free ports).
+    pub async fn start(cfg: &MockConfig, n: usize, first_port: u16) -> std::io::Result<Self> {
+        let stores = Store::fleet(n.max(1));
+        let mut servers = Vec::with_capacity(stores.len());
+        for (i, store) in stores.iter().enumerate() {
+            let port = match first_port {
+                0 => 0,
+                p => u16::try_from(i)
+                    .ok()
+                    .and_then(|i| p.checked_add(i))
+                    .ok_or_else(|| std::io::Error::other("no port left above `--port`"))?,
+            };
+            servers.push(MockServer::start_on(cfg.clone(), port, store.clone()).await?);
+        }
+        Ok(MockFleet { servers, stores })
+    }
+
+    /// Every instance's base URL.
+    pub fn urls(&self) -> Vec<String> {
+        self.servers.iter().map(MockServer::url).collect()
+    }
+
+    /// Each instance counts alone from now on, from zero.
+    pub fn split(&self) {
+        for store in &self.stores {
+            store.clear_own();
+        }
+        if let Some(store) = self.stores.first() {
+            store.split();
+        }
+    }
+
+    /// The shared store counts again.
+    pub fn rejoin(&self) {
+        if let Some(store) = self.stores.first() {
+            store.rejoin();
+        }
+    }
+
+    /// Stops every instance.
+    pub async fn shutdown(self) {
+        for server in self.servers {
+            server.shutdown().await;
+        }
     }
 }

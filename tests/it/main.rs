@@ -37,3 +37,6 @@ mod properties;
 
 /// Through a real proxy (tinyproxy): `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` honoured.
 mod proxy;
+
+/// The simulator as a fleet on one shared store, split as a Redis loss would.
+mod fleet_sim;
