@@ -61,6 +61,12 @@ pub enum Command {
     /// Refusals are backed off per `retry-after-ms`, `Retry-After`, IETF `RateLimit` or the reset
     /// of an exhausted limit; latency is timed from each request's intended send time.
     Load(Box<LoadArgs>),
+    /// Check that a gateway fleet enforces one limit: one key's requests spread over the
+    /// instances, their counters compared.
+    ///
+    /// Give each instance's own base URL (each pod's address, not the load balancer's). Exit
+    /// codes as for `probe`: 1 when the instances count apart, over-admit or disagree.
+    Fleet(FleetArgs),
     /// Run the built-in rate-limited simulator on 127.0.0.1.
     Mock(MockArgs),
     /// Show the LiteLLM streaming header drop and its fix on the built-in simulator.
@@ -171,6 +177,43 @@ pub struct ProbeArgs {
     /// Rounds of the whole matrix, sent one after another, to check that counters move.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub repeat: u32,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Also write the report to this file (format from `--format`).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// `ratecheck fleet`.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// Every instance's own base URL (at least two).
+    #[arg(required = true, num_args = 2.., value_name = "URL")]
+    pub urls: Vec<String>,
+
+    /// Model to ask for (default: the first `GET /v1/models` lists on the first instance).
+    #[arg(long)]
+    pub model: Option<String>,
+
+    /// The most requests to send. The check plans what the first answer's `remaining` leaves,
+    /// plus two per instance, and says so before it starts.
+    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_requests: u32,
+
+    /// The limiter's window (LiteLLM's `LITELLM_RATE_LIMIT_WINDOW_SIZE`): answers further apart
+    /// are never compared as one window.
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub window: String,
+
+    /// How long one instance may still refuse after another admitted in a new window.
+    #[arg(long, default_value = "2s", value_name = "DURATION")]
+    pub tolerance: String,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]

@@ -80,11 +80,9 @@ async fn run_fleet(
     for (i, url) in fleet.urls().iter().enumerate() {
         text.push_str(&format!("instance {} listening on {url}\n", i + 1));
     }
-    let urls = fleet.urls();
     text.push_str(&format!(
-        "try: ratecheck probe {}, then {}, with one key: the counter goes on\nstop with Ctrl-C\n",
-        urls[0],
-        urls[urls.len() - 1]
+        "try: ratecheck fleet {}\nstop with Ctrl-C\n",
+        fleet.urls().join(" ")
     ));
     write_out(out, &text)?;
     let start = tokio::time::Instant::now();

@@ -7,6 +7,7 @@
 
 pub mod completions;
 pub mod demo;
+pub mod fleet;
 pub mod load;
 pub mod mock;
 pub mod probe;

@@ -271,3 +271,61 @@ pub fn load_report() -> LoadReport {
     records.push(done(false, 5.0));
     crate::load::report_from(&opts, TARGET, records)
 }
+
+/// Two instances that count one key apart: 3, 3, 2, 2 at a limit of 4, judged by the engine.
+pub fn fleet_report() -> crate::fleet::FleetReport {
+    use crate::fleet::{Answer, Rules, Sample, judge};
+    let answers: Vec<Answer> = (0..4u32)
+        .map(|i| Answer {
+            seq: i + 1,
+            instance: (i % 2) as usize + 1,
+            at_ms: f64::from(i) * 12.0,
+            status: Some(200),
+            remaining: Some(3 - u64::from(i / 2)),
+            limit: Some(4),
+            failure: None,
+        })
+        .collect();
+    let samples: Vec<Sample> = answers
+        .iter()
+        .map(|a| Sample {
+            seq: a.seq,
+            instance: a.instance - 1,
+            at_ms: a.at_ms,
+            status: a.status,
+            remaining: a.remaining,
+            limit: a.limit,
+        })
+        .collect();
+    let header = "x-ratelimit-api_key-remaining-requests";
+    let v = judge(
+        header,
+        &samples,
+        Rules {
+            window_ms: 60_000.0,
+            tolerance_ms: 2000.0,
+        },
+    );
+    let (findings, warnings) = crate::verdict::by_level(v.findings);
+    let mut report = crate::fleet::FleetReport {
+        schema_version: crate::fleet::check::SCHEMA_VERSION,
+        tool: "ratecheck 0.1.0".into(),
+        instances: vec![
+            "http://10.0.0.11:4000/".into(),
+            "http://10.0.0.12:4000/".into(),
+        ],
+        header: Some(header.into()),
+        limit: Some(4),
+        planned: 8,
+        answers,
+        findings,
+        warnings,
+        notes: v.notes,
+        interrupted: false,
+        aborted: None,
+        wall_ms: 48.0,
+        outcome: Exit::Ok.into(),
+    };
+    report.outcome = report.exit().into();
+    report
+}

@@ -4,6 +4,7 @@
 //! JSON writer and one colour helper for all of them. Every form is snapshot-tested on fixed
 //! recorded data, so a layout change is reviewed as a diff.
 
+pub mod fleet;
 pub mod load;
 pub mod probe;
 pub mod run;

@@ -107,3 +107,21 @@ fn triage_bundle() {
         "2026-12-01 12:00:00 UTC"
     ));
 }
+
+#[test]
+fn fleet_table() {
+    assert_snapshot!(super::fleet::render(
+        &fixtures::fleet_report(),
+        Format::Table,
+        false
+    ));
+}
+
+#[test]
+fn fleet_markdown() {
+    assert_snapshot!(super::fleet::render(
+        &fixtures::fleet_report(),
+        Format::Markdown,
+        false
+    ));
+}

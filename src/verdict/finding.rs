@@ -43,6 +43,14 @@ pub enum FindingKind {
     Redirected,
     /// Under load: more requests failed (throttles aside) than `--max-error-rate` allows.
     FailedRequests,
+    /// A fleet: instances count the same key separately (one counter value seen on two).
+    FleetSplitCounters,
+    /// A fleet: more requests admitted in one window, across instances, than the limit.
+    FleetOverAdmission,
+    /// A fleet: instances advertise different limits for the same key.
+    FleetLimitMismatch,
+    /// A fleet: one instance kept refusing after the window reset while another admitted.
+    FleetStaleRefusal,
 }
 
 /// How strong the evidence is.
@@ -71,6 +79,8 @@ pub enum FindingClass {
     Error,
     /// What the gateway did under load contradicts its headers (load steps' `no_findings`).
     Load,
+    /// A fleet's instances do not enforce one limit together (fleet steps' `no_findings`).
+    Fleet,
 }
 
 /// What there is to know about one kind of finding.
@@ -96,7 +106,7 @@ impl FindingKind {
     // One row per kind reads better as one table than split across functions.
     #[allow(clippy::too_many_lines)]
     pub fn info(self) -> KindInfo {
-        use FindingClass::{Error, Load, Shape, Value};
+        use FindingClass::{Error, Fleet, Load, Shape, Value};
         let (name, class, sampled_under_load, cause, level) = match self {
             FindingKind::LitellmV3StreamingDrop => (
                 "litellm_v3_streaming_drop",
@@ -217,6 +227,34 @@ impl FindingKind {
                 "More requests failed than the run allows: the gateway or its upstream is down, overloaded or misconfigured for this load. Throttles (429) are not counted: they are the limiter doing its job.",
                 Level::Finding,
             ),
+            FindingKind::FleetSplitCounters => (
+                "fleet_split_counters",
+                Fleet,
+                false,
+                "The instances count this key separately: they do not share one store of counters, so the fleet admits about the limit per instance. LiteLLM: point every instance at the same Redis (`general_settings.coordination_redis`, or a Redis cache), check that Redis is reachable from every pod (`redis-cli client list`), and that `LITELLM_RATE_LIMIT_WINDOW_SIZE` is the same on all.",
+                Level::Finding,
+            ),
+            FindingKind::FleetOverAdmission => (
+                "fleet_over_admission",
+                Fleet,
+                false,
+                "The fleet admitted more requests in one window than the limit it advertises: the instances do not share their counters, or fail open while Redis is unreachable. LiteLLM: a shared Redis for every instance; `general_settings.fail_closed_rate_limit_enforcement: true` refuses (503) rather than over-admit when Redis is lost.",
+                Level::Finding,
+            ),
+            FindingKind::FleetLimitMismatch => (
+                "fleet_limit_mismatch",
+                Fleet,
+                false,
+                "The instances advertise different limits for the same key: their configurations differ (a rolling deploy half done, a pod with an old config map, different key settings). Make every instance run the same configuration.",
+                Level::Finding,
+            ),
+            FindingKind::FleetStaleRefusal => (
+                "fleet_stale_refusal",
+                Fleet,
+                false,
+                "After the window reset, one instance kept refusing while another admitted: it answered from a stale local copy of the counter. LiteLLM keeps a local copy with the TTL of its first write (up to a window of over-refusal, never over-admission); clients retrying on another pod get through.",
+                Level::Warning,
+            ),
             FindingKind::UpstreamError => (
                 "upstream_error",
                 Error,
@@ -244,6 +282,7 @@ impl FindingKind {
     pub fn all() -> Vec<FindingKind> {
         use FindingKind::{
             BrokenResponse, CounterMismatch, EarlyThrottle, EndpointError, FailedRequests,
+            FleetLimitMismatch, FleetOverAdmission, FleetSplitCounters, FleetStaleRefusal,
             ImplausibleReset, InStreamError, InconsistentValue, LitellmV3PlainDictDrop,
             LitellmV3StreamingDrop, MalformedValue, MissingOnShape, NoRateLimitHeaders,
             NoRetryHint, OverAdmission, Redirected, UpstreamError, WaitTooShort,
@@ -270,7 +309,11 @@ impl FindingKind {
                 NoRateLimitHeaders => Some(UpstreamError),
                 UpstreamError => Some(Redirected),
                 Redirected => Some(FailedRequests),
-                FailedRequests => None,
+                FailedRequests => Some(FleetSplitCounters),
+                FleetSplitCounters => Some(FleetOverAdmission),
+                FleetOverAdmission => Some(FleetLimitMismatch),
+                FleetLimitMismatch => Some(FleetStaleRefusal),
+                FleetStaleRefusal => None,
             };
         }
         out

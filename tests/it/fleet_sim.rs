@@ -123,3 +123,59 @@ async fn mock_instances_print_their_urls_and_the_split() {
         "{text}"
     );
 }
+
+/// `ratecheck fleet` on the simulator's fleet: one shared store is exit 0 with the refusals on
+/// every instance; split, exit 1 with the split counters and the over-admission named; never
+/// more than the limit and two requests per instance.
+#[tokio::test]
+async fn fleet_check_tells_a_shared_store_from_a_split_one() {
+    let cfg = MockConfig {
+        rpm: 5,
+        window: Duration::from_mins(1),
+        ..MockConfig::default()
+    };
+    for split in [false, true] {
+        let fleet = MockFleet::start(&cfg, 2, 0).await.unwrap();
+        if split {
+            fleet.split();
+        }
+        let mut args = vec!["fleet".to_string()];
+        args.extend(fleet.urls());
+        args.extend(["--format".into(), "json".into()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let key = format!("sk-fleet-check-{split}");
+        let run = crate::support::ratecheck(&args, &[("RATECHECK_API_KEY", &key)]).await;
+        let report: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+        let kinds = crate::support::finding_kinds(&report);
+        let answers = report["answers"].as_array().unwrap();
+        assert!(answers.len() <= 5 + 2 * 2, "{report:#}");
+        assert!(!run.stdout.contains(&key) && !run.stderr.contains(&key));
+        assert!(
+            run.stderr.contains("at most 100 requests"),
+            "{}",
+            run.stderr
+        );
+        if split {
+            assert_eq!(run.code, 1, "{report:#}");
+            assert_eq!(
+                kinds,
+                vec!["fleet_split_counters", "fleet_over_admission"],
+                "{report:#}"
+            );
+        } else {
+            assert_eq!(run.code, 0, "{report:#}");
+            assert!(kinds.is_empty(), "{report:#}");
+            // Refused on both instances once the one limit ran out.
+            for instance in [1, 2] {
+                assert!(
+                    answers
+                        .iter()
+                        .any(|a| a["instance"] == instance && a["status"] == 429),
+                    "{report:#}"
+                );
+            }
+        }
+        fleet.shutdown().await;
+    }
+}

@@ -1,0 +1,381 @@
+//! Judging a fleet from the answers its instances gave one key: whether they count it once.
+//!
+//! The evidence is each response's instance, status, and the exact-window counter it carried
+//! (LiteLLM's `x-ratelimit-{descriptor}-remaining-requests` and its `limit`). With one shared
+//! store every admitted request takes the next value of one counter, so within a window no
+//! value repeats, on any instance; with a counter per instance the same values come back from
+//! each. Windows are told apart by what the counters do (a value higher than the one before is
+//! a reset), never by a clock guess: a finding must not come from two windows taken for one.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::verdict::{Finding, FindingKind};
+
+/// One answer from one instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Send order, from 1.
+    pub seq: u32,
+    /// Which instance answered (an index into the instance list).
+    pub instance: usize,
+    /// When it was sent, in milliseconds since the check began.
+    pub at_ms: f64,
+    /// The status, if there was an answer.
+    pub status: Option<u16>,
+    /// The counter's `remaining`, on an admitted answer that carried it.
+    pub remaining: Option<u64>,
+    /// The counter's `limit`, on an answer that carried it.
+    pub limit: Option<u64>,
+}
+
+impl Sample {
+    fn admitted(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+
+    fn refused(&self) -> bool {
+        self.status == Some(429)
+    }
+}
+
+/// What the answers show.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Verdict {
+    /// Defects the answers prove, and warnings.
+    pub findings: Vec<Finding>,
+    /// What was consistent.
+    pub notes: Vec<String>,
+}
+
+/// How the answers are read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rules {
+    /// The limiter's window, in milliseconds (LiteLLM's `LITELLM_RATE_LIMIT_WINDOW_SIZE`,
+    /// 60 s by default): answers further apart are never taken for one window.
+    pub window_ms: f64,
+    /// How long one instance may still refuse after another admitted in a new window.
+    pub tolerance_ms: f64,
+}
+
+/// Judges `samples` (in send order) of the counter `header`.
+pub fn judge(header: &str, samples: &[Sample], rules: Rules) -> Verdict {
+    let mut v = Verdict::default();
+    // The report lists each instance's URL under its number; messages use the number.
+    let name = |i: usize| format!("instance {}", i + 1);
+    limits(samples, header, &name, &mut v);
+    let windows = windows(samples, rules.window_ms);
+    let limit = samples.iter().filter_map(|s| s.limit).max();
+    let mut split = false;
+    for w in &windows {
+        split |= repeated_values(w, header, &mut v);
+        if let Some(limit) = limit {
+            over_admission(w, limit, &name, &mut v);
+        }
+    }
+    if !split
+        && windows
+            .iter()
+            .any(|w| w.iter().filter(|s| s.remaining.is_some()).count() > 1)
+    {
+        v.notes.push(format!(
+            "`{header}` counted down once across the instances: no value repeated on two"
+        ));
+    }
+    stale_refusals(samples, &windows, rules.tolerance_ms, &name, &mut v);
+    v
+}
+
+/// Every instance advertises the same limit.
+fn limits(samples: &[Sample], header: &str, name: &dyn Fn(usize) -> String, v: &mut Verdict) {
+    let mut by_instance: BTreeMap<usize, BTreeSet<u64>> = BTreeMap::new();
+    for s in samples {
+        if let Some(l) = s.limit {
+            by_instance.entry(s.instance).or_default().insert(l);
+        }
+    }
+    let distinct: BTreeSet<u64> = by_instance.values().flatten().copied().collect();
+    if distinct.len() > 1 {
+        let said: Vec<String> = by_instance
+            .iter()
+            .map(|(i, ls)| {
+                let ls: Vec<String> = ls.iter().map(u64::to_string).collect();
+                format!("{} on {}", ls.join(", "), name(*i))
+            })
+            .collect();
+        let mut f = Finding::new(
+            FindingKind::FleetLimitMismatch,
+            format!(
+                "the limit beside `{header}` differs between instances: {}",
+                said.join("; ")
+            ),
+        );
+        f.headers = vec![header.to_string()];
+        v.findings.push(f);
+    } else if let Some(l) = distinct.first()
+        && by_instance.len() > 1
+    {
+        v.notes
+            .push(format!("every instance advertised the limit {l}"));
+    }
+}
+
+/// The admitted samples split into windows: a new window starts where the counter rose, on
+/// any instance (after a reset a shared counter rises everywhere; a split one on its own
+/// instance, and cutting there too only shortens what is compared), and a window's length
+/// after its first answer at the latest (a reset between two answers that left the counter
+/// where it was shows no rise).
+fn windows(samples: &[Sample], window_ms: f64) -> Vec<Vec<&Sample>> {
+    let mut out: Vec<Vec<&Sample>> = vec![Vec::new()];
+    let mut last: BTreeMap<usize, u64> = BTreeMap::new();
+    let mut fleet_last: Option<u64> = None;
+    for s in samples.iter().filter(|s| s.admitted()) {
+        let expired = out
+            .last()
+            .and_then(|w| w.first())
+            .is_some_and(|first| s.at_ms - first.at_ms >= window_ms);
+        if expired {
+            out.push(Vec::new());
+            last.clear();
+            fleet_last = None;
+        }
+        if let Some(r) = s.remaining {
+            let rose_here = last.get(&s.instance).is_some_and(|prev| r > *prev);
+            // A shared counter that rose since the fleet's last value is a reset too; a split
+            // one rises between instances all the time, so only a rise on every instance that
+            // had counted before marks a window for the fleet.
+            let rose_everywhere =
+                fleet_last.is_some_and(|prev| r > prev) && last.values().all(|prev| r > *prev);
+            if (rose_here || rose_everywhere) && out.last().is_some_and(|w| !w.is_empty()) {
+                out.push(Vec::new());
+                last.clear();
+            }
+            last.insert(s.instance, r);
+            fleet_last = Some(r);
+        }
+        if let Some(w) = out.last_mut() {
+            w.push(s);
+        }
+    }
+    out.retain(|w| !w.is_empty());
+    out
+}
+
+/// One value of the counter reported by two instances in one window: they count apart.
+fn repeated_values(window: &[&Sample], header: &str, v: &mut Verdict) -> bool {
+    let mut seen: BTreeMap<u64, BTreeSet<usize>> = BTreeMap::new();
+    for s in window {
+        if let Some(r) = s.remaining {
+            seen.entry(r).or_default().insert(s.instance);
+        }
+    }
+    // Grouped by the instances that repeated them: "3, 2, 1 on instances 1 and 2".
+    let mut by_instances: BTreeMap<Vec<usize>, Vec<u64>> = BTreeMap::new();
+    for (r, on) in seen.iter().rev().filter(|(_, on)| on.len() > 1) {
+        by_instances
+            .entry(on.iter().copied().collect())
+            .or_default()
+            .push(*r);
+    }
+    let repeated: Vec<String> = by_instances
+        .iter()
+        .map(|(on, values)| {
+            let values: Vec<String> = values.iter().take(5).map(u64::to_string).collect();
+            let on: Vec<String> = on.iter().map(|i| (i + 1).to_string()).collect();
+            format!("{} on instances {}", values.join(", "), on.join(" and "))
+        })
+        .collect();
+    if repeated.is_empty() {
+        return false;
+    }
+    let mut f = Finding::new(
+        FindingKind::FleetSplitCounters,
+        format!(
+            "`{header}` gave the same values on different instances within one window ({}): each instance counts this key alone",
+            repeated.join("; ")
+        ),
+    );
+    f.headers = vec![header.to_string()];
+    v.findings.push(f);
+    true
+}
+
+/// More admitted in one window than the limit, counting every instance.
+fn over_admission(window: &[&Sample], limit: u64, name: &dyn Fn(usize) -> String, v: &mut Verdict) {
+    let admitted = window.len() as u64;
+    if admitted <= limit {
+        return;
+    }
+    let mut per: BTreeMap<usize, u64> = BTreeMap::new();
+    for s in window {
+        *per.entry(s.instance).or_default() += 1;
+    }
+    let per: Vec<String> = per
+        .iter()
+        .map(|(i, n)| format!("{}: {n}", name(*i)))
+        .collect();
+    v.findings.push(Finding::new(
+        FindingKind::FleetOverAdmission,
+        format!(
+            "{admitted} requests admitted within one window across the instances, above the advertised limit of {limit} ({})",
+            per.join(", ")
+        ),
+    ));
+}
+
+/// After an instance admitted in a new window, another still refused for longer than allowed.
+fn stale_refusals(
+    samples: &[Sample],
+    windows: &[Vec<&Sample>],
+    tolerance_ms: f64,
+    name: &dyn Fn(usize) -> String,
+    v: &mut Verdict,
+) {
+    for w in windows.iter().skip(1) {
+        let Some(first) = w.first() else { continue };
+        let late: Vec<&Sample> = samples
+            .iter()
+            .filter(|s| s.refused() && s.instance != first.instance && s.at_ms > first.at_ms)
+            .filter(|s| {
+                // Only until that instance admits again in the new window.
+                !samples.iter().any(|a| {
+                    a.admitted()
+                        && a.instance == s.instance
+                        && a.at_ms > first.at_ms
+                        && a.at_ms < s.at_ms
+                })
+            })
+            .collect();
+        if let Some(last) = late.last()
+            && last.at_ms - first.at_ms > tolerance_ms
+        {
+            v.findings.push(
+                Finding::new(
+                    FindingKind::FleetStaleRefusal,
+                    format!(
+                        "{} kept refusing for {:.1} s after {} admitted in a new window",
+                        name(last.instance),
+                        (last.at_ms - first.at_ms) / 1000.0,
+                        name(first.instance)
+                    ),
+                )
+                .warning(),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(seq: u32, instance: usize, status: u16, remaining: Option<u64>) -> Sample {
+        Sample {
+            seq,
+            instance,
+            at_ms: f64::from(seq) * 20.0,
+            status: Some(status),
+            remaining,
+            limit: (status == 200).then_some(4),
+        }
+    }
+
+    fn kinds(v: &Verdict) -> Vec<FindingKind> {
+        v.findings.iter().map(|f| f.kind).collect()
+    }
+
+    const H: &str = "x-ratelimit-api_key-remaining-requests";
+    const RULES: Rules = Rules {
+        window_ms: 60_000.0,
+        tolerance_ms: 1000.0,
+    };
+
+    #[test]
+    fn one_shared_counter_is_consistent() {
+        // 3, 2, 1, 0 alternating, then refused on both: what LiteLLM on one Redis does.
+        let samples = vec![
+            s(1, 0, 200, Some(3)),
+            s(2, 1, 200, Some(2)),
+            s(3, 0, 200, Some(1)),
+            s(4, 1, 200, Some(0)),
+            s(5, 0, 429, None),
+            s(6, 1, 429, None),
+        ];
+        let v = judge(H, &samples, RULES);
+        assert!(v.findings.is_empty(), "{:?}", v.findings);
+        assert_eq!(v.notes.len(), 2, "{:?}", v.notes);
+    }
+
+    #[test]
+    fn counters_per_instance_are_split_and_over_admit() {
+        // 3, 3, 2, 2, 1, 1, 0, 0: each instance its own counter, 8 admitted at a limit of 4.
+        let samples: Vec<Sample> = (0..8u32)
+            .map(|i| s(i + 1, (i % 2) as usize, 200, Some(3 - u64::from(i / 2))))
+            .collect();
+        let v = judge(H, &samples, RULES);
+        assert_eq!(
+            kinds(&v),
+            vec![
+                FindingKind::FleetSplitCounters,
+                FindingKind::FleetOverAdmission
+            ],
+            "{:?}",
+            v.findings
+        );
+        assert!(
+            v.findings[0]
+                .message
+                .contains("(3, 2, 1, 0 on instances 1 and 2)")
+        );
+        assert!(v.findings[1].message.starts_with("8 requests admitted"));
+    }
+
+    #[test]
+    fn a_reset_starts_a_new_window_not_an_accusation() {
+        // One shared counter runs out, then resets: 3, 2, 1, 0, then 3, 2 again.
+        let mut samples = vec![
+            s(1, 0, 200, Some(3)),
+            s(2, 1, 200, Some(2)),
+            s(3, 0, 200, Some(1)),
+            s(4, 1, 200, Some(0)),
+            s(5, 0, 200, Some(3)),
+            s(6, 1, 200, Some(2)),
+        ];
+        let v = judge(H, &samples, RULES);
+        assert!(v.findings.is_empty(), "{:?}", v.findings);
+        // The other instance still refusing 2 s into the new window, before it admits there:
+        // a stale local copy, a warning.
+        samples[5] = Sample {
+            at_ms: 100.0 + 2000.0,
+            ..s(6, 1, 429, None)
+        };
+        let v = judge(H, &samples, RULES);
+        assert_eq!(kinds(&v), vec![FindingKind::FleetStaleRefusal]);
+        assert!(!v.findings[0].is_finding());
+    }
+
+    #[test]
+    fn different_limits_are_named() {
+        let mut samples = vec![s(1, 0, 200, Some(3)), s(2, 1, 200, Some(2))];
+        samples[1].limit = Some(10);
+        let v = judge(H, &samples, RULES);
+        assert_eq!(kinds(&v), vec![FindingKind::FleetLimitMismatch]);
+        assert!(
+            v.findings[0]
+                .message
+                .contains("4 on instance 1; 10 on instance 2")
+        );
+    }
+
+    #[test]
+    fn answers_a_window_apart_are_not_compared() {
+        // One request a minute: the shared counter reads 3 every time, on either instance.
+        let samples: Vec<Sample> = (0..4u32)
+            .map(|i| Sample {
+                at_ms: f64::from(i) * 61_000.0,
+                ..s(i + 1, (i % 2) as usize, 200, Some(3))
+            })
+            .collect();
+        let v = judge(H, &samples, RULES);
+        assert!(v.findings.is_empty(), "{:?}", v.findings);
+    }
+}

@@ -1,0 +1,139 @@
+//! The fleet check's report: the timeline of answers per instance, then the verdict lines.
+
+use std::fmt::Write as _;
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{ContentArrangement, Table};
+
+use super::{Format, md, md_text, paint};
+use crate::fleet::FleetReport;
+
+/// The report in `format`.
+pub fn render(report: &FleetReport, format: Format, color: bool) -> String {
+    match format {
+        Format::Json => super::json(report),
+        Format::Markdown => markdown(report),
+        Format::Table => table(report, color),
+    }
+}
+
+fn cell<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "—".to_string(), |v| v.to_string())
+}
+
+fn table(r: &FleetReport, color: bool) -> String {
+    let mut out = format!(
+        "ratecheck fleet: {} instances, {} answers, counter {}\n",
+        r.instances.len(),
+        r.answers.len(),
+        r.header.as_deref().unwrap_or("—")
+    );
+    for (i, url) in r.instances.iter().enumerate() {
+        let _ = writeln!(out, "  instance {}: {url}", i + 1);
+    }
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header([
+            "request",
+            "instance",
+            "at ms",
+            "status",
+            "remaining",
+            "limit",
+        ]);
+    for a in &r.answers {
+        t.add_row([
+            a.seq.to_string(),
+            a.instance.to_string(),
+            format!("{:.0}", a.at_ms),
+            a.status
+                .map_or_else(|| "no answer".into(), |s| s.to_string()),
+            cell(a.remaining),
+            cell(a.limit),
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
+    verdict_lines(r, &mut out, |s, code| paint(s, code, color));
+    out
+}
+
+fn verdict_lines(r: &FleetReport, out: &mut String, paint: impl Fn(&str, &str) -> String) {
+    if !r.findings.is_empty() {
+        out.push_str("findings:\n");
+        for f in &r.findings {
+            let _ = writeln!(
+                out,
+                "  {} {}: {}",
+                paint("✗", "31;1"),
+                f.kind.name(),
+                f.message
+            );
+        }
+    }
+    if !r.warnings.is_empty() {
+        out.push_str("warnings (suspicious, not proof):\n");
+        for f in &r.warnings {
+            let _ = writeln!(
+                out,
+                "  {} {}: {}",
+                paint("!", "33"),
+                f.kind.name(),
+                f.message
+            );
+        }
+    }
+    for n in &r.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
+    let exit = r.exit();
+    let _ = writeln!(
+        out,
+        "{} findings, {} warnings, {} requests in {:.1} s: exit {} ({})",
+        r.findings.len(),
+        r.warnings.len(),
+        r.answers.len(),
+        r.wall_ms / 1000.0,
+        exit.code(),
+        exit.name()
+    );
+}
+
+fn markdown(r: &FleetReport) -> String {
+    let mut out = String::from("## ratecheck fleet\n\n");
+    for (i, url) in r.instances.iter().enumerate() {
+        let _ = writeln!(out, "- instance {}: `{}`", i + 1, md(url));
+    }
+    let _ = writeln!(
+        out,
+        "- counter: `{}`\n\n| request | instance | at ms | status | remaining | limit |\n|---|---|---|---|---|---|",
+        md(r.header.as_deref().unwrap_or("—"))
+    );
+    for a in &r.answers {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.0} | {} | {} | {} |",
+            a.seq,
+            a.instance,
+            a.at_ms,
+            cell(a.status),
+            cell(a.remaining),
+            cell(a.limit)
+        );
+    }
+    out.push('\n');
+    let mut lines = String::new();
+    verdict_lines(r, &mut lines, |s, _| s.to_string());
+    for l in lines.lines() {
+        // Findings and warnings as a list; headings and notes as lines of their own.
+        match l.strip_prefix("  ") {
+            Some(item) => {
+                let _ = writeln!(out, "- {}", md_text(item));
+            }
+            None => {
+                let _ = writeln!(out, "\n{}", md_text(l));
+            }
+        }
+    }
+    out
+}
