@@ -40,3 +40,6 @@ mod proxy;
 
 /// The simulator as a fleet on one shared store, split as a Redis loss would.
 mod fleet_sim;
+
+/// `ratecheck fleet` on real LiteLLM instances, with and without a real Redis.
+mod fleet_e2e;

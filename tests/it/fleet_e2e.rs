@@ -1,0 +1,129 @@
+//! `ratecheck fleet` on real LiteLLM 1.106.12 instances: two on one real Redis (Debian's
+//! `redis-server`, installed by `tests/redis/setup.sh`, started here on a free loopback port
+//! without persistence and stopped by its PID) count one limit; two without Redis count apart.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::litellm_e2e::{Proxy, key, release_bin, start_proxy_with};
+use crate::support::{finding_kinds, free_port, ratecheck};
+
+/// A redis-server of the test's own, stopped by its PID when dropped.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_redis() -> Redis {
+    let bin = std::env::var("RATECHECK_REDIS").unwrap_or_else(|_| "redis-server".into());
+    let port = free_port();
+    let child = Command::new(&bin)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("{bin}: {e}: install it with tests/redis/setup.sh (tests/run-all.sh does)")
+        });
+    let redis = Redis { child, port };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "redis-server did not listen on {port}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    redis
+}
+
+/// The shipped test config with `coordination_redis` pointing at `port`, written where the
+/// test keeps its files; LiteLLM still runs in `tests/litellm`, where its modules are.
+fn fleet_config(port: u16) -> String {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/litellm/config.yaml");
+    let text = std::fs::read_to_string(shipped).unwrap().replace(
+        "general_settings:\n",
+        &format!(
+            "general_settings:\n  coordination_redis:\n    host: 127.0.0.1\n    port: {port}\n"
+        ),
+    );
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ratecheck-fleet-{port}.yaml"));
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+async fn fleet(proxies: &[&Proxy], rpm: u32) -> (i32, serde_json::Value, String) {
+    let mut args = vec!["fleet".to_string()];
+    args.extend(proxies.iter().map(|p| p.url.clone()));
+    args.extend(["--format", "json", "--timeout", "60s"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = ratecheck(&args, &[("RATECHECK_API_KEY", &key(rpm, 1_000_000))]).await;
+    let report = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+    (run.code, report, run.stderr)
+}
+
+#[tokio::test]
+async fn a_fleet_on_redis_counts_once_and_one_without_counts_twice() {
+    let Some(bin) = release_bin("1.106.12") else {
+        return;
+    };
+    ratecheck::http::install_crypto_provider();
+    let redis = start_redis().await;
+    let shared = fleet_config(redis.port);
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let started = Instant::now();
+    let (a, b, c, d) = tokio::join!(
+        start_proxy_with(&bin, &shared, ports[0], &[]),
+        start_proxy_with(&bin, &shared, ports[1], &[]),
+        start_proxy_with(&bin, "config.yaml", ports[2], &[]),
+        start_proxy_with(&bin, "config.yaml", ports[3], &[]),
+    );
+    eprintln!(
+        "four LiteLLM instances healthy in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let (code, report, stderr) = fleet(&[&a, &b], 5).await;
+    eprintln!(
+        "fleet check on Redis: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(code, 0, "{stderr}\n{report:#}");
+    assert!(finding_kinds(&report).is_empty(), "{report:#}");
+    let answers = report["answers"].as_array().unwrap();
+    assert!(answers.len() <= 5 + 2 * 2, "{report:#}");
+    let admitted = answers.iter().filter(|x| x["status"] == 200).count();
+    assert_eq!(admitted, 5, "one limit across both instances: {report:#}");
+
+    let (code, report, stderr) = fleet(&[&c, &d], 5).await;
+    assert_eq!(code, 1, "{stderr}\n{report:#}");
+    assert_eq!(
+        finding_kinds(&report),
+        vec!["fleet_split_counters", "fleet_over_admission"],
+        "{report:#}"
+    );
+    drop((a, b, c, d));
+    drop(redis);
+}
