@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::litellm_e2e::{Proxy, key, release_bin, start_proxy_with};
 use crate::support::{finding_kinds, free_port, ratecheck};
@@ -43,17 +43,7 @@ async fn start_redis() -> Redis {
             panic!("{bin}: {e}: install it with tests/redis/setup.sh (tests/run-all.sh does)")
         });
     let redis = Redis { child, port };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "redis-server did not listen on {port}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::support::wait_until_listening(port, "redis-server").await;
     redis
 }
 

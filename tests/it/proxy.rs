@@ -6,7 +6,6 @@
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use ratecheck::mock::{MockConfig, MockServer};
 
@@ -51,17 +50,7 @@ impl Tinyproxy {
                 panic!("{bin}: {e}: install Debian's tinyproxy with tests/proxy/setup.sh (tests/run-all.sh does)")
             });
         let proxy = Tinyproxy { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "tinyproxy did not listen on {port}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        crate::support::wait_until_listening(port, "tinyproxy").await;
         proxy
     }
 

@@ -71,6 +71,21 @@ pub async fn closed_port() -> u16 {
     free_port()
 }
 
+/// Waits (at most 10 s) until something listens on 127.0.0.1:`port`; `what` names it.
+pub async fn wait_until_listening(port: u16, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not listen on {port}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// A free loopback port, never handed out twice in this test process: servers that tests start
 /// side by side (three LiteLLM releases at once, tinyproxy) cannot be given one port, where
 /// the second would fail to bind while its health check passed against the first.
