@@ -233,6 +233,66 @@ async fn healthy_captures_replayed_on_every_shape_raise_no_finding() {
     );
 }
 
+/// The checks this issue added, on the same healthy captures: `ratecheck fleet` over two
+/// instances replaying one capture raises no fleet finding (the dialects of these providers do
+/// not document an exact window, so their counters are not followed), and no capture carries a
+/// rate-limit header twice with two values.
+#[tokio::test]
+async fn healthy_captures_raise_no_fleet_finding_and_no_duplicate_warning() {
+    let mut accused = Vec::new();
+    for c in corpus() {
+        let (a, task_a) = replay(&c, &BTreeSet::new()).await;
+        let (b, task_b) = replay(&c, &BTreeSet::new()).await;
+        let run = ratecheck(
+            &[
+                "fleet",
+                &a,
+                &b,
+                "--model",
+                "m",
+                "--max-requests",
+                "6",
+                "--format",
+                "json",
+            ],
+            &[],
+        )
+        .await;
+        let (code, probed) = probe(&a, &[]).await;
+        task_a.abort();
+        task_b.abort();
+        let report: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("{}: {e}: {}\n{}", c.file, run.stdout, run.stderr));
+        let fleet: Vec<String> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(report["warnings"].as_array().unwrap())
+            .map(|f| format!("{}: {}", f["kind"], f["message"]))
+            .collect();
+        if run.code != 0 || !fleet.is_empty() {
+            accused.push(format!(
+                "{} ({}): fleet exit {}, {fleet:?}",
+                c.file, c.source, run.code
+            ));
+        }
+        let twice = probed["warnings"]
+            .to_string()
+            .contains("on one response with different values");
+        if code != 0 || twice {
+            accused.push(format!(
+                "{} ({}): probe exit {code}, sent twice: {twice}",
+                c.file, c.source
+            ));
+        }
+    }
+    assert!(
+        accused.is_empty(),
+        "healthy gateways accused:\n{}",
+        accused.join("\n")
+    );
+}
+
 #[tokio::test]
 async fn captures_stripped_from_streams_are_caught_exactly() {
     let mut wrong = Vec::new();
