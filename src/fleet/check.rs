@@ -34,25 +34,6 @@ pub struct FleetOptions {
     pub stop: crate::stop::Stop,
 }
 
-/// One answer, as the timeline shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Answer {
-    /// Send order, from 1.
-    pub seq: u32,
-    /// 1-based instance number.
-    pub instance: usize,
-    /// Milliseconds since the check began.
-    pub at_ms: f64,
-    /// The status, if any.
-    pub status: Option<u16>,
-    /// The followed counter's `remaining`.
-    pub remaining: Option<u64>,
-    /// Its `limit`.
-    pub limit: Option<u64>,
-    /// Why there was no answer, if there was none.
-    pub failure: Option<String>,
-}
-
 /// The check's result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FleetReport {
@@ -68,8 +49,8 @@ pub struct FleetReport {
     pub limit: Option<u64>,
     /// Requests the check set out to send.
     pub planned: u32,
-    /// Every answer, in send order.
-    pub answers: Vec<Answer>,
+    /// Every answer, in send order: the timeline, and what was judged.
+    pub answers: Vec<Sample>,
     /// Defects the answers prove.
     pub findings: Vec<Finding>,
     /// Suspicious, not proof.
@@ -137,7 +118,6 @@ pub async fn check(clients: &[Client], opts: &FleetOptions) -> FleetReport {
         wall_ms: 0.0,
         outcome: Exit::Ok.into(),
     };
-    let mut samples: Vec<Sample> = Vec::new();
     let mut refusals = vec![0u32; clients.len()];
     let mut seq = 0u32;
     while seq < report.planned && !opts.stop.is_set() {
@@ -174,15 +154,7 @@ pub async fn check(clients: &[Client], opts: &FleetOptions) -> FleetReport {
         if ex.status == Some(429) {
             refusals[instance] += 1;
         }
-        samples.push(Sample {
-            seq,
-            instance,
-            at_ms: ms(sent),
-            status: ex.status,
-            remaining: remaining.filter(|_| ex.shape.is_success()),
-            limit,
-        });
-        report.answers.push(Answer {
+        report.answers.push(Sample {
             seq,
             instance: instance + 1,
             at_ms: ms(sent),
@@ -204,14 +176,14 @@ pub async fn check(clients: &[Client], opts: &FleetOptions) -> FleetReport {
         }
     }
     report.interrupted = opts.stop.is_set();
-    conclude(&mut report, &samples, opts);
+    conclude(&mut report, opts);
     report.wall_ms = ms(start.elapsed());
     report.outcome = report.exit().into();
     report
 }
 
 /// The verdict on what was gathered, or a note on why there was nothing to judge.
-fn conclude(report: &mut FleetReport, samples: &[Sample], opts: &FleetOptions) {
+fn conclude(report: &mut FleetReport, opts: &FleetOptions) {
     let Some(header) = report.header.clone() else {
         if report.aborted.is_none() {
             report.notes.push(
@@ -220,12 +192,13 @@ fn conclude(report: &mut FleetReport, samples: &[Sample], opts: &FleetOptions) {
         }
         return;
     };
-    let v = judge::judge(&header, samples, opts.rules);
+    let v = judge::judge(&header, &report.answers, opts.rules);
     let (findings, warnings) = verdict::by_level(v.findings);
     report.findings = findings;
     report.warnings = warnings;
     report.notes.extend(v.notes);
-    if report.planned == opts.max_requests && !samples.iter().any(|s| s.status == Some(429)) {
+    if report.planned == opts.max_requests && !report.answers.iter().any(|s| s.status == Some(429))
+    {
         report.notes.push(format!(
             "`--max-requests {}` stopped the check before any refusal: over-admission was not checked",
             opts.max_requests

@@ -9,28 +9,39 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::Serialize;
+
 use crate::verdict::{Finding, FindingKind};
 
-/// One answer from one instance.
-#[derive(Debug, Clone, PartialEq)]
+/// One answer from one instance: what the check records and the report's timeline shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sample {
     /// Send order, from 1.
     pub seq: u32,
-    /// Which instance answered (an index into the instance list).
+    /// Which instance answered, numbered from 1 in the order given.
     pub instance: usize,
     /// When it was sent, in milliseconds since the check began.
     pub at_ms: f64,
     /// The status, if there was an answer.
     pub status: Option<u16>,
-    /// The counter's `remaining`, on an admitted answer that carried it.
+    /// The counter's `remaining`, on an answer that carried it (only admitted answers'
+    /// are judged).
     pub remaining: Option<u64>,
     /// The counter's `limit`, on an answer that carried it.
     pub limit: Option<u64>,
+    /// Why there was no answer, if there was none.
+    pub failure: Option<String>,
 }
 
 impl Sample {
     fn admitted(&self) -> bool {
         self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+
+    /// The counter value judged: an answer whose body was cut or unreadable shows its value
+    /// in the timeline, but is not followed.
+    fn counted(&self) -> Option<u64> {
+        self.remaining.filter(|_| self.failure.is_none())
     }
 
     fn refused(&self) -> bool {
@@ -61,7 +72,7 @@ pub struct Rules {
 pub fn judge(header: &str, samples: &[Sample], rules: Rules) -> Verdict {
     let mut v = Verdict::default();
     // The report lists each instance's URL under its number; messages use the number.
-    let name = |i: usize| format!("instance {}", i + 1);
+    let name = |i: usize| format!("instance {i}");
     limits(samples, header, &name, &mut v);
     let windows = windows(samples, rules.window_ms);
     let limit = samples.iter().filter_map(|s| s.limit).max();
@@ -75,7 +86,7 @@ pub fn judge(header: &str, samples: &[Sample], rules: Rules) -> Verdict {
     if !split
         && windows
             .iter()
-            .any(|w| w.iter().filter(|s| s.remaining.is_some()).count() > 1)
+            .any(|w| w.iter().filter(|s| s.counted().is_some()).count() > 1)
     {
         v.notes.push(format!(
             "`{header}` counted down once across the instances: no value repeated on two"
@@ -138,7 +149,7 @@ fn windows(samples: &[Sample], window_ms: f64) -> Vec<Vec<&Sample>> {
             last.clear();
             fleet_last = None;
         }
-        if let Some(r) = s.remaining {
+        if let Some(r) = s.counted() {
             let rose_here = last.get(&s.instance).is_some_and(|prev| r > *prev);
             // A shared counter that rose since the fleet's last value is a reset too; a split
             // one rises between instances all the time, so only a rise on every instance that
@@ -164,7 +175,7 @@ fn windows(samples: &[Sample], window_ms: f64) -> Vec<Vec<&Sample>> {
 fn repeated_values(window: &[&Sample], header: &str, v: &mut Verdict) -> bool {
     let mut seen: BTreeMap<u64, BTreeSet<usize>> = BTreeMap::new();
     for s in window {
-        if let Some(r) = s.remaining {
+        if let Some(r) = s.counted() {
             seen.entry(r).or_default().insert(s.instance);
         }
     }
@@ -180,7 +191,7 @@ fn repeated_values(window: &[&Sample], header: &str, v: &mut Verdict) -> bool {
         .iter()
         .map(|(on, values)| {
             let values: Vec<String> = values.iter().take(5).map(u64::to_string).collect();
-            let on: Vec<String> = on.iter().map(|i| (i + 1).to_string()).collect();
+            let on: Vec<String> = on.iter().map(usize::to_string).collect();
             format!("{} on instances {}", values.join(", "), on.join(" and "))
         })
         .collect();
@@ -276,6 +287,7 @@ mod tests {
             status: Some(status),
             remaining,
             limit: (status == 200).then_some(4),
+            failure: None,
         }
     }
 
@@ -293,12 +305,12 @@ mod tests {
     fn one_shared_counter_is_consistent() {
         // 3, 2, 1, 0 alternating, then refused on both: what LiteLLM on one Redis does.
         let samples = vec![
-            s(1, 0, 200, Some(3)),
-            s(2, 1, 200, Some(2)),
-            s(3, 0, 200, Some(1)),
-            s(4, 1, 200, Some(0)),
-            s(5, 0, 429, None),
-            s(6, 1, 429, None),
+            s(1, 1, 200, Some(3)),
+            s(2, 2, 200, Some(2)),
+            s(3, 1, 200, Some(1)),
+            s(4, 2, 200, Some(0)),
+            s(5, 1, 429, None),
+            s(6, 2, 429, None),
         ];
         let v = judge(H, &samples, RULES);
         assert!(v.findings.is_empty(), "{:?}", v.findings);
@@ -309,7 +321,7 @@ mod tests {
     fn counters_per_instance_are_split_and_over_admit() {
         // 3, 3, 2, 2, 1, 1, 0, 0: each instance its own counter, 8 admitted at a limit of 4.
         let samples: Vec<Sample> = (0..8u32)
-            .map(|i| s(i + 1, (i % 2) as usize, 200, Some(3 - u64::from(i / 2))))
+            .map(|i| s(i + 1, (i % 2) as usize + 1, 200, Some(3 - u64::from(i / 2))))
             .collect();
         let v = judge(H, &samples, RULES);
         assert_eq!(
@@ -333,12 +345,12 @@ mod tests {
     fn a_reset_starts_a_new_window_not_an_accusation() {
         // One shared counter runs out, then resets: 3, 2, 1, 0, then 3, 2 again.
         let mut samples = vec![
-            s(1, 0, 200, Some(3)),
-            s(2, 1, 200, Some(2)),
-            s(3, 0, 200, Some(1)),
-            s(4, 1, 200, Some(0)),
-            s(5, 0, 200, Some(3)),
-            s(6, 1, 200, Some(2)),
+            s(1, 1, 200, Some(3)),
+            s(2, 2, 200, Some(2)),
+            s(3, 1, 200, Some(1)),
+            s(4, 2, 200, Some(0)),
+            s(5, 1, 200, Some(3)),
+            s(6, 2, 200, Some(2)),
         ];
         let v = judge(H, &samples, RULES);
         assert!(v.findings.is_empty(), "{:?}", v.findings);
@@ -346,7 +358,7 @@ mod tests {
         // a stale local copy, a warning.
         samples[5] = Sample {
             at_ms: 100.0 + 2000.0,
-            ..s(6, 1, 429, None)
+            ..s(6, 2, 429, None)
         };
         let v = judge(H, &samples, RULES);
         assert_eq!(kinds(&v), vec![FindingKind::FleetStaleRefusal]);
@@ -355,7 +367,7 @@ mod tests {
 
     #[test]
     fn different_limits_are_named() {
-        let mut samples = vec![s(1, 0, 200, Some(3)), s(2, 1, 200, Some(2))];
+        let mut samples = vec![s(1, 1, 200, Some(3)), s(2, 2, 200, Some(2))];
         samples[1].limit = Some(10);
         let v = judge(H, &samples, RULES);
         assert_eq!(kinds(&v), vec![FindingKind::FleetLimitMismatch]);
@@ -372,7 +384,7 @@ mod tests {
         let samples: Vec<Sample> = (0..4u32)
             .map(|i| Sample {
                 at_ms: f64::from(i) * 61_000.0,
-                ..s(i + 1, (i % 2) as usize, 200, Some(3))
+                ..s(i + 1, (i % 2) as usize + 1, 200, Some(3))
             })
             .collect();
         let v = judge(H, &samples, RULES);

@@ -6,5 +6,5 @@
 pub mod check;
 pub mod judge;
 
-pub use check::{Answer, FleetOptions, FleetReport, check};
+pub use check::{FleetOptions, FleetReport, check};
 pub use judge::{Rules, Sample, Verdict, judge};

@@ -274,9 +274,9 @@ pub fn load_report() -> LoadReport {
 
 /// Two instances that count one key apart: 3, 3, 2, 2 at a limit of 4, judged by the engine.
 pub fn fleet_report() -> crate::fleet::FleetReport {
-    use crate::fleet::{Answer, Rules, Sample, judge};
-    let answers: Vec<Answer> = (0..4u32)
-        .map(|i| Answer {
+    use crate::fleet::{Rules, Sample, judge};
+    let answers: Vec<Sample> = (0..4u32)
+        .map(|i| Sample {
             seq: i + 1,
             instance: (i % 2) as usize + 1,
             at_ms: f64::from(i) * 12.0,
@@ -286,21 +286,10 @@ pub fn fleet_report() -> crate::fleet::FleetReport {
             failure: None,
         })
         .collect();
-    let samples: Vec<Sample> = answers
-        .iter()
-        .map(|a| Sample {
-            seq: a.seq,
-            instance: a.instance - 1,
-            at_ms: a.at_ms,
-            status: a.status,
-            remaining: a.remaining,
-            limit: a.limit,
-        })
-        .collect();
     let header = "x-ratelimit-api_key-remaining-requests";
     let v = judge(
         header,
-        &samples,
+        &answers,
         Rules {
             window_ms: 60_000.0,
             tolerance_ms: 2000.0,
