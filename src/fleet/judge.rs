@@ -71,16 +71,14 @@ pub struct Rules {
 /// Judges `samples` (in send order) of the counter `header`.
 pub fn judge(header: &str, samples: &[Sample], rules: Rules) -> Verdict {
     let mut v = Verdict::default();
-    // The report lists each instance's URL under its number; messages use the number.
-    let name = |i: usize| format!("instance {i}");
-    limits(samples, header, &name, &mut v);
+    limits(samples, header, &mut v);
     let windows = windows(samples, rules.window_ms);
     let limit = samples.iter().filter_map(|s| s.limit).max();
     let mut split = false;
     for w in &windows {
         split |= repeated_values(w, header, &mut v);
         if let Some(limit) = limit {
-            over_admission(w, limit, &name, &mut v);
+            over_admission(w, limit, &mut v);
         }
     }
     if !split
@@ -92,12 +90,17 @@ pub fn judge(header: &str, samples: &[Sample], rules: Rules) -> Verdict {
             "`{header}` counted down once across the instances: no value repeated on two"
         ));
     }
-    stale_refusals(samples, &windows, rules.tolerance_ms, &name, &mut v);
+    stale_refusals(samples, &windows, rules.tolerance_ms, &mut v);
     v
 }
 
+/// An instance as messages name it: the report lists each URL under its number.
+fn name(i: usize) -> String {
+    format!("instance {i}")
+}
+
 /// Every instance advertises the same limit.
-fn limits(samples: &[Sample], header: &str, name: &dyn Fn(usize) -> String, v: &mut Verdict) {
+fn limits(samples: &[Sample], header: &str, v: &mut Verdict) {
     let mut by_instance: BTreeMap<usize, BTreeSet<u64>> = BTreeMap::new();
     for s in samples {
         if let Some(l) = s.limit {
@@ -211,7 +214,7 @@ fn repeated_values(window: &[&Sample], header: &str, v: &mut Verdict) -> bool {
 }
 
 /// More admitted in one window than the limit, counting every instance.
-fn over_admission(window: &[&Sample], limit: u64, name: &dyn Fn(usize) -> String, v: &mut Verdict) {
+fn over_admission(window: &[&Sample], limit: u64, v: &mut Verdict) {
     let admitted = window.len() as u64;
     if admitted <= limit {
         return;
@@ -238,7 +241,6 @@ fn stale_refusals(
     samples: &[Sample],
     windows: &[Vec<&Sample>],
     tolerance_ms: f64,
-    name: &dyn Fn(usize) -> String,
     v: &mut Verdict,
 ) {
     for w in windows.iter().skip(1) {
