@@ -215,6 +215,25 @@ pub struct FleetArgs {
     #[arg(long, default_value = "2s", value_name = "DURATION")]
     pub tolerance: String,
 
+    /// The load balancer in front of the instances: it takes its turn with them, and its
+    /// answers must follow the same counter.
+    #[arg(long, value_name = "URL")]
+    pub via: Option<String>,
+
+    /// Watch for this long instead of spending the window: a low request rate (`--every`),
+    /// and every change of the fleet's state (one counter, split) with its time.
+    #[arg(long, value_name = "DURATION")]
+    pub watch: Option<String>,
+
+    /// With `--watch`: one request this often, round robin over the instances.
+    #[arg(
+        long,
+        default_value = "1s",
+        value_name = "DURATION",
+        requires = "watch"
+    )]
+    pub every: String,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

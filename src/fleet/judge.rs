@@ -13,12 +13,15 @@ use serde::Serialize;
 
 use crate::verdict::{Finding, FindingKind};
 
+/// The [`Sample::instance`] of an answer through the load balancer (`--via`).
+pub const VIA: usize = 0;
+
 /// One answer from one instance: what the check records and the report's timeline shows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sample {
     /// Send order, from 1.
     pub seq: u32,
-    /// Which instance answered, numbered from 1 in the order given.
+    /// Which instance answered, numbered from 1 in the order given; 0 for the load balancer.
     pub instance: usize,
     /// When it was sent, in milliseconds since the check began.
     pub at_ms: f64,
@@ -34,13 +37,13 @@ pub struct Sample {
 }
 
 impl Sample {
-    fn admitted(&self) -> bool {
+    pub(crate) fn admitted(&self) -> bool {
         self.status.is_some_and(|s| (200..300).contains(&s))
     }
 
     /// The counter value judged: an answer whose body was cut or unreadable shows its value
     /// in the timeline, but is not followed.
-    fn counted(&self) -> Option<u64> {
+    pub(super) fn counted(&self) -> Option<u64> {
         self.remaining.filter(|_| self.failure.is_none())
     }
 
@@ -94,9 +97,34 @@ pub fn judge(header: &str, samples: &[Sample], rules: Rules) -> Verdict {
     v
 }
 
-/// An instance as messages name it: the report lists each URL under its number.
-fn name(i: usize) -> String {
-    format!("instance {i}")
+/// Where an answer came from as messages name it: the report lists each instance's URL under
+/// its number; 0 is the load balancer (`--via`).
+pub fn name(i: usize) -> String {
+    if i == VIA {
+        "the load balancer".into()
+    } else {
+        format!("instance {i}")
+    }
+}
+
+/// Several sources named at once: "instances 1 and 2", "instance 1 and the load balancer".
+pub(super) fn names(on: &[usize]) -> String {
+    let numbers: Vec<String> = on
+        .iter()
+        .filter(|i| **i != VIA)
+        .map(usize::to_string)
+        .collect();
+    let instances = match numbers.len() {
+        0 => String::new(),
+        1 => format!("instance {}", numbers[0]),
+        _ => format!("instances {}", numbers.join(" and ")),
+    };
+    match (on.contains(&VIA), instances.is_empty()) {
+        (false, _) => instances,
+        (true, true) => name(VIA),
+        // The load balancer last, after the instances it routes to.
+        (true, false) => format!("{instances} and {}", name(VIA)),
+    }
 }
 
 /// Every instance advertises the same limit.
@@ -138,7 +166,7 @@ fn limits(samples: &[Sample], header: &str, v: &mut Verdict) {
 /// instance, and cutting there too only shortens what is compared), and a window's length
 /// after its first answer at the latest (a reset between two answers that left the counter
 /// where it was shows no rise).
-fn windows(samples: &[Sample], window_ms: f64) -> Vec<Vec<&Sample>> {
+pub(super) fn windows(samples: &[Sample], window_ms: f64) -> Vec<Vec<&Sample>> {
     let mut out: Vec<Vec<&Sample>> = vec![Vec::new()];
     let mut last: BTreeMap<usize, u64> = BTreeMap::new();
     let mut fleet_last: Option<u64> = None;
@@ -194,23 +222,39 @@ fn repeated_values(window: &[&Sample], header: &str, v: &mut Verdict) -> bool {
         .iter()
         .map(|(on, values)| {
             let values: Vec<String> = values.iter().take(5).map(u64::to_string).collect();
-            let on: Vec<String> = on.iter().map(usize::to_string).collect();
-            format!("{} on instances {}", values.join(", "), on.join(" and "))
+            format!("{} on {}", values.join(", "), names(on))
         })
         .collect();
-    if repeated.is_empty() {
+    let Some(first) = first_repeat(window) else {
         return false;
-    }
+    };
     let mut f = Finding::new(
         FindingKind::FleetSplitCounters,
         format!(
-            "`{header}` gave the same values on different instances within one window ({}): each instance counts this key alone",
-            repeated.join("; ")
+            "`{header}` gave the same values on different instances within one window ({}), first at {:.1} s (request {}): each instance counts this key alone",
+            repeated.join("; "),
+            first.at_ms / 1000.0,
+            first.seq
         ),
     );
     f.headers = vec![header.to_string()];
     v.findings.push(f);
     true
+}
+
+/// The first answer in `window` whose counter value another source gave before it.
+fn first_repeat<'a>(window: &[&'a Sample]) -> Option<&'a Sample> {
+    let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
+    for s in window {
+        let Some(r) = s.counted() else { continue };
+        match seen.get(&r) {
+            Some(on) if *on != s.instance => return Some(s),
+            _ => {
+                seen.insert(r, s.instance);
+            }
+        }
+    }
+    None
 }
 
 /// More admitted in one window than the limit, counting every instance.
@@ -219,6 +263,9 @@ fn over_admission(window: &[&Sample], limit: u64, v: &mut Verdict) {
     if admitted <= limit {
         return;
     }
+    let over = window[usize::try_from(limit)
+        .unwrap_or(usize::MAX)
+        .min(window.len() - 1)];
     let mut per: BTreeMap<usize, u64> = BTreeMap::new();
     for s in window {
         *per.entry(s.instance).or_default() += 1;
@@ -230,8 +277,10 @@ fn over_admission(window: &[&Sample], limit: u64, v: &mut Verdict) {
     v.findings.push(Finding::new(
         FindingKind::FleetOverAdmission,
         format!(
-            "{admitted} requests admitted within one window across the instances, above the advertised limit of {limit} ({})",
-            per.join(", ")
+            "{admitted} requests admitted within one window across the instances, above the advertised limit of {limit} ({}); the first over it at {:.1} s (request {})",
+            per.join(", "),
+            over.at_ms / 1000.0,
+            over.seq
         ),
     ));
 }

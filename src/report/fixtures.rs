@@ -272,9 +272,50 @@ pub fn load_report() -> LoadReport {
     crate::load::report_from(&opts, TARGET, records)
 }
 
+const FLEET_HEADER: &str = "x-ratelimit-api_key-remaining-requests";
+const FLEET_RULES: crate::fleet::Rules = crate::fleet::Rules {
+    window_ms: 60_000.0,
+    tolerance_ms: 2000.0,
+};
+
+/// A fleet report on two instances at 10.0.0.11 and .12 from `answers`, judged by the engine.
+fn fleet_fixture(
+    answers: Vec<crate::fleet::Sample>,
+    changes: Vec<crate::fleet::Change>,
+    via: Option<&str>,
+    watch_ms: Option<f64>,
+) -> crate::fleet::FleetReport {
+    let v = crate::fleet::judge(FLEET_HEADER, &answers, FLEET_RULES);
+    let (findings, warnings) = crate::verdict::by_level(v.findings);
+    let mut report = crate::fleet::FleetReport {
+        schema_version: crate::fleet::check::SCHEMA_VERSION,
+        tool: "ratecheck 0.1.0".into(),
+        instances: vec![
+            "http://10.0.0.11:4000/".into(),
+            "http://10.0.0.12:4000/".into(),
+        ],
+        via: via.map(String::from),
+        watch_ms,
+        header: Some(FLEET_HEADER.into()),
+        limit: answers.iter().filter_map(|a| a.limit).max(),
+        planned: u32::try_from(answers.len()).unwrap_or(0),
+        wall_ms: answers.last().map_or(0.0, |a| a.at_ms + 12.0),
+        answers,
+        changes,
+        findings,
+        warnings,
+        notes: v.notes,
+        interrupted: false,
+        aborted: None,
+        outcome: Exit::Ok.into(),
+    };
+    report.outcome = report.exit().into();
+    report
+}
+
 /// Two instances that count one key apart: 3, 3, 2, 2 at a limit of 4, judged by the engine.
 pub fn fleet_report() -> crate::fleet::FleetReport {
-    use crate::fleet::{Rules, Sample, judge};
+    use crate::fleet::Sample;
     let answers: Vec<Sample> = (0..4u32)
         .map(|i| Sample {
             seq: i + 1,
@@ -286,35 +327,40 @@ pub fn fleet_report() -> crate::fleet::FleetReport {
             failure: None,
         })
         .collect();
-    let header = "x-ratelimit-api_key-remaining-requests";
-    let v = judge(
-        header,
-        &answers,
-        Rules {
-            window_ms: 60_000.0,
-            tolerance_ms: 2000.0,
-        },
-    );
-    let (findings, warnings) = crate::verdict::by_level(v.findings);
-    let mut report = crate::fleet::FleetReport {
-        schema_version: crate::fleet::check::SCHEMA_VERSION,
-        tool: "ratecheck 0.1.0".into(),
-        instances: vec![
-            "http://10.0.0.11:4000/".into(),
-            "http://10.0.0.12:4000/".into(),
-        ],
-        header: Some(header.into()),
-        limit: Some(4),
-        planned: 8,
+    fleet_fixture(answers, Vec::new(), None, None)
+}
+
+/// A watch of two instances and their load balancer that saw the fleet split: the shared
+/// counter runs down, then each instance repeats the other's values (LiteLLM after its Redis
+/// stopped).
+pub fn fleet_watch_report() -> crate::fleet::FleetReport {
+    use crate::fleet::{Sample, Tracker, VIA};
+    let values = [999u64, 998, 997, 996, 995, 994, 993, 993, 992, 992, 991];
+    let answers: Vec<Sample> = values
+        .iter()
+        .zip(1u32..)
+        .map(|(v, seq)| Sample {
+            seq,
+            instance: [1, 2, VIA][(seq as usize - 1) % 3],
+            at_ms: f64::from(seq - 1) * 500.0,
+            status: Some(200),
+            remaining: Some(*v),
+            limit: Some(1000),
+            failure: None,
+        })
+        .collect();
+    let mut tracker = Tracker::default();
+    let mut changes = Vec::new();
+    for n in 1..=answers.len() {
+        if let Some(mut c) = tracker.observe(FLEET_HEADER, &answers[..n], FLEET_RULES) {
+            c.time = format!("2026-12-01T23:00:{:06.3}Z", c.at_ms / 1000.0);
+            changes.push(c);
+        }
+    }
+    fleet_fixture(
         answers,
-        findings,
-        warnings,
-        notes: v.notes,
-        interrupted: false,
-        aborted: None,
-        wall_ms: 48.0,
-        outcome: Exit::Ok.into(),
-    };
-    report.outcome = report.exit().into();
-    report
+        changes,
+        Some("http://litellm.internal:4000/"),
+        Some(5500.0),
+    )
 }

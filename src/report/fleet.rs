@@ -6,7 +6,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 
 use super::{Format, md, md_text, paint};
-use crate::fleet::FleetReport;
+use crate::fleet::{FleetReport, VIA};
 
 /// The report in `format`.
 pub fn render(report: &FleetReport, format: Format, color: bool) -> String {
@@ -21,15 +21,36 @@ fn cell<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "—".to_string(), |v| v.to_string())
 }
 
+/// The timeline's source column: the instance's number, or `via` for the load balancer.
+fn source(instance: usize) -> String {
+    if instance == VIA {
+        "via".into()
+    } else {
+        instance.to_string()
+    }
+}
+
+/// The heading's "watched for 30 s" or "spent one window".
+fn mode(r: &FleetReport) -> String {
+    r.watch_ms.map_or_else(
+        || "spending one window".into(),
+        |w| format!("watched for {:.0} s", w / 1000.0),
+    )
+}
+
 fn table(r: &FleetReport, color: bool) -> String {
     let mut out = format!(
-        "ratecheck fleet: {} instances, {} answers, counter {}\n",
+        "ratecheck fleet: {} instances, {}, {} answers, counter {}\n",
         r.instances.len(),
+        mode(r),
         r.answers.len(),
         r.header.as_deref().unwrap_or("—")
     );
     for (i, url) in r.instances.iter().enumerate() {
         let _ = writeln!(out, "  instance {}: {url}", i + 1);
+    }
+    if let Some(via) = &r.via {
+        let _ = writeln!(out, "  via (load balancer): {via}");
     }
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED)
@@ -45,7 +66,7 @@ fn table(r: &FleetReport, color: bool) -> String {
     for a in &r.answers {
         t.add_row([
             a.seq.to_string(),
-            a.instance.to_string(),
+            source(a.instance),
             format!("{:.0}", a.at_ms),
             a.status
                 .map_or_else(|| "no answer".into(), |s| s.to_string()),
@@ -59,6 +80,20 @@ fn table(r: &FleetReport, color: bool) -> String {
 }
 
 fn verdict_lines(r: &FleetReport, out: &mut String, paint: impl Fn(&str, &str) -> String) {
+    if !r.changes.is_empty() {
+        out.push_str("changes of state:\n");
+        for c in &r.changes {
+            let _ = writeln!(
+                out,
+                "  {} {} (+{:.1} s, request {}): {}",
+                c.time,
+                paint(c.state.label(), "1"),
+                c.at_ms / 1000.0,
+                c.seq,
+                c.evidence
+            );
+        }
+    }
     if !r.findings.is_empty() {
         out.push_str("findings:\n");
         for f in &r.findings {
@@ -100,9 +135,12 @@ fn verdict_lines(r: &FleetReport, out: &mut String, paint: impl Fn(&str, &str) -
 }
 
 fn markdown(r: &FleetReport) -> String {
-    let mut out = String::from("## ratecheck fleet\n\n");
+    let mut out = format!("## ratecheck fleet\n\n{}\n\n", mode(r));
     for (i, url) in r.instances.iter().enumerate() {
         let _ = writeln!(out, "- instance {}: `{}`", i + 1, md(url));
+    }
+    if let Some(via) = &r.via {
+        let _ = writeln!(out, "- via (load balancer): `{}`", md(via));
     }
     let _ = writeln!(
         out,
@@ -114,7 +152,7 @@ fn markdown(r: &FleetReport) -> String {
             out,
             "| {} | {} | {:.0} | {} | {} | {} |",
             a.seq,
-            a.instance,
+            source(a.instance),
             a.at_ms,
             cell(a.status),
             cell(a.remaining),

@@ -125,3 +125,21 @@ fn fleet_markdown() {
         false
     ));
 }
+
+#[test]
+fn fleet_watch_table() {
+    assert_snapshot!(super::fleet::render(
+        &fixtures::fleet_watch_report(),
+        Format::Table,
+        false
+    ));
+}
+
+#[test]
+fn fleet_watch_markdown() {
+    assert_snapshot!(super::fleet::render(
+        &fixtures::fleet_watch_report(),
+        Format::Markdown,
+        false
+    ));
+}

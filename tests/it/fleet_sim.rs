@@ -179,3 +179,114 @@ async fn fleet_check_tells_a_shared_store_from_a_split_one() {
         fleet.shutdown().await;
     }
 }
+
+/// The states a watch report says the fleet went through, with when.
+fn changes(report: &serde_json::Value) -> Vec<(String, f64)> {
+    report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["state"].as_str().unwrap().to_string(),
+                c["at_ms"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `fleet --watch` while the simulator's store splits (a Redis loss) and rejoins: one counter,
+/// split, one counter again, each dated within a few requests of when it happened.
+#[tokio::test]
+async fn a_watch_dates_the_split_and_the_recovery() {
+    let cfg = MockConfig {
+        rpm: 1000,
+        window: Duration::from_mins(1),
+        ..MockConfig::default()
+    };
+    let fleet = std::sync::Arc::new(MockFleet::start(&cfg, 2, 0).await.unwrap());
+    let mut args = vec!["fleet".to_string()];
+    args.extend(fleet.urls());
+    args.extend(
+        ["--watch", "3s", "--every", "50ms", "--format", "json"]
+            .iter()
+            .map(ToString::to_string),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let started = std::time::Instant::now();
+    let outage = {
+        let fleet = fleet.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            fleet.split();
+            let split_at = started.elapsed();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            fleet.rejoin();
+            split_at
+        })
+    };
+    let run = crate::support::ratecheck(&args, &[("RATECHECK_API_KEY", "sk-watch-1")]).await;
+    let split_at = outage.await.unwrap().as_secs_f64() * 1000.0;
+    let report: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+    assert_eq!(run.code, 1, "{report:#}");
+    assert_eq!(
+        crate::support::finding_kinds(&report),
+        vec!["fleet_split_counters"],
+        "{report:#}"
+    );
+    let changes = changes(&report);
+    let states: Vec<&str> = changes.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        states,
+        ["one_counter", "split", "one_counter"],
+        "{report:#}"
+    );
+    // The watch starts after the process does: its clock runs behind the test's.
+    assert!(
+        changes[1].1 <= split_at + 300.0 && changes[1].1 >= split_at - 500.0,
+        "split at {split_at:.0} ms in the test, reported at {:.0} ms: {report:#}",
+        changes[1].1
+    );
+    assert!(changes[2].1 > changes[1].1 + 700.0, "{report:#}");
+    // Live, on stderr, as they happen.
+    assert_eq!(run.stderr.matches(": split: ").count(), 1, "{}", run.stderr);
+    assert!(report["answers"].as_array().unwrap().len() <= 60);
+    std::sync::Arc::into_inner(fleet).unwrap().shutdown().await;
+}
+
+/// `--via`: the load balancer takes its turn; on one store its answers follow the same counter
+/// (exit 0), and the instances are refused as it is.
+#[tokio::test]
+async fn answers_through_the_load_balancer_follow_the_same_counter() {
+    let cfg = MockConfig {
+        rpm: 6,
+        window: Duration::from_mins(1),
+        ..MockConfig::default()
+    };
+    let fleet = MockFleet::start(&cfg, 3, 0).await.unwrap();
+    let urls = fleet.urls();
+    // The third instance stands in for the load balancer: it shares the store.
+    let args = [
+        "fleet", &urls[0], &urls[1], "--via", &urls[2], "--format", "json",
+    ];
+    let run = crate::support::ratecheck(&args, &[("RATECHECK_API_KEY", "sk-via-1")]).await;
+    let report: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+    assert_eq!(run.code, 0, "{report:#}");
+    let answers = report["answers"].as_array().unwrap();
+    assert!(answers.len() <= 6 + 2 * 3, "{report:#}");
+    assert_eq!(
+        answers.iter().filter(|a| a["status"] == 200).count(),
+        6,
+        "{report:#}"
+    );
+    assert!(
+        answers
+            .iter()
+            .any(|a| a["instance"] == 0 && a["status"] == 200),
+        "{report:#}"
+    );
+    assert!(report["via"].as_str().is_some(), "{report:#}");
+    fleet.shutdown().await;
+}
