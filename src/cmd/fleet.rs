@@ -65,15 +65,7 @@ pub async fn run(args: &FleetArgs, color: bool, out: &mut dyn Write) -> Result<E
     });
     let mut progress = |c: &Change| {
         bar.suspend(|| {
-            let _ = writeln!(
-                std::io::stderr(),
-                "{} (+{:.1} s, request {}): {}: {}",
-                c.time,
-                c.at_ms / 1000.0,
-                c.seq,
-                c.state.label(),
-                c.evidence
-            );
+            let _ = writeln!(std::io::stderr(), "{}", c.summary());
         });
     };
     let report = fleet::check(&clients, via.as_ref(), &opts, &mut progress).await;

@@ -46,6 +46,20 @@ pub struct Change {
     pub evidence: String,
 }
 
+impl Change {
+    /// One line: when, the new state, and the evidence.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} (+{:.1} s, request {}): {}: {}",
+            self.time,
+            self.at_ms / 1000.0,
+            self.seq,
+            self.state.label(),
+            self.evidence
+        )
+    }
+}
+
 /// Follows the state over a growing list of samples.
 #[derive(Debug, Default)]
 pub struct Tracker {

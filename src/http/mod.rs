@@ -102,6 +102,13 @@ pub struct Client {
 }
 
 impl Client {
+    /// The same settings (key, headers, timeouts, TLS) for another base URL: a fleet's other
+    /// instances, named as targets by the user.
+    pub fn at(&self, base: &str) -> anyhow::Result<Self> {
+        let base = normalize_base(base).map_err(|e| anyhow::anyhow!(e))?;
+        Client::new(base, self.settings.clone())
+    }
+
     /// Builds a client for `base` (already normalised by [`normalize_base`]).
     pub fn new(base: reqwest::Url, settings: ConnectSpec) -> anyhow::Result<Self> {
         install_crypto_provider();

@@ -7,6 +7,7 @@
 mod ctx;
 mod exhaust;
 mod expect;
+mod fleetstep;
 mod loadstep;
 mod steps;
 
@@ -391,6 +392,10 @@ pub async fn run_scenario(
         secrets: Vec::new(),
     };
     ctx.vars.captured.insert("model".into(), ctx.model.clone());
+    // The target as resolved (the file's, or `--target`), redacted: a `fleet` step's `via`.
+    ctx.vars
+        .captured
+        .insert("target".into(), client.display_base());
     for (i, leaf) in leaves.iter().enumerate() {
         ctx.vars.loops = vec![leaf.bindings.vars()];
         let stop = resolved.stop.clone();

@@ -1,4 +1,5 @@
-//! Running one leaf step: `probe` and `request` here, `exhaust` and `load` in their own modules.
+//! Running one leaf step: `probe` and `request` here, `exhaust`, `load` and `fleet` in their
+//! own modules.
 
 use std::time::Instant;
 
@@ -88,6 +89,11 @@ pub(super) async fn run(ctx: &mut Ctx<'_>, leaf: &Planned<'_>) -> StepReport {
             let default = "load".to_string();
             report.name = ctx.name(ld.name.as_deref(), &default, b, &mut report.checks);
             super::loadstep::run(ctx, ld, leaf, &mut report).await;
+        }
+        Step::Fleet(f) => {
+            let default = format!("one limit across {} instances", f.instances.value.len());
+            report.name = ctx.name(f.name.as_deref(), &default, b, &mut report.checks);
+            super::fleetstep::run(ctx, f, leaf, &mut report).await;
         }
         Step::Repeat(_) | Step::ForEach(_) => {}
     }

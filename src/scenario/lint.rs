@@ -10,10 +10,10 @@ use serde_json::Value;
 use serde_saphyr::Spanned;
 
 use super::vars::references;
-use super::{ForEachStep, LoadStep, Loaded, RequestStep, ScenarioError, Step};
+use super::{FleetStep, ForEachStep, LoadStep, Loaded, RequestStep, ScenarioError, Step};
 
 /// Names every run defines.
-const BUILTIN: [&str; 1] = ["model"];
+const BUILTIN: [&str; 2] = ["model", "target"];
 
 /// Checks `loaded`; `target_given` skips the `target` field, which `--target` replaces.
 pub fn check(loaded: &Loaded, target_given: bool) -> Result<(), ScenarioError> {
@@ -144,6 +144,7 @@ impl Linter<'_> {
                 }
             }
             Step::Load(ld) => self.load_step(ld, at)?,
+            Step::Fleet(f) => self.fleet_step(f, at)?,
             Step::Repeat(r) => {
                 if r.times.value == 0 {
                     return Err(self.error_at(
@@ -157,6 +158,37 @@ impl Linter<'_> {
                 self.undefine(added);
             }
             Step::ForEach(f) => self.for_each_step(f, at)?,
+        }
+        Ok(())
+    }
+
+    /// A `fleet` step: two instances or more, expandable URLs, a watch that sends something.
+    fn fleet_step(&mut self, f: &FleetStep, at: (u64, u64)) -> Result<(), ScenarioError> {
+        self.opt(f.name.as_ref(), "name")?;
+        self.opt(f.model.as_ref(), "model")?;
+        self.opt(f.via.as_ref(), "via")?;
+        for url in &f.instances.value {
+            self.text(url, "instances")?;
+        }
+        if f.instances.value.len() < 2 {
+            return Err(self.error_at(
+                f.instances.referenced.line(),
+                f.instances.referenced.column(),
+                "`fleet.instances` needs two base URLs or more: one instance has no one to agree with",
+            ));
+        }
+        if f.max_requests == Some(0) {
+            return Err(self.error_at(at.0, at.1, "`fleet.max_requests` must be at least 1"));
+        }
+        if f.every.is_some() && f.watch.is_none() {
+            return Err(self.error_at(
+                at.0,
+                at.1,
+                "`fleet.every` paces a watch: set `watch` too, or drop `every`",
+            ));
+        }
+        if f.every.as_ref().is_some_and(|d| d.0.is_zero()) {
+            return Err(self.error_at(at.0, at.1, "`fleet.every` must be longer than zero"));
         }
         Ok(())
     }

@@ -120,6 +120,8 @@ pub enum Step {
     ForEach(ForEachStep),
     /// Backoff-aware load, with thresholds and the rate-limit truth findings.
     Load(LoadStep),
+    /// One key over a gateway fleet's instances: whether they enforce one limit.
+    Fleet(FleetStep),
 }
 
 impl Step {
@@ -132,6 +134,7 @@ impl Step {
             Step::Repeat(_) => "repeat",
             Step::ForEach(_) => "for_each",
             Step::Load(_) => "load",
+            Step::Fleet(_) => "fleet",
         }
     }
 }
@@ -293,6 +296,32 @@ impl Default for ExhaustExpect {
 
 fn too_many() -> u16 {
     429
+}
+
+/// `fleet`: the same check as `ratecheck fleet`, over the instances listed (each a base URL,
+/// `${VAR}` expands), with the scenario's key and connection settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetStep {
+    /// Name shown in reports.
+    pub name: Option<String>,
+    /// Every instance's own base URL (at least two).
+    pub instances: Spanned<Vec<String>>,
+    /// The load balancer in front of them, taking its turn in the rotation.
+    pub via: Option<String>,
+    /// Model (default: the scenario's).
+    pub model: Option<String>,
+    /// The most requests sent (default 100).
+    pub max_requests: Option<u32>,
+    /// The limiter's window (default 60s, LiteLLM's `LITELLM_RATE_LIMIT_WINDOW_SIZE`).
+    pub window: Option<Dur>,
+    /// How long one instance may still refuse after another admitted in a new window
+    /// (default 2s).
+    pub tolerance: Option<Dur>,
+    /// Watch for this long instead of spending the window.
+    pub watch: Option<Dur>,
+    /// With `watch`: one request this often (default 1s).
+    pub every: Option<Dur>,
 }
 
 /// `repeat`: the inner steps, several times. `${iteration}` counts from 1.

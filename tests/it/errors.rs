@@ -445,7 +445,7 @@ async fn interrupt(args: &[&str], after: Duration) -> (Duration, i32, String) {
     )
 }
 
-/// Ctrl-C in the middle of a trickling stream: `probe`, `run` and `triage` stop within 2 s and
+/// Ctrl-C in the middle of a trickling stream: `probe`, `fleet`, `run` and `triage` stop within 2 s and
 /// still write every report they were asked for, marked interrupted.
 #[tokio::test]
 async fn ctrl_c_leaves_every_requested_report() {
@@ -474,6 +474,30 @@ async fn ctrl_c_leaves_every_requested_report() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["interrupted"], true, "{report:#}");
+
+    let fleet = file("fleet.json");
+    let args = [
+        "fleet",
+        &url,
+        &url,
+        "--model",
+        "m",
+        "--format",
+        "json",
+        "-o",
+        &fleet,
+        "--timeout",
+        "30s",
+        "--max-time",
+        "60s",
+    ];
+    let (took, _, stderr) = interrupt(&args, Duration::from_millis(800)).await;
+    assert!(took < Duration::from_secs(2), "fleet took {took:?}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&fleet).unwrap()).unwrap();
+    assert_eq!(report["interrupted"], true, "{report:#}");
+    crate::support::assert_valid(include_str!("../../docs/fleet-report.schema.json"), &report);
 
     let bundle = file("triage.md");
     let mut args = vec!["triage", url.as_str(), "--out", &bundle, "--repeat", "1"];

@@ -69,9 +69,7 @@ async fn fleet(proxies: &[&Proxy], rpm: u32) -> (i32, serde_json::Value, String)
     args.extend(["--format", "json", "--timeout", "60s"].map(String::from));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = ratecheck(&args, &[("RATECHECK_API_KEY", &key(rpm, 1_000_000))]).await;
-    let report = serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
-    (run.code, report, run.stderr)
+    (run.code, crate::fleet_sim::fleet_json(&run), run.stderr)
 }
 
 #[tokio::test]
@@ -150,8 +148,7 @@ async fn a_fleet_on_redis_counts_once_and_one_without_counts_twice() {
         stopped_at / 1000.0,
         started.elapsed().as_secs_f64()
     );
-    let report: serde_json::Value = serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+    let report = crate::fleet_sim::fleet_json(&run);
     assert_eq!(run.code, 1, "{}\n{report:#}", run.stderr);
     assert_eq!(
         finding_kinds(&report),

@@ -5,6 +5,14 @@ use std::time::Duration;
 
 use ratecheck::mock::{MockConfig, MockFleet};
 
+/// A `fleet --format json` report, valid against `docs/fleet-report.schema.json`.
+pub(crate) fn fleet_json(run: &crate::support::Run) -> serde_json::Value {
+    let report: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+    crate::support::assert_valid(include_str!("../../docs/fleet-report.schema.json"), &report);
+    report
+}
+
 /// `remaining` after one non-streaming chat request with `key` to `url`.
 async fn remaining(client: &reqwest::Client, url: &str, key: &str) -> (u16, Option<u64>) {
     let r = client
@@ -145,8 +153,7 @@ async fn fleet_check_tells_a_shared_store_from_a_split_one() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let key = format!("sk-fleet-check-{split}");
         let run = crate::support::ratecheck(&args, &[("RATECHECK_API_KEY", &key)]).await;
-        let report: serde_json::Value = serde_json::from_str(&run.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+        let report = fleet_json(&run);
         let kinds = crate::support::finding_kinds(&report);
         let answers = report["answers"].as_array().unwrap();
         assert!(answers.len() <= 5 + 2 * 2, "{report:#}");
@@ -227,8 +234,7 @@ async fn a_watch_dates_the_split_and_the_recovery() {
     };
     let run = crate::support::ratecheck(&args, &[("RATECHECK_API_KEY", "sk-watch-1")]).await;
     let split_at = outage.await.unwrap().as_secs_f64() * 1000.0;
-    let report: serde_json::Value = serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+    let report = fleet_json(&run);
     assert_eq!(run.code, 1, "{report:#}");
     assert_eq!(
         crate::support::finding_kinds(&report),
@@ -271,8 +277,7 @@ async fn answers_through_the_load_balancer_follow_the_same_counter() {
         "fleet", &urls[0], &urls[1], "--via", &urls[2], "--format", "json",
     ];
     let run = crate::support::ratecheck(&args, &[("RATECHECK_API_KEY", "sk-via-1")]).await;
-    let report: serde_json::Value = serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+    let report = fleet_json(&run);
     assert_eq!(run.code, 0, "{report:#}");
     let answers = report["answers"].as_array().unwrap();
     assert!(answers.len() <= 6 + 2 * 3, "{report:#}");
@@ -289,4 +294,77 @@ async fn answers_through_the_load_balancer_follow_the_same_counter() {
     );
     assert!(report["via"].as_str().is_some(), "{report:#}");
     fleet.shutdown().await;
+}
+
+/// The shipped `scenarios/litellm-fleet.yaml` on the simulator's fleet: on one store it passes
+/// (exit 0, the run report valid against its schema); split, its step fails on the split
+/// counters and the over-admission (exit 1), as `ratecheck fleet` would say.
+#[tokio::test]
+async fn the_shipped_fleet_scenario_passes_on_one_store_and_fails_split() {
+    let cfg = MockConfig {
+        rpm: 5,
+        window: Duration::from_mins(1),
+        ..MockConfig::default()
+    };
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/litellm-fleet.yaml")
+        .display()
+        .to_string();
+    for split in [false, true] {
+        let fleet = MockFleet::start(&cfg, 3, 0).await.unwrap();
+        if split {
+            fleet.split();
+        }
+        let urls = fleet.urls();
+        let key = format!("sk-fleet-scenario-{split}");
+        let run = crate::support::ratecheck(
+            &["run", &file, "--target", &urls[2], "--format", "json"],
+            &[
+                ("RATECHECK_API_KEY", &key),
+                ("RATECHECK_FLEET_A", &urls[0]),
+                ("RATECHECK_FLEET_B", &urls[1]),
+            ],
+        )
+        .await;
+        let report: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+        crate::support::assert_valid(include_str!("../../docs/run-report.schema.json"), &report);
+        let step = &report["scenarios"][0]["steps"][0];
+        assert_eq!(step["kind"], "fleet", "{report:#}");
+        assert!(!run.stdout.contains(&key) && !run.stderr.contains(&key));
+        if split {
+            assert_eq!(run.code, 1, "{report:#}");
+            assert_eq!(
+                crate::support::finding_kinds(step),
+                vec!["fleet_split_counters", "fleet_over_admission"],
+                "{report:#}"
+            );
+            assert_eq!(step["checks"][0]["passed"], false, "{report:#}");
+        } else {
+            assert_eq!(run.code, 0, "{report:#}");
+            assert_eq!(step["checks"][0]["passed"], true, "{report:#}");
+        }
+        fleet.shutdown().await;
+    }
+}
+
+/// A `fleet` step with one instance is refused before anything is sent, at its line.
+#[tokio::test]
+async fn a_fleet_step_with_one_instance_is_refused_at_its_line() {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ratecheck-fleet-one.yaml");
+    std::fs::write(
+        &path,
+        "target: http://127.0.0.1:9\nsteps:\n  - fleet:\n      instances: [http://127.0.0.1:9]\n",
+    )
+    .unwrap();
+    let run = crate::support::ratecheck(&["validate", &path.display().to_string()], &[]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("ratecheck-fleet-one.yaml:4:18:")
+            && run
+                .stderr
+                .contains("`fleet.instances` needs two base URLs or more"),
+        "{}",
+        run.stderr
+    );
 }

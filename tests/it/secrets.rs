@@ -286,7 +286,7 @@ fn assert_nothing_planted(outputs: &[(String, String)]) {
 /// Secrets the user puts anywhere — a bearer token given with `-H` and no key in the
 /// environment, a header marked secret, the URL's password, a query value — are redacted in
 /// every form a gateway can echo them (as given, in a `Basic` header's base64), in every
-/// format of `probe` and `triage`; and nothing the gateway sends reaches a terminal as an
+/// format of `probe`, `fleet` and `triage`; and nothing the gateway sends reaches a terminal as an
 /// escape sequence, or a Markdown report as HTML or a link.
 #[tokio::test]
 async fn every_planted_secret_stays_out_and_hostile_text_stays_inert() {
@@ -318,6 +318,29 @@ async fn every_planted_secret_stays_out_and_hostile_text_stays_inert() {
         outputs.push((format!("probe stderr ({format})"), run.stderr));
         outputs.push((
             format!("probe -o, {format}"),
+            std::fs::read_to_string(&file).unwrap_or_default(),
+        ));
+    }
+    for format in ["table", "json", "markdown"] {
+        let file = dir.join(format!("fleet.{format}"));
+        let file_arg = file.to_string_lossy().to_string();
+        let mut args = vec![
+            "fleet",
+            url.as_str(),
+            url.as_str(),
+            "--via",
+            url.as_str(),
+            "--format",
+            format,
+            "-o",
+            &file_arg,
+        ];
+        args.extend(common);
+        let run = ratecheck(&args, &[]).await;
+        outputs.push((format!("fleet stdout, {format}"), run.stdout));
+        outputs.push((format!("fleet stderr ({format})"), run.stderr));
+        outputs.push((
+            format!("fleet -o, {format}"),
             std::fs::read_to_string(&file).unwrap_or_default(),
         ));
     }
