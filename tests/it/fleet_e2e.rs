@@ -1,7 +1,8 @@
 //! `ratecheck fleet` on real LiteLLM 1.106.12 instances: two on one real Redis (Debian's
 //! `redis-server`, installed by `tests/redis/setup.sh`, started here on a free loopback port
 //! without persistence and stopped by its PID) count one limit; two without Redis count apart;
-//! and when that Redis is stopped under a `--watch`, the watch dates the split.
+//! the shipped fleet scenario says the same of both pairs; and when that Redis is stopped under a
+//! `--watch`, the watch dates the split.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -72,6 +73,28 @@ async fn fleet(proxies: &[&Proxy], rpm: u32) -> (i32, serde_json::Value, String)
     (run.code, crate::fleet_sim::fleet_json(&run), run.stderr)
 }
 
+/// `scenarios/litellm-fleet.yaml` over `pair`, the first also its target (the load balancer):
+/// the exit and the fleet step's report.
+async fn fleet_scenario(pair: [&Proxy; 2], rpm: u32) -> (i32, serde_json::Value) {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/litellm-fleet.yaml")
+        .display()
+        .to_string();
+    let key = key(rpm, 1_000_000);
+    let run = ratecheck(
+        &["run", &file, "--target", &pair[0].url, "--format", "json"],
+        &[
+            ("RATECHECK_API_KEY", &key),
+            ("RATECHECK_FLEET_A", &pair[0].url),
+            ("RATECHECK_FLEET_B", &pair[1].url),
+        ],
+    )
+    .await;
+    let report: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+    (run.code, report["scenarios"][0]["steps"][0].clone())
+}
+
 #[tokio::test]
 async fn a_fleet_on_redis_counts_once_and_one_without_counts_twice() {
     let Some(bin) = release_bin("1.106.12") else {
@@ -113,6 +136,20 @@ async fn a_fleet_on_redis_counts_once_and_one_without_counts_twice() {
         vec!["fleet_split_counters", "fleet_over_admission"],
         "{report:#}"
     );
+
+    // The shipped scenario says the same of both pairs.
+    for (pair, code, kinds) in [
+        ([&a, &b], 0, vec![]),
+        (
+            [&c, &d],
+            1,
+            vec!["fleet_split_counters", "fleet_over_admission"],
+        ),
+    ] {
+        let (got, step) = fleet_scenario(pair, 5).await;
+        assert_eq!(got, code, "{step:#}");
+        assert_eq!(finding_kinds(&step), kinds, "{step:#}");
+    }
 
     // Redis stopped (SIGTERM to its PID) while the instances run: LiteLLM fails open, each
     // instance falls back to its own memory, and the watch sees their values repeat.
