@@ -95,6 +95,70 @@ async fn fleet_scenario(pair: [&Proxy; 2], rpm: u32) -> (i32, serde_json::Value)
     (run.code, report["scenarios"][0]["steps"][0].clone())
 }
 
+/// Redis stopped (SIGTERM to its PID) while `pair` runs on it, 3 s into an 8 s watch: exit 1
+/// with `fleet_split_counters`, one counter then split, the split dated after the stop.
+async fn watch_through_a_redis_stop(pair: [&Proxy; 2], redis: &Redis) {
+    // Redis stopped (SIGTERM to its PID) while the instances run: LiteLLM fails open, each
+    // instance falls back to its own memory, and the watch sees their values repeat.
+    let started = Instant::now();
+    let args = [
+        "fleet",
+        &pair[0].url,
+        &pair[1].url,
+        "--watch",
+        "8s",
+        "--every",
+        "250ms",
+        "--format",
+        "json",
+        "--timeout",
+        "30s",
+    ];
+    let key = key(1000, 100_000_000);
+    let env = [("RATECHECK_API_KEY", key.as_str())];
+    let watch = ratecheck(&args, &env);
+    let stop_redis = async {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        let status = Command::new("kill")
+            .args(["-TERM", &redis.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        started.elapsed().as_secs_f64() * 1000.0
+    };
+    let (run, stopped_at) = tokio::join!(watch, stop_redis);
+    eprintln!(
+        "watch with Redis stopped at {:.1} s: {:.1} s",
+        stopped_at / 1000.0,
+        started.elapsed().as_secs_f64()
+    );
+    let report = crate::fleet_sim::fleet_json(&run);
+    assert_eq!(run.code, 1, "{}\n{report:#}", run.stderr);
+    assert_eq!(
+        finding_kinds(&report),
+        vec!["fleet_split_counters"],
+        "{report:#}"
+    );
+    let changes: Vec<(&str, f64)> = report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["state"].as_str().unwrap(), c["at_ms"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(
+        changes.iter().map(|c| c.0).collect::<Vec<_>>(),
+        ["one_counter", "split"],
+        "{report:#}"
+    );
+    // The watch's clock starts a little after the test's: the split is dated after Redis
+    // stopped, within a few requests.
+    let split_at = changes[1].1;
+    assert!(
+        split_at > stopped_at - 1000.0 && split_at < stopped_at + 2000.0,
+        "Redis stopped at {stopped_at:.0} ms, split reported at {split_at:.0} ms: {report:#}"
+    );
+}
+
 #[tokio::test]
 async fn a_fleet_on_redis_counts_once_and_one_without_counts_twice() {
     let Some(bin) = release_bin("1.106.12") else {
@@ -151,65 +215,7 @@ async fn a_fleet_on_redis_counts_once_and_one_without_counts_twice() {
         assert_eq!(finding_kinds(&step), kinds, "{step:#}");
     }
 
-    // Redis stopped (SIGTERM to its PID) while the instances run: LiteLLM fails open, each
-    // instance falls back to its own memory, and the watch sees their values repeat.
-    let started = Instant::now();
-    let args = [
-        "fleet",
-        &a.url,
-        &b.url,
-        "--watch",
-        "8s",
-        "--every",
-        "250ms",
-        "--format",
-        "json",
-        "--timeout",
-        "30s",
-    ];
-    let key = key(1000, 100_000_000);
-    let env = [("RATECHECK_API_KEY", key.as_str())];
-    let watch = ratecheck(&args, &env);
-    let stop_redis = async {
-        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-        let status = Command::new("kill")
-            .args(["-TERM", &redis.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        started.elapsed().as_secs_f64() * 1000.0
-    };
-    let (run, stopped_at) = tokio::join!(watch, stop_redis);
-    eprintln!(
-        "watch with Redis stopped at {:.1} s: {:.1} s",
-        stopped_at / 1000.0,
-        started.elapsed().as_secs_f64()
-    );
-    let report = crate::fleet_sim::fleet_json(&run);
-    assert_eq!(run.code, 1, "{}\n{report:#}", run.stderr);
-    assert_eq!(
-        finding_kinds(&report),
-        vec!["fleet_split_counters"],
-        "{report:#}"
-    );
-    let changes: Vec<(&str, f64)> = report["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["state"].as_str().unwrap(), c["at_ms"].as_f64().unwrap()))
-        .collect();
-    assert_eq!(
-        changes.iter().map(|c| c.0).collect::<Vec<_>>(),
-        ["one_counter", "split"],
-        "{report:#}"
-    );
-    // The watch's clock starts a little after the test's: the split is dated after Redis
-    // stopped, within a few requests.
-    let split_at = changes[1].1;
-    assert!(
-        split_at > stopped_at - 1000.0 && split_at < stopped_at + 2000.0,
-        "Redis stopped at {stopped_at:.0} ms, split reported at {split_at:.0} ms: {report:#}"
-    );
+    watch_through_a_redis_stop([&a, &b], &redis).await;
     drop((a, b, c, d));
     drop(redis);
 }
