@@ -67,6 +67,12 @@ pub enum Command {
     /// Give each instance's own base URL (each pod's address, not the load balancer's). Exit
     /// codes as for `probe`: 1 when the instances count apart, over-admit or disagree.
     Fleet(FleetArgs),
+    /// Judge evidence from real traffic offline: HAR files, `curl -i` / `curl -v` output, or
+    /// ratecheck's own JSON reports, with the probe's rules and formats.
+    ///
+    /// Exit codes as for `probe`; 2 when a file, or a part of one, cannot be read (what could
+    /// be read is still judged, and each unreadable part is named by file and line).
+    Analyze(AnalyzeArgs),
     /// Run the built-in rate-limited simulator on 127.0.0.1.
     Mock(MockArgs),
     /// Show the LiteLLM streaming header drop and its fix on the built-in simulator.
@@ -188,6 +194,36 @@ pub struct ProbeArgs {
 
     #[command(flatten)]
     pub connect: ConnectArgs,
+}
+
+/// `ratecheck analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Evidence files: `.har`, `curl -i` / `curl -v` output, ratecheck probe or run JSON.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// How counter motion is judged. Real traffic may share its key with other clients, so
+    /// by default only motion no client could cause is reported (`approximate`); `exact` when
+    /// the evidence is the key's only traffic.
+    #[arg(long, value_enum, default_value_t = CounterMode::Approximate)]
+    pub counters: CounterMode,
+
+    /// Warnings fail the run too (exit 1), not only findings.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Compare this operator-named header across shapes like the known dialects (repeatable).
+    #[arg(long = "rate-header", value_name = "NAME")]
+    pub rate_headers: Vec<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Also write the report to this file (format from `--format`).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `ratecheck fleet`.

@@ -142,7 +142,7 @@ impl Mode {
 }
 
 /// One cell of the probe matrix: an endpoint asked in one mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Variant {
     /// The endpoint.
     pub endpoint: Endpoint,

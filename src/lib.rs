@@ -13,6 +13,7 @@ pub mod cmd;
 pub mod config;
 pub mod duration;
 pub mod endpoint;
+pub mod evidence;
 pub mod fleet;
 pub mod headers;
 pub mod http;
@@ -45,6 +46,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
         Command::Triage(args) => cmd::triage::run(args, out).await,
         Command::Load(args) => cmd::load::run(args, color, out).await,
         Command::Fleet(args) => cmd::fleet::run(args, color, out).await,
+        Command::Analyze(args) => cmd::analyze::run(args, color, out).await,
         Command::Mock(args) => cmd::mock::run(args, out).await,
         Command::Demo(args) => cmd::demo::run(args, color, out).await,
         Command::Completions(args) => cmd::completions::completions(args, out),

@@ -5,6 +5,7 @@
 //! [`Ended`]; [`crate::run`] prints its one error on stderr, once, while the results went to
 //! stdout and to every requested file first.
 
+pub mod analyze;
 pub mod completions;
 pub mod demo;
 pub mod fleet;

@@ -30,39 +30,7 @@ impl Client {
         let variant = ex.variant;
         let stream = variant.mode == Mode::Streaming;
         ex.time_to_headers_ms = Some(ms(start.elapsed()));
-        ex.status = Some(status);
-        for (name, value) in head {
-            let raw = String::from_utf8_lossy(value.as_bytes());
-            let shown = self.redactor.header_cow(name.as_str(), &raw);
-            let rate = headers::classify(name.as_str(), &shown).or_else(|| {
-                self.settings
-                    .rate_headers
-                    .iter()
-                    .any(|d| d.eq_ignore_ascii_case(name.as_str()))
-                    .then(|| headers::declared(name.as_str(), &shown))
-            });
-            // Lean clients (load) keep the rate-limit headers parsed, and only the few other
-            // headers the analysis reads; nothing else is copied.
-            let keep = !self.lean
-                || matches!(
-                    name.as_str(),
-                    "content-type" | "date" | "server" | "x-litellm-version"
-                );
-            if let Some(h) = rate {
-                ex.rate_headers.push(h);
-            }
-            if keep {
-                ex.headers
-                    .push((name.as_str().to_string(), shown.into_owned()));
-            }
-        }
-        headers::mark_passthrough(&mut ex.rate_headers);
-        ex.content_type = ex.header("content-type").map(str::to_string);
-        let is_sse = ex
-            .content_type
-            .as_deref()
-            .is_some_and(|c| c.to_ascii_lowercase().contains("text/event-stream"));
-
+        let is_sse = self.capture_head(ex, status, head);
         if (300..400).contains(&status) {
             // Not followed (see `redirect_policy`): the answer is the redirect itself.
             ex.shape = Shape::Error;
@@ -123,6 +91,67 @@ impl Client {
             }
         }
         ex.total_ms = ms(start.elapsed());
+    }
+
+    /// The response head into `ex`: status, headers captured, redacted and classified, the
+    /// content type. Whether the body is an SSE stream.
+    pub(crate) fn capture_head(&self, ex: &mut Exchange, status: u16, head: &HeaderMap) -> bool {
+        ex.status = Some(status);
+        for (name, value) in head {
+            let raw = String::from_utf8_lossy(value.as_bytes());
+            let shown = self.redactor.header_cow(name.as_str(), &raw);
+            let rate = headers::classify(name.as_str(), &shown).or_else(|| {
+                self.settings
+                    .rate_headers
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(name.as_str()))
+                    .then(|| headers::declared(name.as_str(), &shown))
+            });
+            // Lean clients (load) keep the rate-limit headers parsed, and only the few other
+            // headers the analysis reads; nothing else is copied.
+            let keep = !self.lean
+                || matches!(
+                    name.as_str(),
+                    "content-type" | "date" | "server" | "x-litellm-version"
+                );
+            if let Some(h) = rate {
+                ex.rate_headers.push(h);
+            }
+            if keep {
+                ex.headers
+                    .push((name.as_str().to_string(), shown.into_owned()));
+            }
+        }
+        headers::mark_passthrough(&mut ex.rate_headers);
+        ex.content_type = ex.header("content-type").map(str::to_string);
+        ex.content_type
+            .as_deref()
+            .is_some_and(|c| c.to_ascii_lowercase().contains("text/event-stream"))
+    }
+
+    /// A response known only by its head (evidence whose body was left out): the shape from
+    /// the status and the content type, no body read.
+    pub(crate) fn head_only(&self, ex: &mut Exchange, status: u16, head: &HeaderMap) {
+        let is_sse = self.capture_head(ex, status, head);
+        let json = ex
+            .content_type
+            .as_deref()
+            .is_some_and(|c| c.to_ascii_lowercase().contains("json"));
+        ex.shape = match status {
+            404 | 405 => Shape::NotOffered,
+            s if s >= 300 => Shape::Error,
+            _ if is_sse => Shape::Sse,
+            // LiteLLM's `/v1/messages` answers an Anthropic message, never an OpenAI object;
+            // JSON asked for as a stream is its other plain dict.
+            _ if json
+                && (ex.variant.endpoint == crate::endpoint::Endpoint::Messages
+                    || ex.variant.mode == Mode::Streaming) =>
+            {
+                Shape::PlainDict
+            }
+            _ if json => Shape::JsonObject,
+            _ => Shape::Invalid,
+        };
     }
 
     /// Why a success body is unreadable. A body still encoded means the connection did not

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::base::show_duration;
@@ -13,7 +13,7 @@ use crate::headers::RateHeader;
 use crate::verdict::{Failure, FailureKind};
 
 /// How a response body was shaped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Shape {
     /// An OpenAI-style JSON object (`"object": "chat.completion"`, `"list"`, `"response"`, …).
@@ -66,7 +66,7 @@ pub fn no_headers(variant: Variant, timeout: Duration) -> Failure {
 }
 
 /// What a stream carried.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StreamInfo {
     /// Events dispatched (comments and keep-alives excluded).
     pub events: u32,
@@ -84,7 +84,7 @@ pub struct StreamInfo {
 pub const TIMELINE_EVENTS: usize = 32;
 
 /// One SSE event in a stream's timeline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineEvent {
     /// Milliseconds from send.
     pub at_ms: f64,
@@ -94,8 +94,9 @@ pub struct TimelineEvent {
     pub bytes: usize,
 }
 
-/// One request and everything its response told.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One request and everything its response told. Read back from ratecheck's own reports
+/// (`ratecheck analyze`), its rate-limit headers are classified again from `headers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Exchange {
     /// Endpoint and mode asked for.
     pub variant: Variant,
@@ -112,6 +113,7 @@ pub struct Exchange {
     /// Every response header, lowercased and redacted, in arrival order.
     pub headers: Vec<(String, String)>,
     /// The recognised rate-limit headers, parsed in their dialect.
+    #[serde(skip_deserializing)]
     pub rate_headers: Vec<RateHeader>,
     /// Milliseconds from send to response headers.
     pub time_to_headers_ms: Option<f64>,

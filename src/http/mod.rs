@@ -102,6 +102,31 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client that never sends: it turns evidence (a HAR, a `curl -i` dump) into exchanges
+    /// the way a live response is captured, redacting the evidence's own `secrets` (its request
+    /// credentials, URL passwords and query values) and the base URL's.
+    pub fn for_evidence(
+        base: reqwest::Url,
+        secrets: Vec<String>,
+        rate_headers: Vec<String>,
+    ) -> anyhow::Result<Self> {
+        let settings = ConnectSpec {
+            timeout: Duration::from_secs(30),
+            insecure: false,
+            extra_headers: Vec::new(),
+            api_key: None,
+            key_source: None,
+            rate_headers,
+            secret_headers: Vec::new(),
+            follow_redirects: false,
+            max_time: Duration::from_secs(30),
+            cacert: None,
+        };
+        let mut client = Client::new(base, settings)?;
+        client.redactor = client.redactor.with_secrets(secrets);
+        Ok(client)
+    }
+
     /// The same settings (key, headers, timeouts, TLS) for another base URL: a fleet's other
     /// instances, named as targets by the user.
     pub fn at(&self, base: &str) -> anyhow::Result<Self> {

@@ -73,6 +73,9 @@ pub struct ProbeReport {
     pub tool: String,
     /// The target base URL, redacted.
     pub target: String,
+    /// The evidence files the exchanges were read from (`ratecheck analyze`); none for a probe
+    /// that sent them.
+    pub evidence: Option<Vec<String>>,
     /// The model used.
     pub model: Option<String>,
     /// Where the API key came from (a variable's name, `file PATH`, `-H`), or `none`.
@@ -156,6 +159,7 @@ pub async fn probe(
         schema_version: SCHEMA_VERSION,
         tool: TOOL.to_string(),
         target,
+        evidence: None,
         model,
         key: client.key_source(),
         proxy: client.proxy().map(str::to_string),
@@ -169,6 +173,43 @@ pub async fn probe(
         interrupted: opts.stop.is_set(),
         notes: a.notes,
         aborted,
+        outcome,
+    }
+}
+
+/// The probe's verdict on exchanges it did not send: evidence read from a HAR, a `curl` dump
+/// or an old report (`ratecheck analyze`). `target` names where they went, `files` what they
+/// were read from.
+pub fn judge_evidence(
+    exchanges: Vec<Exchange>,
+    target: String,
+    files: Vec<String>,
+    counters: CounterMode,
+    strict: bool,
+) -> ProbeReport {
+    let a = analyze::analyze(&exchanges, counters);
+    let failed = !a.findings.is_empty() || (strict && !a.warnings.is_empty());
+    // The evidence's failures are what the customer saw, not this run's: they are judged as
+    // findings and notes, never as this command's network faults.
+    let outcome = verdict::decide(std::iter::empty(), failed).into();
+    ProbeReport {
+        schema_version: SCHEMA_VERSION,
+        tool: TOOL.to_string(),
+        target,
+        evidence: Some(files),
+        model: None,
+        key: "none: read from evidence".into(),
+        proxy: None,
+        rounds: 1,
+        wall_ms: 0.0,
+        gateway: analyze::fingerprint(&exchanges),
+        exchanges,
+        findings: a.findings,
+        warnings: a.warnings,
+        strict,
+        interrupted: false,
+        notes: a.notes,
+        aborted: None,
         outcome,
     }
 }

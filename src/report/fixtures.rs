@@ -89,6 +89,7 @@ pub fn probe_report() -> ProbeReport {
     let exchanges = exchanges();
     let a = analyze::analyze(&exchanges, analyze::CounterMode::Auto);
     ProbeReport {
+        evidence: None,
         schema_version: SCHEMA_VERSION,
         tool: TOOL.into(),
         target: TARGET.into(),

@@ -109,7 +109,7 @@ impl From<Exit> for Outcome {
 }
 
 /// Why an exchange did not complete normally.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     /// No TCP/TLS connection.
@@ -166,7 +166,7 @@ impl FailureKind {
 }
 
 /// A failure with its one-line description.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Failure {
     /// The class, which decides the exit code.
     pub kind: FailureKind,

@@ -30,7 +30,7 @@ pub(crate) const STREAMS: [&str; 4] = [
     "streaming responses",
 ];
 
-fn litellm_bin() -> Option<PathBuf> {
+pub(crate) fn litellm_bin() -> Option<PathBuf> {
     if std::env::var("RATECHECK_SKIP_LITELLM").is_ok_and(|v| v == "1") {
         return None;
     }
@@ -163,7 +163,7 @@ pub(crate) async fn start_proxy_with(
 }
 
 /// The proxy as released and the proxy with the workaround callback, booted side by side.
-async fn released_and_fixed(bin: &PathBuf) -> (Proxy, Proxy) {
+pub(crate) async fn released_and_fixed(bin: &PathBuf) -> (Proxy, Proxy) {
     let (p1, p2) = two_free_ports();
     tokio::join!(
         start_proxy(bin, "config.yaml", p1),

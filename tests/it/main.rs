@@ -15,6 +15,10 @@ mod secrets;
 /// The proof on a real LiteLLM proxy (installed by `tests/litellm/setup.sh`).
 mod litellm_e2e;
 
+/// `analyze` on `curl -i`, `curl -v` and HAR evidence of real traffic to real LiteLLM: the
+/// probe's own verdicts.
+mod evidence_e2e;
+
 /// Three real LiteLLM releases, each with its own verdict; failed requests that still count;
 /// the legacy limiter behind an upstream with its own headers.
 mod litellm_releases;

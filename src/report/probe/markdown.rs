@@ -6,8 +6,7 @@ use crate::report::{md as escape, md_text};
 
 /// Renders the Markdown report.
 pub fn render(report: &ProbeReport) -> String {
-    let mut out = String::new();
-    out.push_str(&format!("## ratecheck probe: `{}`\n\n", report.target));
+    let mut out = heading(report);
     out.push_str(&format!(
         "- tool: {}\n- key from: {}\n",
         report.tool,
@@ -97,4 +96,19 @@ pub fn render(report: &ProbeReport) -> String {
         ));
     }
     out
+}
+
+/// `## ratecheck probe: URL`, or for evidence the files it was read from.
+fn heading(report: &ProbeReport) -> String {
+    match &report.evidence {
+        Some(files) => {
+            let files: Vec<String> = files.iter().map(|f| format!("`{}`", escape(f))).collect();
+            format!(
+                "## ratecheck analyze: `{}`\n\n- evidence: {}\n",
+                escape(&report.target),
+                files.join(", ")
+            )
+        }
+        None => format!("## ratecheck probe: `{}`\n\n", report.target),
+    }
 }

@@ -164,11 +164,18 @@ pub fn verdict(report: &ProbeReport) -> String {
         Some(a) if a.failure.kind != crate::verdict::FailureKind::ServerError => ", stopped early",
         _ => "",
     };
+    let plural = if report.exchanges.len() == 1 { "" } else { "s" };
+    if report.evidence.is_some() {
+        return format!(
+            "{what} (exit {}) — {} exchange{plural} from evidence",
+            report.outcome.exit_code,
+            report.exchanges.len(),
+        );
+    }
     format!(
-        "{what} (exit {}){stopped} — {} request{} in {:.0} ms",
+        "{what} (exit {}){stopped} — {} request{plural} in {:.0} ms",
         report.outcome.exit_code,
         report.exchanges.len(),
-        if report.exchanges.len() == 1 { "" } else { "s" },
         report.wall_ms
     )
 }

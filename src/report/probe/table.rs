@@ -18,17 +18,24 @@ pub fn render(report: &ProbeReport, color: bool, width: Option<u16>) -> String {
         (Some(n), None) => format!(", {n}"),
         _ => String::new(),
     };
-    out.push_str(&format!(
-        "ratecheck probe {} (model {}{gateway}, key from {}{})\n",
-        report.target,
-        report.model.as_deref().unwrap_or("—"),
-        report.key,
-        report
-            .proxy
-            .as_deref()
-            .map(|p| format!(", via proxy {p}"))
-            .unwrap_or_default(),
-    ));
+    match &report.evidence {
+        Some(files) => out.push_str(&format!(
+            "ratecheck analyze {} (target {}{gateway})\n",
+            files.join(", "),
+            report.target,
+        )),
+        None => out.push_str(&format!(
+            "ratecheck probe {} (model {}{gateway}, key from {}{})\n",
+            report.target,
+            report.model.as_deref().unwrap_or("—"),
+            report.key,
+            report
+                .proxy
+                .as_deref()
+                .map(|p| format!(", via proxy {p}"))
+                .unwrap_or_default(),
+        )),
+    }
     if report.rounds > 1 {
         out.push_str(&format!(
             "{} rounds; the matrix shows round 1\n",

@@ -1,0 +1,97 @@
+//! `ratecheck analyze FILE...`: evidence read, turned into exchanges, judged by the probe's
+//! rules, rendered in the probe's formats; every unreadable part named once on stderr.
+
+use std::io::Write;
+
+use super::{Ended, check_outputs, terminal_width, write_file, write_out};
+use crate::cli::AnalyzeArgs;
+use crate::config::CliError;
+use crate::evidence::{self, EvidenceError};
+use crate::probe;
+use crate::report::probe::{render, render_within};
+use crate::verdict::Exit;
+
+/// Runs `ratecheck analyze`.
+pub async fn run(args: &AnalyzeArgs, color: bool, out: &mut dyn Write) -> Result<Ended, CliError> {
+    check_outputs(args.output.as_deref())?;
+    let mut records = Vec::new();
+    let mut errors: Vec<EvidenceError> = Vec::new();
+    for path in &args.files {
+        let read = evidence::read(path);
+        records.extend(read.records);
+        errors.extend(read.errors);
+    }
+    let judged = evidence::exchanges(&records, &args.rate_headers).await;
+    let files: Vec<String> = args.files.iter().map(|p| p.display().to_string()).collect();
+    let mut report = probe::judge_evidence(
+        judged.exchanges,
+        judged
+            .target
+            .unwrap_or_else(|| "unknown (no URL in the evidence)".into()),
+        files.clone(),
+        args.counters,
+        args.strict,
+    );
+    report.notes.insert(
+        0,
+        format!(
+            "read from evidence: {} exchanges with the five endpoints in {} files",
+            report.exchanges.len(),
+            files.len()
+        ),
+    );
+    if judged.skipped > 0 {
+        report.notes.push(format!(
+            "{} responses left aside: not to one of the five endpoints, or no response at all",
+            judged.skipped
+        ));
+    }
+    if judged.without_body > 0 {
+        report.notes.push(format!(
+            "{} responses have no body in the evidence: their shape is read from `content-type` and the request's `stream` field",
+            judged.without_body
+        ));
+    }
+    if !errors.is_empty() {
+        report.notes.push(format!(
+            "{} parts of the evidence could not be read (named on stderr): the verdict covers the rest",
+            errors.len()
+        ));
+        report.outcome = Exit::Usage.into();
+    }
+    write_out(
+        out,
+        &render_within(&report, args.format, color, terminal_width()),
+    )?;
+    if let Some(path) = &args.output {
+        write_file(path, &render(&report, args.format, false))?;
+    }
+    if errors.is_empty() {
+        return Ok(Ended::with(if report.failed() {
+            Exit::Findings
+        } else {
+            Exit::Ok
+        }));
+    }
+    // An error message may quote the unreadable text: nothing shaped like a key goes out.
+    let shown: Vec<String> = errors
+        .iter()
+        .map(|e| crate::redact::credentials_in_source(&e.to_string()))
+        .collect();
+    let mut ended = Ended::with(Exit::Usage);
+    ended.error = Some(CliError {
+        exit: Exit::Usage,
+        message: format!("{} of the evidence could not be read", plural(errors.len())),
+        hint: Some("what could be read is judged above; fix or re-export the named parts (a HAR from the browser's Network tab, `curl -i` or `curl -v` output as printed)".into()),
+        preceding: shown,
+    });
+    Ok(ended)
+}
+
+fn plural(n: usize) -> String {
+    if n == 1 {
+        "1 part".into()
+    } else {
+        format!("{n} parts")
+    }
+}
