@@ -26,7 +26,8 @@ const SECRET_HEADERS: [&str; 7] = [
 ];
 
 /// The secrets among `headers`: the values of credential headers and of those named in
-/// `secret_headers`, and the credential word of each (`Bearer <token>`, `Basic <b64>`).
+/// `secret_headers`, the credential word of each (`Bearer <token>`, `Basic <b64>`), and each
+/// cookie's value.
 pub fn secret_values(headers: &[(String, String)], secret_headers: &[String]) -> Vec<String> {
     let mut secrets = Vec::new();
     for (name, value) in headers {
@@ -36,6 +37,15 @@ pub fn secret_values(headers: &[(String, String)], secret_headers: &[String]) ->
             secrets.push(value.clone());
             if let Some(token) = value.split_whitespace().nth(1) {
                 secrets.push(token.to_string());
+            }
+            if name.eq_ignore_ascii_case("cookie") || name.eq_ignore_ascii_case("set-cookie") {
+                // Each cookie's value on its own: a body may echo a session without its name.
+                secrets.extend(
+                    value
+                        .split(';')
+                        .filter_map(|c| c.split_once('='))
+                        .map(|(_, v)| v.trim().to_string()),
+                );
             }
         }
     }

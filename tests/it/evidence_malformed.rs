@@ -1,0 +1,259 @@
+//! `ratecheck analyze` on evidence that is broken, hostile or huge: each unreadable part is
+//! named by file and line (and HAR entry), the exit is 2, what could be read is still judged,
+//! nothing panics, and no secret the evidence carries reaches any output.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::support::{Run, ratecheck};
+
+fn dir() -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ratecheck-evidence-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn write(name: &str, bytes: &[u8]) -> String {
+    let path = dir().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.display().to_string()
+}
+
+async fn analyze(args: &[&str]) -> Run {
+    let mut all = vec!["analyze"];
+    all.extend_from_slice(args);
+    ratecheck(&all, &[]).await
+}
+
+/// One HAR entry: a LiteLLM-shaped chat answer, streamed or not.
+fn entry(stream: bool, remaining: u32) -> serde_json::Value {
+    let (mime, text, extra) = if stream {
+        (
+            "text/event-stream",
+            "data: {\"object\":\"chat.completion.chunk\",\"choices\":[]}\n\ndata: [DONE]\n\n",
+            vec![],
+        )
+    } else {
+        (
+            "application/json",
+            "{\"object\":\"chat.completion\",\"choices\":[]}",
+            vec![
+                serde_json::json!({"name": "x-ratelimit-api_key-remaining-requests", "value": remaining.to_string()}),
+                serde_json::json!({"name": "x-ratelimit-api_key-limit-requests", "value": "1000"}),
+            ],
+        )
+    };
+    let mut headers = vec![
+        serde_json::json!({"name": "content-type", "value": mime}),
+        serde_json::json!({"name": "x-litellm-version", "value": "1.106.12"}),
+    ];
+    headers.extend(extra);
+    serde_json::json!({
+        "startedDateTime": "2026-12-01T12:00:00.000Z",
+        "time": 12.5,
+        "request": {"method": "POST", "url": "https://gw.example.com/v1/chat/completions",
+                    "headers": [], "postData": {"text": format!("{{\"stream\":{stream}}}")}},
+        "response": {"status": 200, "headers": headers, "content": {"text": text}},
+        "timings": {"send": 0, "wait": 10, "receive": 2.5}
+    })
+}
+
+fn har(entries: &[serde_json::Value]) -> String {
+    serde_json::to_string_pretty(&serde_json::json!({"log": {"entries": entries}})).unwrap()
+}
+
+#[tokio::test]
+async fn a_truncated_har_is_located_and_exits_2() {
+    let text = har(&[entry(false, 9), entry(true, 0)]);
+    let cut = &text[..text.len() / 2];
+    let file = write("truncated.har", cut.as_bytes());
+    let run = analyze(&[&file]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let lines = cut.lines().count();
+    assert!(
+        run.stderr.contains(&format!("{file}:{lines}:"))
+            && run.stderr.contains("not a readable HAR"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn one_bad_entry_is_named_and_the_others_are_judged() {
+    let mut entries = vec![entry(false, 9), entry(true, 0), entry(false, 7)];
+    entries[2]["response"]
+        .as_object_mut()
+        .unwrap()
+        .remove("status");
+    let file = write("one-bad.har", har(&entries).as_bytes());
+    let run = analyze(&[&file, "--format", "json"]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("(entries[2])") && run.stderr.contains("missing field `status`"),
+        "{}",
+        run.stderr
+    );
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        report["exchanges"].as_array().unwrap().len(),
+        2,
+        "{report:#}"
+    );
+    // The two that were read still show the drop.
+    assert_eq!(
+        crate::support::finding_kinds(&report),
+        vec!["litellm_v3_streaming_drop"],
+        "{report:#}"
+    );
+    assert_eq!(report["outcome"]["exit_code"], 2);
+}
+
+#[tokio::test]
+async fn binary_garbage_is_not_text() {
+    let mut bytes = b"HTTP/1.1 200 OK\r\n".to_vec();
+    bytes.extend((0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    let file = write("garbage.bin", &bytes);
+    let run = analyze(&[&file]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("is not text"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn a_50_mb_body_is_refused_in_bounded_time() {
+    let big = "x".repeat(50 * 1024 * 1024);
+    let mut e = entry(false, 9);
+    e["response"]["content"]["text"] = serde_json::Value::String(big.clone());
+    let file = write("big.har", har(&[entry(false, 8), e]).as_bytes());
+    let started = Instant::now();
+    let run = analyze(&[&file]).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("(entries[1])") && run.stderr.contains("above the 16 MiB"),
+        "{}",
+        run.stderr
+    );
+    let dump = format!("HTTP/1.1 200 OK\ncontent-type: application/json\n\n{big}\n");
+    let file = write("big.txt", dump.as_bytes());
+    let run = analyze(&[&file]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("{file}:1:")) && run.stderr.contains("over the 16 MiB"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn curl_dumps_with_broken_lines_are_located() {
+    let dump = "HTTP/1.1 200 OK\ncontent-type: application/json\nthis line lost its colon\n\n{\"object\":\"chat.completion\"}\nHTTP/1.1 abc Oops\n";
+    let file = write("broken.txt", dump.as_bytes());
+    let run = analyze(&[&file]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "{file}:3: `this line lost its colon` is not a header line"
+        )) && run
+            .stderr
+            .contains(&format!("{file}:6: `abc` is not an HTTP status")),
+        "{}",
+        run.stderr
+    );
+    let file = write("prose.txt", b"the gateway is slow today, please help\n");
+    let run = analyze(&[&file]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("has no HTTP status line"),
+        "{}",
+        run.stderr
+    );
+    let run = analyze(&["/nonexistent/evidence.har"]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("cannot be read"), "{}", run.stderr);
+}
+
+/// A probe report written today and read back: the same verdict.
+#[tokio::test]
+async fn a_probe_report_is_judged_again() {
+    let server = ratecheck::mock::MockServer::start(
+        ratecheck::mock::MockConfig {
+            chunk_delay: Duration::from_millis(1),
+            ..ratecheck::mock::MockConfig::default()
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let url = server.url();
+    let json = dir().join("probe.json").display().to_string();
+    let probe = ratecheck(
+        &["probe", &url, "--format", "json", "-o", &json],
+        &[("RATECHECK_API_KEY", "sk-rejudge-key-0000000000")],
+    )
+    .await;
+    let again = analyze(&[&json, "--format", "json", "--counters", "auto"]).await;
+    let a: serde_json::Value = serde_json::from_str(&probe.stdout).unwrap();
+    let b: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(again.code, probe.code, "{}", again.stderr);
+    assert_eq!(a["findings"], b["findings"], "{b:#}");
+    assert_eq!(b["evidence"][0], json.as_str());
+    server.shutdown().await;
+}
+
+/// Secrets anywhere a HAR can carry them — request credentials, cookies, the URL's password
+/// and query, a key in the request body, an error body echoing the key — stay out of every
+/// format, the written report and stderr.
+#[tokio::test]
+async fn secrets_in_the_evidence_never_reach_an_output() {
+    const KEY: &str = "gw-planted-evidence-7c6b5a";
+    const COOKIE: &str = "sess-planted-3d2e1f";
+    const PASSWORD: &str = "pw-planted-evidence-9a8b";
+    const QUERY: &str = "q-planted-evidence-4f5e";
+    let mut e = entry(false, 9);
+    e["request"]["url"] = serde_json::Value::String(format!(
+        "https://alice:{PASSWORD}@gw.example.com/v1/chat/completions?key={QUERY}"
+    ));
+    e["request"]["headers"] = serde_json::json!([
+        {"name": "Authorization", "value": format!("Bearer {KEY}")},
+        {"name": "x-api-key", "value": KEY},
+        {"name": "Cookie", "value": format!("session={COOKIE}")}
+    ]);
+    e["request"]["postData"]["text"] =
+        serde_json::Value::String(format!("{{\"api_key\":\"{KEY}\"}}"));
+    let mut refused = entry(false, 0);
+    refused["response"]["status"] = serde_json::json!(401);
+    refused["response"]["content"]["text"] = serde_json::Value::String(format!(
+        "{{\"error\":{{\"message\":\"bad key {KEY} for session {COOKIE}\",\"type\":\"auth\"}}}}"
+    ));
+    refused["response"]["headers"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "set-cookie", "value": format!("session={COOKIE}")}));
+    let file = write("secrets.har", har(&[e, entry(true, 0), refused]).as_bytes());
+    for format in ["table", "json", "markdown"] {
+        let out = dir()
+            .join(format!("secrets.{format}"))
+            .display()
+            .to_string();
+        let run = analyze(&[&file, "--format", format, "-o", &out]).await;
+        let written = std::fs::read_to_string(&out).unwrap();
+        for (what, text) in [
+            ("stdout", &run.stdout),
+            ("stderr", &run.stderr),
+            ("-o", &written),
+        ] {
+            for planted in [KEY, COOKIE, PASSWORD, QUERY] {
+                assert!(
+                    !text.contains(planted),
+                    "{format} {what} leaks {planted}:\n{text}"
+                );
+            }
+        }
+        assert!(run.stdout.contains("gw.example.com"), "{}", run.stdout);
+    }
+}
