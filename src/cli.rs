@@ -373,7 +373,13 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct TriageArgs {
     /// Gateway base URL: `http://host:4000` or `http://host:4000/v1`.
-    pub url: String,
+    #[arg(required_unless_present = "from")]
+    pub url: Option<String>,
+
+    /// Write the bundle from evidence instead of probing: HAR files, `curl -i` / `curl -v`
+    /// output, ratecheck JSON reports (as `ratecheck analyze` reads them).
+    #[arg(long, num_args = 1.., value_name = "FILE", conflicts_with = "url")]
+    pub from: Vec<PathBuf>,
 
     /// Write the bundle to this file (default: standard output).
     #[arg(long, short = 'o', value_name = "FILE.md")]

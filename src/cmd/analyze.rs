@@ -1,36 +1,50 @@
 //! `ratecheck analyze FILE...`: evidence read, turned into exchanges, judged by the probe's
-//! rules, rendered in the probe's formats; every unreadable part named once on stderr.
+//! rules, rendered in the probe's formats; every unreadable part named once on stderr. The
+//! same reading serves `ratecheck triage --from`.
 
 use std::io::Write;
+use std::path::PathBuf;
 
-use super::{Ended, check_outputs, terminal_width, write_file, write_out};
+use super::{Ended, check_outputs};
 use crate::cli::AnalyzeArgs;
 use crate::config::CliError;
 use crate::evidence::{self, EvidenceError};
-use crate::probe;
-use crate::report::probe::{render, render_within};
+use crate::probe::analyze::CounterMode;
+use crate::probe::{self, ProbeReport};
 use crate::verdict::Exit;
 
 /// Runs `ratecheck analyze`.
 pub async fn run(args: &AnalyzeArgs, color: bool, out: &mut dyn Write) -> Result<Ended, CliError> {
     check_outputs(args.output.as_deref())?;
+    let (report, errors) = judge(&args.files, args.counters, args.strict, &args.rate_headers).await;
+    super::write_probe_report(&report, args.format, color, args.output.as_deref(), out)?;
+    Ok(ended(&report, &errors))
+}
+
+/// Reads every file and judges what could be read: the report, and the parts that could not.
+pub(super) async fn judge(
+    paths: &[PathBuf],
+    counters: CounterMode,
+    strict: bool,
+    rate_headers: &[String],
+) -> (ProbeReport, Vec<EvidenceError>) {
     let mut records = Vec::new();
     let mut errors: Vec<EvidenceError> = Vec::new();
-    for path in &args.files {
+    for path in paths {
         let read = evidence::read(path);
         records.extend(read.records);
         errors.extend(read.errors);
     }
-    let judged = evidence::exchanges(&records, &args.rate_headers).await;
-    let files: Vec<String> = args.files.iter().map(|p| p.display().to_string()).collect();
+    let judged = evidence::exchanges(&records, rate_headers).await;
+    let files: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     let mut report = probe::judge_evidence(
         judged.exchanges,
         judged
             .target
             .unwrap_or_else(|| "unknown (no URL in the evidence)".into()),
         files.clone(),
-        args.counters,
-        args.strict,
+        counters,
+        strict,
     );
     report.notes.insert(
         0,
@@ -59,19 +73,13 @@ pub async fn run(args: &AnalyzeArgs, color: bool, out: &mut dyn Write) -> Result
         ));
         report.outcome = Exit::Usage.into();
     }
-    write_out(
-        out,
-        &render_within(&report, args.format, color, terminal_width()),
-    )?;
-    if let Some(path) = &args.output {
-        write_file(path, &render(&report, args.format, false))?;
-    }
+    (report, errors)
+}
+
+/// How a command on evidence ends: the report's exit, or 2 with every unreadable part named.
+pub(super) fn ended(report: &ProbeReport, errors: &[EvidenceError]) -> Ended {
     if errors.is_empty() {
-        return Ok(Ended::with(if report.failed() {
-            Exit::Findings
-        } else {
-            Exit::Ok
-        }));
+        return Ended::with(report.exit());
     }
     // An error message may quote the unreadable text: nothing shaped like a key goes out.
     let shown: Vec<String> = errors
@@ -85,7 +93,7 @@ pub async fn run(args: &AnalyzeArgs, color: bool, out: &mut dyn Write) -> Result
         hint: Some("what could be read is judged above; fix or re-export the named parts (a HAR from the browser's Network tab, `curl -i` or `curl -v` output as printed)".into()),
         preceding: shown,
     });
-    Ok(ended)
+    ended
 }
 
 fn plural(n: usize) -> String {

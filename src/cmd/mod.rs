@@ -187,6 +187,22 @@ fn write_file(path: &Path, text: &str) -> Result<(), CliError> {
         .map_err(|e| CliError::usage(format!("could not write `{}`: {e}", path.display())))
 }
 
+/// A probe report to stdout (fitted to the terminal) and to `-o FILE` (plain, uncoloured).
+fn write_probe_report(
+    report: &crate::probe::ProbeReport,
+    format: crate::report::Format,
+    color: bool,
+    output: Option<&Path>,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    use crate::report::probe::{render, render_within};
+    write_out(out, &render_within(report, format, color, terminal_width()))?;
+    if let Some(path) = output {
+        write_file(path, &render(report, format, false))?;
+    }
+    Ok(())
+}
+
 /// A ticking spinner on a terminal's stderr, or a hidden bar when stderr is not a terminal.
 fn spinner(template: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {

@@ -3,11 +3,10 @@
 
 use std::io::Write;
 
-use super::{Ended, check_outputs, counter, terminal_width, write_file, write_out};
+use super::{Ended, check_outputs, counter};
 use crate::cli::ProbeArgs;
 use crate::config::{self, CliError};
 use crate::probe;
-use crate::report::probe::{render, render_within};
 
 /// Runs `ratecheck probe`.
 pub async fn run(args: &ProbeArgs, color: bool, out: &mut dyn Write) -> Result<Ended, CliError> {
@@ -31,13 +30,7 @@ pub async fn run(args: &ProbeArgs, color: bool, out: &mut dyn Write) -> Result<E
     .await;
     bar.finish_and_clear();
 
-    write_out(
-        out,
-        &render_within(&report, args.format, color, terminal_width()),
-    )?;
-    if let Some(path) = &args.output {
-        write_file(path, &render(&report, args.format, false))?;
-    }
+    super::write_probe_report(&report, args.format, color, args.output.as_deref(), out)?;
     let exit = report.exit();
     let mut ended = Ended::stopped(exit, report.aborted.as_ref());
     ended

@@ -13,7 +13,10 @@ const BUSY: &str = "probing, then checking the 429 contract…";
 
 /// Runs `ratecheck triage`.
 pub async fn run(args: &TriageArgs, out: &mut dyn Write) -> Result<Ended, CliError> {
-    let client = config::client(&args.url, &args.connect)?;
+    let Some(url) = args.url.as_deref() else {
+        return from_evidence(args, out).await;
+    };
+    let client = config::client(url, &args.connect)?;
     check_outputs(args.out.as_deref())?;
     let max_wait = config::flag_duration("--max-wait", &args.max_wait)?;
     let mut probe = config::probe_options(&args.select, args.repeat)?;
@@ -52,10 +55,46 @@ pub async fn run(args: &TriageArgs, out: &mut dyn Write) -> Result<Ended, CliErr
     let t = triage(&client, &opts).await;
     countdown.abort();
     bar.finish_and_clear();
+    write_bundle(&t, args, out)?;
+    let mut ended = Ended::stopped(t.exit(), t.probe.aborted.as_ref());
+    ended.notices.extend(super::command_line_key(&client, url));
+    if opts.probe.stop.is_set() {
+        ended
+            .notices
+            .push("interrupted: the bundle covers what was gathered until then".into());
+    }
+    ended.explain(&t.probe.exchanges);
+    Ok(ended)
+}
+
+/// `triage --from FILE...`: the bundle from evidence, as `analyze` reads it; no request sent.
+async fn from_evidence(args: &TriageArgs, out: &mut dyn Write) -> Result<Ended, CliError> {
+    check_outputs(args.out.as_deref())?;
+    let (report, errors) = super::analyze::judge(
+        &args.from,
+        crate::probe::analyze::CounterMode::Approximate,
+        args.select.strict,
+        &args.connect.rate_headers,
+    )
+    .await;
+    let t = crate::triage::Triage {
+        probe: report,
+        contract: None,
+    };
+    write_bundle(&t, args, out)?;
+    Ok(super::analyze::ended(&t.probe, &errors))
+}
+
+/// The bundle to `--out` (and a line saying so), or to stdout.
+fn write_bundle(
+    t: &crate::triage::Triage,
+    args: &TriageArgs,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
     let generated = jiff::Timestamp::now()
         .strftime("%Y-%m-%d %H:%M:%S UTC")
         .to_string();
-    let text = render(&t, &generated);
+    let text = render(t, &generated);
     let exit = t.exit();
     match &args.out {
         Some(path) => {
@@ -69,19 +108,8 @@ pub async fn run(args: &TriageArgs, out: &mut dyn Write) -> Result<Ended, CliErr
                     exit.name(),
                     exit.code()
                 ),
-            )?;
+            )
         }
-        None => write_out(out, &text)?,
+        None => write_out(out, &text),
     }
-    let mut ended = Ended::stopped(exit, t.probe.aborted.as_ref());
-    ended
-        .notices
-        .extend(super::command_line_key(&client, &args.url));
-    if opts.probe.stop.is_set() {
-        ended
-            .notices
-            .push("interrupted: the bundle covers what was gathered until then".into());
-    }
-    ended.explain(&t.probe.exchanges);
-    Ok(ended)
 }

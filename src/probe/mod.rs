@@ -110,6 +110,12 @@ pub struct ProbeReport {
 impl ProbeReport {
     /// The exit this report maps to.
     pub fn exit(&self) -> Exit {
+        if self.evidence.is_some() {
+            // The evidence's failures are what its client saw, judged as findings; this
+            // command had no network to fail, only files it could not read.
+            let unreadable = (self.outcome.exit_code == Exit::Usage.code()).then_some(Exit::Usage);
+            return verdict::decide(unreadable, self.failed());
+        }
         exit_of(self.aborted.as_ref(), &self.exchanges, self.failed())
     }
 

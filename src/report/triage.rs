@@ -35,14 +35,27 @@ pub fn render(t: &Triage, generated: &str) -> String {
         .iter()
         .find_map(|e| e.header("server"))
         .unwrap_or("not sent");
+    let sent = match &p.evidence {
+        Some(files) => {
+            let files: Vec<String> = files.iter().map(|f| format!("`{}`", md(f))).collect();
+            format!(
+                "- evidence: {} ({} exchanges, read offline)",
+                files.join(", "),
+                p.exchanges.len()
+            )
+        }
+        None => format!(
+            "- model: `{}`\n- requests: {} in {} rounds, {:.0} ms",
+            p.model.as_deref().unwrap_or("—"),
+            p.exchanges.len(),
+            p.rounds,
+            p.wall_ms
+        ),
+    };
     let _ = writeln!(
         out,
-        "- gateway: {gateway}\n- `server` header: {}\n- model: `{}`\n- requests: {} in {} rounds, {:.0} ms\n- verdict: **{}** (exit {})\n",
+        "- gateway: {gateway}\n- `server` header: {}\n{sent}\n- verdict: **{}** (exit {})\n",
         md(server),
-        p.model.as_deref().unwrap_or("—"),
-        p.exchanges.len(),
-        p.rounds,
-        p.wall_ms,
         t.exit().name(),
         t.exit().code()
     );
@@ -126,6 +139,9 @@ fn likely_causes(out: &mut String, p: &ProbeReport) {
 fn contract(out: &mut String, t: &Triage) {
     out.push_str("## 429 contract\n\n");
     match &t.contract {
+        None if t.probe.evidence.is_some() => out.push_str(
+            "Not checked: the bundle was written from evidence (`--from`); `ratecheck triage URL` checks it live.\n\n",
+        ),
         None => out.push_str("Not checked (`--skip-429`, or the probe stopped early).\n\n"),
         Some(c) => {
             out.push_str("| check | result | expected | actual |\n|---|---|---|---|\n");

@@ -257,3 +257,30 @@ async fn secrets_in_the_evidence_never_reach_an_output() {
         assert!(run.stdout.contains("gw.example.com"), "{}", run.stdout);
     }
 }
+
+/// `triage --from`: the support bundle from a customer's HAR, no request sent, the key out.
+#[tokio::test]
+async fn a_bundle_is_written_from_evidence() {
+    let mut e = entry(false, 9);
+    e["request"]["headers"] =
+        serde_json::json!([{"name": "Authorization", "value": "Bearer gw-bundle-key-5e4d3c"}]);
+    let file = write("bundle.har", har(&[e, entry(true, 0)]).as_bytes());
+    let out = dir().join("bundle.md").display().to_string();
+    let run = ratecheck(&["triage", "--from", &file, "--out", &out], &[]).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let bundle = std::fs::read_to_string(&out).unwrap();
+    for needle in [
+        "# ratecheck triage: `https://gw.example.com/`",
+        "- evidence: `",
+        "litellm_v3_streaming_drop",
+        "Not checked: the bundle was written from evidence",
+    ] {
+        assert!(bundle.contains(needle), "no `{needle}` in:\n{bundle}");
+    }
+    assert!(!bundle.contains("gw-bundle-key-5e4d3c") && !run.stdout.contains("gw-bundle-key"));
+    assert!(
+        run.stdout.contains("triage bundle written to"),
+        "{}",
+        run.stdout
+    );
+}
