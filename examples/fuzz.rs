@@ -1,9 +1,9 @@
 //! A mutation fuzzer that runs on the stable toolchain: `cargo run --release --example fuzz --
-//! TARGET SECONDS` with TARGET one of `headers`, `sse`, `scenario`, `all`.
+//! TARGET SECONDS` with TARGET one of `headers`, `sse`, `scenario`, `evidence`, `all`.
 //!
 //! cargo-fuzz (libFuzzer) needs a nightly compiler; this needs nothing but the crate. It starts
 //! from the real inputs the project keeps (the header captures of `tests/corpus/`, the shipped
-//! scenarios, SSE streams of every dialect), mutates them at random (flip, insert, delete, repeat
+//! scenarios, SSE streams of every dialect, the HAR and curl captures of `tests/evidence/`), mutates them at random (flip, insert, delete, repeat
 //! and splice bytes, with a seed printed so any failure replays), and feeds each result to the
 //! parser under test, catching panics. It reports executions and exits 1 on the first panic,
 //! printing the input that caused it.
@@ -18,6 +18,7 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
     let dir = match target {
         "headers" => root.join("tests/corpus"),
         "scenario" => root.join("scenarios"),
+        "evidence" => root.join("tests/evidence/litellm-1.106.12"),
         _ => {
             for frame in [
                 "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n",
@@ -98,6 +99,9 @@ fn run_one(target: &str, input: &[u8]) {
                 let _ = ratecheck::duration::parse(v);
             }
         }
+        "evidence" => {
+            let _ = ratecheck::evidence::parse("fuzz.har", input);
+        }
         "sse" => {
             let mut parser = ratecheck::http::sse::Parser::default();
             let mut events = Vec::new();
@@ -139,7 +143,7 @@ fn main() {
             .map_or(1, |d| d.as_secs())
     });
     let targets: Vec<&str> = if target == "all" {
-        vec!["headers", "sse", "scenario"]
+        vec!["headers", "sse", "scenario", "evidence"]
     } else {
         vec![target.as_str()]
     };

@@ -50,36 +50,95 @@ struct Open {
 
 /// Reads every exchange in a `curl -i` / `curl -v` dump.
 pub(super) fn read(file: &str, text: &str) -> Read {
-    let mut out = Read::default();
-    let at = |line: usize| Location {
+    let lines = split_glued(text);
+    let mut p = Parser {
+        file,
+        pending: Pending::default(),
+        open: None,
+        out: Read::default(),
+        orphan: Vec::new(),
+        orphan_for: None,
+    };
+    let mut i = 0;
+    while i < lines.len() {
+        let (n, line) = (lines[i].0, lines[i].1.as_str());
+        i += 1;
+        p.line(n, line, &lines, &mut i);
+    }
+    p.flush_orphan();
+    p.close();
+    let mut out = p.out;
+    if out.records.is_empty() && out.errors.is_empty() {
+        out.errors.push(EvidenceError {
+            at: at(file, 1),
+            message: "has no HTTP status line (`HTTP/1.1 200 OK`, `HTTP/2 200`): expected the output of `curl -i` or `curl -v`, a HAR, or a ratecheck JSON report".into(),
+        });
+    }
+    out
+}
+
+fn at(file: &str, line: usize) -> Location {
+    Location {
         file: file.to_string(),
         line,
         column: None,
         entry: None,
-    };
-    let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
-    let mut pending = Pending::default();
-    let mut open: Option<Open> = None;
-    let mut i = 0;
-    while i < lines.len() {
-        let line = lines[i];
-        let n = i + 1;
-        i += 1;
+    }
+}
+
+/// The dump's lines with their numbers, `\r` dropped, and a body glued to what curl printed
+/// next (a body without a final newline runs into `*   Trying …` or `HTTP/1.1 200 OK`)
+/// split where the next part starts.
+fn split_glued(text: &str) -> Vec<(usize, String)> {
+    static GLUED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(\*   Trying |\* Connected to |HTTP/\d(?:\.\d)? \d{3}(?: |$))")
+            .expect("valid regex")
+    });
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim_end_matches('\r');
+        match GLUED.find(line) {
+            Some(m) if m.start() > 0 && !line.starts_with("< ") && !line.starts_with("> ") => {
+                out.push((i + 1, line[..m.start()].to_string()));
+                out.push((i + 1, line[m.start()..].to_string()));
+            }
+            _ => out.push((i + 1, line.to_string())),
+        }
+    }
+    out
+}
+
+/// The reading of one dump.
+struct Parser<'a> {
+    file: &'a str,
+    pending: Pending,
+    open: Option<Open>,
+    out: Read,
+    /// Body lines `curl -v` printed after its trace said the connection was left: they belong
+    /// to the record at `orphan_for`, which has no body yet.
+    orphan: Vec<String>,
+    orphan_for: Option<usize>,
+}
+
+impl Parser<'_> {
+    fn line(&mut self, n: usize, line: &str, lines: &[(usize, String)], i: &mut usize) {
         // A new command, request or status line ends the body being read.
         if let Some(cmd) = command(line) {
-            close(&mut open, &mut pending, &mut out, &at);
-            pending = from_command(&continued(cmd, &lines, &mut i));
-            continue;
+            self.flush_orphan();
+            self.close();
+            self.pending = from_command(&continued(cmd, lines, i));
+            return;
         }
         if let Some(req) = line
             .strip_prefix("> ")
             .or(if line == ">" { Some("") } else { None })
         {
-            if open.as_ref().is_some_and(|o| o.in_body || !o.verbose) {
-                close(&mut open, &mut pending, &mut out, &at);
+            self.flush_orphan();
+            if self.open.as_ref().is_some_and(|o| o.in_body || !o.verbose) {
+                self.close();
             }
-            request_line(req, &mut pending);
-            continue;
+            request_line(req, &mut self.pending);
+            return;
         }
         let (verbose, rest) = match line.strip_prefix("< ") {
             Some(r) => (true, r),
@@ -87,75 +146,106 @@ pub(super) fn read(file: &str, text: &str) -> Read {
             None => (false, line),
         };
         if let Some(caps) = STATUS.captures(rest) {
-            if open
-                .as_ref()
-                .is_some_and(|o| o.in_body || o.verbose == verbose)
-            {
-                close(&mut open, &mut pending, &mut out, &at);
-            }
-            let code = caps.get(1).map_or("", |m| m.as_str());
-            let reason = caps.get(2).map_or("", |m| m.as_str());
-            match code.parse::<u16>() {
-                Ok(s) if (100..600).contains(&s) => {
-                    let informational =
-                        s < 200 || reason.eq_ignore_ascii_case("connection established");
-                    open = (!informational).then(|| Open {
-                        line: n,
-                        status: s,
-                        headers: Vec::new(),
-                        in_body: false,
-                        body: Vec::new(),
-                        verbose,
-                    });
-                    if informational {
-                        // Its headers and blank line are skipped with it.
-                        while i < lines.len() && !strip(lines[i]).is_empty() {
-                            i += 1;
-                        }
-                        i += 1;
-                    }
-                }
-                _ => out.errors.push(EvidenceError {
-                    at: at(n),
-                    message: format!("`{code}` is not an HTTP status (a number from 100 to 599)"),
-                }),
-            }
-            continue;
+            self.flush_orphan();
+            self.status(n, &caps, verbose, lines, i);
+            return;
         }
-        let Some(o) = open.as_mut() else {
-            continue;
+        let Some(o) = self.open.as_mut() else {
+            if self.orphan_for.is_some() && !line.starts_with("* ") && !is_data_marker(line) {
+                self.orphan.push(line.to_string());
+            } else {
+                self.flush_orphan();
+            }
+            return;
         };
         if verbose && !o.in_body {
-            head_line(o, rest, n, &mut out, &at);
+            head_line(o, rest, n, &mut self.out, self.file);
         } else if line.starts_with("* ") || is_data_marker(line) {
             // `-v`'s own notes: the body, if any, is over.
             if line.starts_with("* Connection #") || line.starts_with("* Closing") {
-                close(&mut open, &mut pending, &mut out, &at);
+                self.close();
+                let last = self.out.records.len().checked_sub(1);
+                self.orphan_for = last.filter(|l| self.out.records[*l].body.is_none());
             }
         } else if !o.in_body && !o.verbose {
-            head_line(o, line, n, &mut out, &at);
+            head_line(o, line, n, &mut self.out, self.file);
         } else {
             o.in_body = true;
             o.body.push(line.to_string());
         }
     }
-    close(&mut open, &mut pending, &mut out, &at);
-    if out.records.is_empty() && out.errors.is_empty() {
-        out.errors.push(EvidenceError {
-            at: at(1),
-            message: "has no HTTP status line (`HTTP/1.1 200 OK`, `HTTP/2 200`): expected the output of `curl -i` or `curl -v`, a HAR, or a ratecheck JSON report".into(),
-        });
+
+    /// A status line: a new response, or an informational one skipped with its headers.
+    fn status(
+        &mut self,
+        n: usize,
+        caps: &regex::Captures<'_>,
+        verbose: bool,
+        lines: &[(usize, String)],
+        i: &mut usize,
+    ) {
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.in_body || o.verbose == verbose)
+        {
+            self.close();
+        }
+        let code = caps.get(1).map_or("", |m| m.as_str());
+        let reason = caps.get(2).map_or("", |m| m.as_str());
+        match code.parse::<u16>() {
+            Ok(s) if (100..600).contains(&s) => {
+                let informational =
+                    s < 200 || reason.eq_ignore_ascii_case("connection established");
+                if informational {
+                    // Its headers and blank line are skipped with it.
+                    while *i < lines.len() && !strip(&lines[*i].1).is_empty() {
+                        *i += 1;
+                    }
+                    *i += 1;
+                    return;
+                }
+                self.open = Some(Open {
+                    line: n,
+                    status: s,
+                    headers: Vec::new(),
+                    in_body: false,
+                    body: Vec::new(),
+                    verbose,
+                });
+            }
+            _ => self.out.errors.push(EvidenceError {
+                at: at(self.file, n),
+                message: format!("`{code}` is not an HTTP status (a number from 100 to 599)"),
+            }),
+        }
     }
-    out
+
+    /// Gives the lines printed after a `-v` trace to the record they belong to.
+    fn flush_orphan(&mut self) {
+        let Some(idx) = self.orphan_for.take() else {
+            return;
+        };
+        let lines = std::mem::take(&mut self.orphan);
+        if let Some(r) = self.out.records.get_mut(idx)
+            && let Some(body) = body_of(lines, &r.headers)
+        {
+            r.body = Some(body);
+        }
+    }
+
+    fn close(&mut self) {
+        close(&mut self.open, &mut self.pending, &mut self.out, self.file);
+    }
 }
 
 /// A command line with its `\` continuations joined; `i` moves past them.
-fn continued(cmd: &str, lines: &[&str], i: &mut usize) -> String {
+fn continued(cmd: &str, lines: &[(usize, String)], i: &mut usize) -> String {
     let mut joined = cmd.to_string();
     while joined.ends_with('\\') && *i < lines.len() {
         joined.pop();
         joined.push(' ');
-        joined.push_str(lines[*i].trim());
+        joined.push_str(lines[*i].1.trim());
         *i += 1;
     }
     joined
@@ -173,7 +263,7 @@ fn is_data_marker(line: &str) -> bool {
 }
 
 /// A header line of the response being read, or the blank line that ends them.
-fn head_line(o: &mut Open, line: &str, n: usize, out: &mut Read, at: &impl Fn(usize) -> Location) {
+fn head_line(o: &mut Open, line: &str, n: usize, out: &mut Read, file: &str) {
     if line.trim().is_empty() {
         o.in_body = true;
         return;
@@ -184,7 +274,7 @@ fn head_line(o: &mut Open, line: &str, n: usize, out: &mut Read, at: &impl Fn(us
                 .push((name.to_ascii_lowercase(), value.trim().to_string()));
         }
         _ => out.errors.push(EvidenceError {
-            at: at(n),
+            at: at(file, n),
             message: format!(
                 "`{}` is not a header line (`name: value`): is a line of the paste missing?",
                 crate::redact::credentials_in_source(&excerpt(line))
@@ -250,32 +340,31 @@ fn request_line(req: &str, p: &mut Pending) {
     }
 }
 
-/// Ends the response being read, if any, as a record.
-fn close(
-    open: &mut Option<Open>,
-    pending: &mut Pending,
-    out: &mut Read,
-    at: &impl Fn(usize) -> Location,
-) {
-    let Some(o) = open.take() else { return };
-    let p = std::mem::take(pending);
-    let mut body: Vec<String> = o.body;
-    while body.last().is_some_and(|l| l.trim().is_empty()) {
-        body.pop();
+/// A body's lines as bytes: trailing blank lines dropped, and an SSE body ended by the blank
+/// line that dispatches its last event (a paste tends to lose it).
+fn body_of(mut lines: Vec<String>, headers: &[(String, String)]) -> Option<Vec<u8>> {
+    while lines.last().is_some_and(|l| l.trim().is_empty()) {
+        lines.pop();
     }
-    let sse = o
-        .headers
+    if lines.is_empty() {
+        return None;
+    }
+    let sse = headers
         .iter()
         .any(|(n, v)| n == "content-type" && v.to_ascii_lowercase().contains("text/event-stream"));
-    let body = (!body.is_empty()).then(|| {
-        let mut text = body.join("\n");
-        // A stream's last event is dispatched by the blank line a paste tends to lose.
-        text.push_str(if sse { "\n\n" } else { "\n" });
-        text.into_bytes()
-    });
+    let mut text = lines.join("\n");
+    text.push_str(if sse { "\n\n" } else { "\n" });
+    Some(text.into_bytes())
+}
+
+/// Ends the response being read, if any, as a record.
+fn close(open: &mut Option<Open>, pending: &mut Pending, out: &mut Read, file: &str) {
+    let Some(o) = open.take() else { return };
+    let p = std::mem::take(pending);
+    let body = body_of(o.body, &o.headers);
     if body.as_ref().is_some_and(|b| b.len() > MAX_BODY) {
         out.errors.push(EvidenceError {
-            at: at(o.line),
+            at: at(file, o.line),
             message: format!(
                 "the body after this status line is over the {} MiB ratecheck reads from evidence: exchange left out",
                 MAX_BODY / 1_048_576
@@ -289,7 +378,7 @@ fn close(
         _ => None,
     });
     out.records.push(Record {
-        at: Some(at(o.line)),
+        at: Some(at(file, o.line)),
         url,
         request_headers: p.headers,
         request_body: p.body,

@@ -100,26 +100,33 @@ pub struct Read {
 /// output of `curl -i` / `curl -v`.
 pub fn read(path: &Path) -> Read {
     let file = path.display().to_string();
+    match std::fs::read(path) {
+        Ok(bytes) => parse(&file, &bytes),
+        Err(e) => Read {
+            records: Vec::new(),
+            errors: vec![EvidenceError {
+                at: Location {
+                    file,
+                    line: 1,
+                    column: None,
+                    entry: None,
+                },
+                message: format!("cannot be read: {e}"),
+            }],
+        },
+    }
+}
+
+/// Reads evidence already in memory; `file` names it in errors.
+pub fn parse(file: &str, bytes: &[u8]) -> Read {
     let at = |line| Location {
-        file: file.clone(),
+        file: file.to_string(),
         line,
         column: None,
         entry: None,
     };
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => {
-            return Read {
-                records: Vec::new(),
-                errors: vec![EvidenceError {
-                    at: at(1),
-                    message: format!("cannot be read: {e}"),
-                }],
-            };
-        }
-    };
-    let Ok(text) = std::str::from_utf8(&bytes) else {
-        let valid = std::str::from_utf8(&bytes).map_or_else(|e| e.valid_up_to(), |_| 0);
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        let valid = std::str::from_utf8(bytes).map_or_else(|e| e.valid_up_to(), |_| 0);
         let line = 1 + memchr::memchr_iter(b'\n', &bytes[..valid]).count();
         return Read {
             records: Vec::new(),
@@ -136,9 +143,9 @@ pub fn read(path: &Path) -> Read {
         } else {
             recorded::read
         };
-        json_kind(&file, text)
+        json_kind(file, text)
     } else {
-        curl::read(&file, text)
+        curl::read(file, text)
     }
 }
 

@@ -19,8 +19,9 @@ mod litellm_e2e;
 /// probe's own verdicts.
 mod evidence_e2e;
 
-/// `analyze` on broken, hostile and huge evidence: located errors, exit 2, no secret out.
-mod evidence_malformed;
+/// `analyze` offline: the committed captures of real LiteLLM traffic, and broken, hostile and
+/// huge evidence (located errors, exit 2, no secret out); `triage --from`.
+mod evidence;
 
 /// Three real LiteLLM releases, each with its own verdict; failed requests that still count;
 /// the legacy limiter behind an upstream with its own headers.

@@ -1,6 +1,8 @@
-//! `ratecheck analyze` on evidence that is broken, hostile or huge: each unreadable part is
-//! named by file and line (and HAR entry), the exit is 2, what could be read is still judged,
-//! nothing panics, and no secret the evidence carries reaches any output.
+//! `ratecheck analyze` offline: on the committed captures of real LiteLLM 1.106.12 traffic
+//! (`tests/evidence/`, written by `evidence_e2e.rs` with the key replaced), each its verdict;
+//! and on evidence that is broken, hostile or huge: each unreadable part is named by file and
+//! line (and HAR entry), the exit is 2, what could be read is still judged, nothing panics, and
+//! no secret the evidence carries reaches any output.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -61,6 +63,32 @@ fn entry(stream: bool, remaining: u32) -> serde_json::Value {
 
 fn har(entries: &[serde_json::Value]) -> String {
     serde_json::to_string_pretty(&serde_json::json!({"log": {"entries": entries}})).unwrap()
+}
+
+/// Real `curl -i`, `curl -v` and HAR evidence of LiteLLM 1.106.12 as released and with the
+/// workaround callback: the drop on every stream of the released proxy, nothing on the fixed.
+#[tokio::test]
+async fn committed_litellm_evidence_gives_each_its_verdict() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/evidence/litellm-1.106.12");
+    for (name, code, kinds) in [
+        ("released", 1, vec!["litellm_v3_streaming_drop"]),
+        ("fixed", 0, vec![]),
+    ] {
+        for file in ["curl-i.txt", "curl-v.txt", "capture.har"] {
+            let path = root.join(format!("{name}-{file}")).display().to_string();
+            let run = analyze(&[&path, "--format", "json"]).await;
+            let report: serde_json::Value = serde_json::from_str(&run.stdout)
+                .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+            assert_eq!(run.code, code, "{path}: {}\n{report:#}", run.stderr);
+            assert_eq!(crate::support::finding_kinds(&report), kinds, "{path}");
+            assert_eq!(report["exchanges"].as_array().unwrap().len(), 9, "{path}");
+            // Every body was read: streams judged by their events, not only their headers.
+            assert!(
+                !report["notes"].to_string().contains("no body"),
+                "{path}: {report:#}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
