@@ -73,6 +73,12 @@ pub enum Command {
     /// Exit codes as for `probe`; 2 when a file, or a part of one, cannot be read (what could
     /// be read is still judged, and each unreadable part is named by file and line).
     Analyze(AnalyzeArgs),
+    /// Record what a real client receives: a pass-through on loopback to the gateway, then the
+    /// `analyze` report over every exchange (and a redacted HAR with `--save`).
+    ///
+    /// Point the client's base URL at the recorder; requests go to `--upstream` unchanged and
+    /// responses come back unchanged, streams chunk by chunk. Stops at Ctrl-C or `--duration`.
+    Record(RecordArgs),
     /// Run the built-in rate-limited simulator on 127.0.0.1.
     Mock(MockArgs),
     /// Show the LiteLLM streaming header drop and its fix on the built-in simulator.
@@ -216,6 +222,47 @@ pub struct AnalyzeArgs {
     /// Compare this operator-named header across shapes like the known dialects (repeatable).
     #[arg(long = "rate-header", value_name = "NAME")]
     pub rate_headers: Vec<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Also write the report to this file (format from `--format`).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `ratecheck record`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The gateway's base URL: every request is forwarded there, its path appended.
+    #[arg(long, value_name = "URL")]
+    pub upstream: String,
+
+    /// Where clients connect: loopback unless `--allow-remote` (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:4400", value_name = "ADDR:PORT")]
+    pub listen: String,
+
+    /// Accept a `--listen` address other machines can reach: anyone who can connect then
+    /// uses the gateway with the credentials their requests carry.
+    #[arg(long)]
+    pub allow_remote: bool,
+
+    /// Stop after this long (default: at Ctrl-C).
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
+
+    /// Save every exchange as a HAR 1.2 file, credentials and query values removed.
+    #[arg(long, value_name = "FILE.har")]
+    pub save: Option<PathBuf>,
+
+    /// How counter motion is judged (as for `analyze`: the client may share its key).
+    #[arg(long, value_enum, default_value_t = CounterMode::Approximate)]
+    pub counters: CounterMode,
+
+    /// Warnings fail the run too (exit 1), not only findings.
+    #[arg(long)]
+    pub strict: bool,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]

@@ -20,6 +20,7 @@ pub mod http;
 pub mod load;
 pub mod mock;
 pub mod probe;
+pub mod record;
 pub mod redact;
 pub mod report;
 pub mod run;
@@ -47,6 +48,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
         Command::Load(args) => cmd::load::run(args, color, out).await,
         Command::Fleet(args) => cmd::fleet::run(args, color, out).await,
         Command::Analyze(args) => cmd::analyze::run(args, color, out).await,
+        Command::Record(args) => cmd::record::run(args, color, out).await,
         Command::Mock(args) => cmd::mock::run(args, out).await,
         Command::Demo(args) => cmd::demo::run(args, color, out).await,
         Command::Completions(args) => cmd::completions::completions(args, out),

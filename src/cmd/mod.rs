@@ -12,6 +12,7 @@ pub mod fleet;
 pub mod load;
 pub mod mock;
 pub mod probe;
+pub mod record;
 pub mod run;
 pub mod triage;
 pub mod validate;

@@ -30,6 +30,7 @@ static URL: LazyLock<Regex> =
 /// The request as far as the evidence shows it, waiting for its response.
 #[derive(Default)]
 struct Pending {
+    method: Option<String>,
     url: Option<String>,
     host: Option<String>,
     path: Option<String>,
@@ -325,7 +326,8 @@ fn from_command(cmd: &str) -> Pending {
 fn request_line(req: &str, p: &mut Pending) {
     let mut words = req.split_whitespace();
     match (words.next(), words.next(), words.next()) {
-        (Some(_method), Some(path), Some(v)) if v.starts_with("HTTP/") => {
+        (Some(method), Some(path), Some(v)) if v.starts_with("HTTP/") => {
+            p.method = Some(method.to_string());
             p.path = Some(path.to_string());
         }
         _ => {
@@ -379,6 +381,7 @@ fn close(open: &mut Option<Open>, pending: &mut Pending, out: &mut Read, file: &
     });
     out.records.push(Record {
         at: Some(at(file, o.line)),
+        method: p.method,
         url,
         request_headers: p.headers,
         request_body: p.body,

@@ -35,6 +35,7 @@ struct Entry {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Request {
+    method: Option<String>,
     url: String,
     #[serde(default)]
     headers: Vec<Header>,
@@ -190,6 +191,7 @@ fn record(e: Entry, at: Location) -> Result<(Option<jiff::Timestamp>, Record), E
         started,
         Record {
             at: Some(at),
+            method: e.request.method,
             url: Some(e.request.url),
             request_headers: headers(e.request.headers),
             request_body: e.request.post_data.and_then(|p| p.text),
@@ -199,6 +201,86 @@ fn record(e: Entry, at: Location) -> Result<(Option<jiff::Timestamp>, Record), E
             time_to_headers_ms: timings.to_headers(),
             total_ms: e.time.filter(|t| *t >= 0.0),
             recorded: None,
+            #[allow(clippy::cast_precision_loss)] // milliseconds since 1970 fit an f64 exactly
+            started_ms: started.map_or(0.0, |t| t.as_millisecond() as f64),
+            client_left: false,
         },
     ))
+}
+
+/// The records as a HAR 1.2 document, every secret `redactor` knows removed: credential
+/// headers emptied, query values and URL passwords dropped, bodies redacted — fit for a ticket.
+pub fn write(records: &[Record], redactor: &crate::redact::Redactor) -> String {
+    let headers = |hs: &[(String, String)]| -> Vec<serde_json::Value> {
+        hs.iter()
+            .map(|(n, v)| serde_json::json!({"name": n, "value": redactor.header(n, v)}))
+            .collect()
+    };
+    let entries: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| {
+            #[allow(clippy::cast_possible_truncation)] // milliseconds since 1970
+            let started = jiff::Timestamp::from_millisecond(r.started_ms as i64)
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+            let url = r
+                .url
+                .as_deref()
+                .and_then(|u| reqwest::Url::parse(u).ok())
+                .map_or_else(String::new, |u| redactor.url(&u));
+            let text = r
+                .body
+                .as_deref()
+                .map(|b| redactor.text(&String::from_utf8_lossy(b)));
+            let mime = r
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+                .map_or("", |(_, v)| v.as_str());
+            let total = r.total_ms.unwrap_or(0.0);
+            let wait = r.time_to_headers_ms.unwrap_or(0.0);
+            serde_json::json!({
+                "startedDateTime": started.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+                "time": total,
+                "request": {
+                    "method": r.method.as_deref().unwrap_or("POST"),
+                    "url": url,
+                    "httpVersion": "HTTP/1.1",
+                    "cookies": [],
+                    "headers": headers(&r.request_headers),
+                    "queryString": [],
+                    "postData": r.request_body.as_deref().map(|b| serde_json::json!({
+                        "mimeType": "application/json",
+                        "text": redactor.text(b)
+                    })),
+                    "headersSize": -1,
+                    "bodySize": r.request_body.as_deref().map_or(0, str::len)
+                },
+                "response": {
+                    "status": r.status,
+                    "statusText": "",
+                    "httpVersion": "HTTP/1.1",
+                    "cookies": [],
+                    "headers": headers(&r.headers),
+                    "content": {
+                        "size": r.body.as_deref().map_or(0, <[u8]>::len),
+                        "mimeType": mime,
+                        "text": text
+                    },
+                    "redirectURL": "",
+                    "headersSize": -1,
+                    "bodySize": -1
+                },
+                "cache": {},
+                "timings": {"send": 0, "wait": wait, "receive": (total - wait).max(0.0)}
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "log": {
+            "version": "1.2",
+            "creator": {"name": "ratecheck", "version": env!("CARGO_PKG_VERSION")},
+            "entries": entries
+        }
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
 }

@@ -8,7 +8,7 @@
 //! before anything is shown, so the redactor removes them from every output.
 
 mod curl;
-mod har;
+pub mod har;
 mod recorded;
 
 use std::fmt;
@@ -67,6 +67,8 @@ impl fmt::Display for EvidenceError {
 pub struct Record {
     /// Where it is in the evidence.
     pub at: Option<Location>,
+    /// The request's method, where the evidence shows it.
+    pub method: Option<String>,
     /// The request's URL (absolute, or a path when only that is known).
     pub url: Option<String>,
     /// The request's headers (read for their secrets, never shown).
@@ -85,6 +87,11 @@ pub struct Record {
     pub total_ms: Option<f64>,
     /// An exchange ratecheck recorded before (its own reports): re-judged with today's rules.
     pub recorded: Option<Exchange>,
+    /// When the request started, in milliseconds since the epoch, where known (`record`).
+    pub started_ms: f64,
+    /// The client went away before the body ended (`record`): an unfinished stream is the
+    /// client's doing, not the gateway's.
+    pub client_left: bool,
 }
 
 /// What one file gave.
@@ -303,6 +310,8 @@ pub struct Judged {
     pub skipped: usize,
     /// Responses whose body the evidence left out: shapes from their content type.
     pub without_body: usize,
+    /// Streams the client left before they ended: not judged as cut.
+    pub left_by_client: usize,
 }
 
 /// Turns records into exchanges, as a live probe would have captured them; `rate_headers` are
@@ -343,7 +352,12 @@ pub async fn exchanges(records: &[Record], rate_headers: &[String]) -> Judged {
             if r.body.is_none() {
                 judged.without_body += 1;
             }
-            capture(&client, r, variant, seq).await
+            let mut ex = capture(&client, r, variant, seq).await;
+            if r.client_left && ex.failure.is_some() {
+                judged.left_by_client += 1;
+                ex.failure = None;
+            }
+            ex
         };
         judged.exchanges.push(ex);
     }

@@ -19,6 +19,9 @@ mod litellm_e2e;
 /// probe's own verdicts.
 mod evidence_e2e;
 
+/// `record` between the official openai SDK and the real LiteLLM proxy.
+mod record_e2e;
+
 /// `analyze` offline: the committed captures of real LiteLLM traffic, and broken, hostile and
 /// huge evidence (located errors, exit 2, no secret out); `triage --from`.
 mod evidence;
