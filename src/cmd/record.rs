@@ -89,6 +89,14 @@ pub async fn run(args: &RecordArgs, color: bool, out: &mut dyn Write) -> Result<
 
 /// One line per finished exchange, as it happens.
 fn live(s: &Seen) {
+    if let Some(why) = &s.error {
+        let _ = writeln!(
+            std::io::stderr(),
+            "  {} → 502 from the recorder: {why}\n    hint: is the gateway running at `--upstream`? the client was told the same",
+            s.request
+        );
+        return;
+    }
     let _ = writeln!(
         std::io::stderr(),
         "  {} → {}, {:.0} ms to headers, {:.0} ms, {} bytes",

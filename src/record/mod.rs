@@ -50,6 +50,8 @@ pub struct Seen {
     pub total_ms: f64,
     /// Bytes relayed.
     pub bytes: usize,
+    /// Why the upstream gave nothing to relay (the client got a 502 saying so).
+    pub error: Option<String>,
 }
 
 /// What the recorder shares between connections.
@@ -195,11 +197,20 @@ async fn relay(State(s): State<Shared>, req: Request) -> Response {
         ));
     }
     let sent = Instant::now();
+    let request = format!("{} {}", parts.method, parts.uri.path());
     let resp = match out.body(body.clone()).send().await {
         Ok(r) => r,
         Err(e) => {
-            let message = format!("ratecheck record: the upstream did not answer: {e}");
-            return error(502, &crate::redact::Redactor::default().text(&message));
+            let why = unanswered(&url, &request_headers, &e);
+            let _ = s.seen.send(Seen {
+                request,
+                status: 502,
+                ttfb_ms: crate::http::ms(sent.elapsed()),
+                total_ms: crate::http::ms(sent.elapsed()),
+                bytes: 0,
+                error: Some(why.clone()),
+            });
+            return error(502, &format!("ratecheck record: {why}"));
         }
     };
     let ttfb_ms = crate::http::ms(sent.elapsed());
@@ -230,7 +241,6 @@ async fn relay(State(s): State<Shared>, req: Request) -> Response {
         started_ms,
         client_left: false,
     };
-    let request = format!("{} {}", parts.method, parts.uri.path());
     let stream = tee::Tee::new(
         resp.bytes_stream(),
         record,
@@ -245,6 +255,25 @@ async fn relay(State(s): State<Shared>, req: Request) -> Response {
             "ratecheck record: the upstream's head could not be relayed",
         )
     })
+}
+
+/// Why the upstream gave no answer: its address and the innermost cause (`Connection refused`),
+/// without the request's secrets.
+fn unanswered(url: &reqwest::Url, headers: &[(String, String)], e: &reqwest::Error) -> String {
+    let mut cause = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        cause = s.to_string();
+        source = s.source();
+    }
+    let redactor = crate::redact::Redactor::for_target(url, None, headers, &[]);
+    let mut origin = url.clone();
+    origin.set_path("/");
+    format!(
+        "{} did not answer: {}",
+        redactor.url(&origin),
+        redactor.text(&cause)
+    )
 }
 
 /// Milliseconds since the epoch: orders exchanges that started on different connections.

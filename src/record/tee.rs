@@ -61,6 +61,7 @@ impl<S> Tee<S> {
             ttfb_ms: r.time_to_headers_ms.unwrap_or(0.0),
             total_ms,
             bytes: self.relayed,
+            error: None,
         });
         self.sink
             .lock()

@@ -312,3 +312,77 @@ async fn a_bundle_is_written_from_evidence() {
         run.stdout
     );
 }
+
+/// `record` listens on loopback only unless told otherwise, and a gateway that is down gives
+/// the client a 502 that says so, and the operator the same line with a hint.
+#[tokio::test]
+async fn record_refuses_remote_listening_and_names_a_dead_upstream() {
+    ratecheck::http::install_crypto_provider();
+    for listen in ["0.0.0.0:0", "[::]:0"] {
+        let run = ratecheck(
+            &[
+                "record",
+                "--upstream",
+                "http://127.0.0.1:9",
+                "--listen",
+                listen,
+            ],
+            &[],
+        )
+        .await;
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("refusing to listen on") && run.stderr.contains("--allow-remote"),
+            "{}",
+            run.stderr
+        );
+    }
+    let run = ratecheck(
+        &[
+            "record",
+            "--upstream",
+            "http://127.0.0.1:9",
+            "--listen",
+            "here",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+
+    let port = crate::support::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let dead = crate::support::free_port();
+    let upstream = format!("http://127.0.0.1:{dead}");
+    let args = [
+        "record",
+        "--upstream",
+        &upstream,
+        "--listen",
+        &listen,
+        "--duration",
+        "2s",
+    ];
+    let recorder = ratecheck(&args, &[]);
+    let client = async {
+        crate::support::wait_until_listening(port, "ratecheck record").await;
+        let r = reqwest::Client::new()
+            .post(format!("http://{listen}/v1/chat/completions"))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    let (run, (status, body)) = tokio::join!(recorder, client);
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("did not answer"), "{body}");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("loopback only")
+            && run.stderr.contains("→ 502 from the recorder")
+            && run.stderr.contains("Connection refused"),
+        "{}",
+        run.stderr
+    );
+}
