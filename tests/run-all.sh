@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README documents it: installs the pinned LiteLLM proxy into a
 # virtualenv (cached under ~/.cache/ratecheck) for the end-to-end tests, the JUnit schema with
-# its validator for the report test, Debian's tinyproxy for the proxy tests and redis-server
-# for the fleet tests, then runs cargo test.
+# its validator for the report test, Debian's tinyproxy for the proxy tests, redis-server
+# for the fleet tests and curl for the evidence tests, then runs cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./tests/litellm/setup.sh
 ./tests/junit/setup.sh
 ./tests/proxy/setup.sh
 ./tests/redis/setup.sh
+./tests/debian-package.sh curl curl
 export RATECHECK_LITELLM="${RATECHECK_LITELLM:-$(./tests/litellm/setup.sh --print-bin)}"
 eval "$(./tests/junit/setup.sh --env | sed 's/^/export /')"
 cargo test --all-targets "$@"
