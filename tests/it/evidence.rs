@@ -386,3 +386,81 @@ async fn record_refuses_remote_listening_and_names_a_dead_upstream() {
         run.stderr
     );
 }
+
+/// A HAR whose bodies were left out (a sanitized export, a proxy that kept only headers): the
+/// shapes come from `content-type` and the request's `stream`, the drop is still named, and
+/// the report says how it read them. An HTTP/2 `curl -i` paste reads the same.
+#[tokio::test]
+async fn bodiless_hars_and_http2_dumps_are_read() {
+    let mut entries = vec![entry(false, 9), entry(true, 0)];
+    for e in &mut entries {
+        e["response"]["content"] = serde_json::json!({"size": 120, "mimeType": "application/json"});
+    }
+    let file = write("bodiless.har", har(&entries).as_bytes());
+    let run = analyze(&[&file, "--format", "json"]).await;
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(run.code, 1, "{}\n{report:#}", run.stderr);
+    assert_eq!(
+        crate::support::finding_kinds(&report),
+        vec!["litellm_v3_streaming_drop"]
+    );
+    assert_eq!(report["exchanges"][1]["shape"], "sse", "{report:#}");
+    assert!(
+        report["notes"]
+            .to_string()
+            .contains("2 responses have no body"),
+        "{report:#}"
+    );
+
+    let dump = "HTTP/2 200 \r\ncontent-type: application/json\r\nx-litellm-version: 1.106.12\r\nx-ratelimit-api_key-remaining-requests: 9\r\nx-ratelimit-api_key-limit-requests: 10\r\n\r\n{\"object\":\"chat.completion\",\"choices\":[]}\r\nHTTP/2 200 \r\ncontent-type: text/event-stream\r\nx-litellm-version: 1.106.12\r\n\r\ndata: {\"object\":\"chat.completion.chunk\",\"choices\":[]}\r\n\r\ndata: [DONE]\r\n";
+    let file = write("http2.txt", dump.as_bytes());
+    let run = analyze(&[&file, "--format", "json"]).await;
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(run.code, 1, "{}\n{report:#}", run.stderr);
+    assert_eq!(
+        crate::support::finding_kinds(&report),
+        vec!["litellm_v3_streaming_drop"]
+    );
+    assert_eq!(
+        report["exchanges"][1]["stream"]["end"], "[DONE]",
+        "{report:#}"
+    );
+}
+
+/// A run report's exchanges (`run --report-json`) are evidence too: the shipped LiteLLM
+/// scenario's run on the `litellm-v3` simulator, judged again, shows both drops.
+#[tokio::test]
+async fn a_run_report_is_judged_again() {
+    let server = ratecheck::mock::MockServer::start(
+        ratecheck::mock::MockConfig {
+            chunk_delay: Duration::from_millis(1),
+            ..ratecheck::mock::MockConfig::default()
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let url = server.url();
+    let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/litellm-v3-streaming-headers.yaml")
+        .display()
+        .to_string();
+    let json = dir().join("run.json").display().to_string();
+    let run = ratecheck(
+        &["run", &scenario, "--target", &url, "--report-json", &json],
+        &[("RATECHECK_API_KEY", "sk-rejudge-run-0000000000")],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let again = analyze(&[&json, "--format", "json"]).await;
+    let report: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(again.code, 1, "{}", again.stderr);
+    // The simulator's `litellm-v3` profile drops them on plain dicts too, as 1.77–1.101 did.
+    assert_eq!(
+        crate::support::finding_kinds(&report),
+        vec!["litellm_v3_streaming_drop", "litellm_v3_plain_dict_drop"],
+        "{report:#}"
+    );
+    assert!(report["exchanges"].as_array().unwrap().len() > 9);
+    server.shutdown().await;
+}
