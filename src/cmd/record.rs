@@ -139,6 +139,12 @@ async fn finish(
             report.exchanges.len()
         ),
     );
+    if judged.without_body > 0 {
+        report.notes.push(format!(
+            "{} responses were too large to keep a copy of (over 16 MiB, or past the recording's 256 MiB): judged by their headers, relayed whole",
+            judged.without_body
+        ));
+    }
     if judged.left_by_client > 0 {
         report.notes.push(format!(
             "{} responses were left by the client before they ended: not judged as cut",

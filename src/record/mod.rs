@@ -21,6 +21,10 @@ use bytes::Bytes;
 
 use crate::evidence::{MAX_BODY, Record};
 
+/// The most response body a whole recording copies: beyond it, exchanges are kept by their
+/// headers only, and memory stays bounded however long the recording runs.
+pub const RECORDING_BUDGET: usize = 256 * 1024 * 1024;
+
 /// The most request body forwarded: LLM requests are small; a larger one is refused (413).
 const MAX_REQUEST: usize = 16 * 1024 * 1024;
 
@@ -61,6 +65,7 @@ struct Shared {
     upstream: reqwest::Url,
     records: Arc<Mutex<Vec<Record>>>,
     seen: tokio::sync::mpsc::UnboundedSender<Seen>,
+    budget: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// A running recorder.
@@ -100,6 +105,7 @@ impl Recorder {
             upstream,
             records: records.clone(),
             seen: tx,
+            budget: Arc::new(std::sync::atomic::AtomicUsize::new(RECORDING_BUDGET)),
         };
         let app = axum::Router::new().fallback(relay).with_state(shared);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -248,6 +254,7 @@ async fn relay(State(s): State<Shared>, req: Request) -> Response {
         request,
         s.records,
         s.seen,
+        s.budget,
     );
     builder.body(Body::from_stream(stream)).unwrap_or_else(|_| {
         error(

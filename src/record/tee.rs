@@ -1,8 +1,11 @@
 //! The relayed body: each chunk handed to the client the moment it arrives, a copy kept on
-//! the side (up to the evidence limit), and the exchange recorded when the body ends — or
-//! when the client goes away mid-stream, as far as it went.
+//! the side, and the exchange recorded when the body ends — or when the client goes away
+//! mid-stream, as far as it went. Copies are bounded: a body over the evidence limit, or one
+//! arriving after the whole recording's budget is spent, is kept without its body (its shape is
+//! then read from its headers), never as a cut copy that would look like a stream cut short.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -18,6 +21,10 @@ pub(super) struct Tee<S> {
     inner: S,
     copy: Vec<u8>,
     relayed: usize,
+    /// The copy stopped short of what was relayed.
+    truncated: bool,
+    /// Bytes the whole recording may still copy.
+    budget: Arc<AtomicUsize>,
     record: Option<Record>,
     sent: Instant,
     request: String,
@@ -33,11 +40,14 @@ impl<S> Tee<S> {
         request: String,
         sink: Arc<Mutex<Vec<Record>>>,
         seen: tokio::sync::mpsc::UnboundedSender<Seen>,
+        budget: Arc<AtomicUsize>,
     ) -> Self {
         Tee {
             inner,
             copy: Vec::new(),
             relayed: 0,
+            truncated: false,
+            budget,
             record: Some(record),
             sent,
             request,
@@ -54,7 +64,8 @@ impl<S> Tee<S> {
         r.client_left = left;
         let total_ms = crate::http::ms(self.sent.elapsed());
         r.total_ms = Some(total_ms);
-        r.body = Some(std::mem::take(&mut self.copy));
+        let copy = std::mem::take(&mut self.copy);
+        r.body = (!self.truncated).then_some(copy);
         let _ = self.seen.send(Seen {
             request: std::mem::take(&mut self.request),
             status: r.status,
@@ -77,9 +88,24 @@ impl<S: Stream<Item = Chunk> + Unpin> Stream for Tee<S> {
         match Pin::new(&mut self.inner).poll_next(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
                 self.relayed += chunk.len();
-                let room = MAX_BODY.saturating_sub(self.copy.len());
-                let keep = chunk.len().min(room);
-                self.copy.extend_from_slice(&chunk[..keep]);
+                if !self.truncated {
+                    let fits = self.copy.len() + chunk.len() <= MAX_BODY;
+                    let granted = fits
+                        && self
+                            .budget
+                            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                                left.checked_sub(chunk.len())
+                            })
+                            .is_ok();
+                    if granted {
+                        self.copy.extend_from_slice(&chunk);
+                    } else {
+                        // Given back: what this body held is of no use without the rest.
+                        self.budget.fetch_add(self.copy.len(), Ordering::Relaxed);
+                        self.copy = Vec::new();
+                        self.truncated = true;
+                    }
+                }
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(Some(Err(e))) => {

@@ -464,3 +464,72 @@ async fn a_run_report_is_judged_again() {
     assert!(report["exchanges"].as_array().unwrap().len() > 9);
     server.shutdown().await;
 }
+
+/// A stream longer than the 16 MiB the recorder keeps is relayed whole, and judged by its
+/// headers — never as a copy cut short that would read as a broken stream.
+#[tokio::test]
+async fn record_relays_a_17_mib_stream_whole_and_does_not_call_it_cut() {
+    use axum::response::IntoResponse;
+    ratecheck::http::install_crypto_provider();
+    let chunk = format!(
+        "data: {{\"object\":\"chat.completion.chunk\",\"choices\":[{{\"delta\":{{\"content\":\"{}\"}}}}]}}\n\n",
+        "x".repeat(1000)
+    );
+    let events = 17 * 1024 * 1024 / chunk.len() + 1;
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move || {
+            let chunk = chunk.clone();
+            async move {
+                let mut body = chunk.repeat(events);
+                body.push_str("data: [DONE]\n\n");
+                ([("content-type", "text/event-stream")], body).into_response()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let port = crate::support::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let args = [
+        "record",
+        "--upstream",
+        &upstream,
+        "--listen",
+        &listen,
+        "--duration",
+        "4s",
+        "--format",
+        "json",
+    ];
+    let recorder = ratecheck(&args, &[]);
+    let client = async {
+        crate::support::wait_until_listening(port, "ratecheck record").await;
+        reqwest::Client::new()
+            .post(format!("http://{listen}/v1/chat/completions"))
+            .body("{\"stream\":true}")
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+    };
+    let (run, body) = tokio::join!(recorder, client);
+    server.abort();
+    assert!(body.len() > 17 * 1024 * 1024 && body.ends_with(b"data: [DONE]\n\n"));
+    let report: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+    assert_eq!(run.code, 0, "{}\n{report:#}", run.stderr);
+    assert!(
+        crate::support::finding_kinds(&report).is_empty(),
+        "{report:#}"
+    );
+    assert!(
+        report["notes"]
+            .to_string()
+            .contains("too large to keep a copy of"),
+        "{report:#}"
+    );
+}
