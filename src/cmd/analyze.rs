@@ -45,6 +45,7 @@ pub(super) async fn judge(
         files.clone(),
         counters,
         strict,
+        true,
     );
     report.notes.insert(
         0,

@@ -130,6 +130,7 @@ async fn finish(
         vec![format!("recorded through {here}")],
         args.counters,
         args.strict,
+        false,
     );
     report.notes.insert(
         0,

@@ -186,14 +186,32 @@ pub async fn probe(
 /// The probe's verdict on exchanges it did not send: evidence read from a HAR, a `curl` dump
 /// or an old report (`ratecheck analyze`). `target` names where they went, `files` what they
 /// were read from.
+///
+/// `partial`: the evidence may hold less than the client received (a paste, an export taken
+/// mid-stream), so a body that stops short proves nothing about the gateway: broken bodies
+/// are warnings then, findings only when the evidence is a whole copy (`record`).
 pub fn judge_evidence(
     exchanges: Vec<Exchange>,
     target: String,
     files: Vec<String>,
     counters: CounterMode,
     strict: bool,
+    partial: bool,
 ) -> ProbeReport {
-    let a = analyze::analyze(&exchanges, counters);
+    let mut a = analyze::analyze(&exchanges, counters);
+    if partial {
+        let (cut, kept): (Vec<Finding>, Vec<Finding>) = a
+            .findings
+            .into_iter()
+            .partition(|f| f.kind == verdict::FindingKind::BrokenResponse);
+        a.findings = kept;
+        a.warnings.extend(cut.into_iter().map(|mut f| {
+            f.message.push_str(
+                " (the evidence may stop short of what the client received: a paste or an export cut here reads the same)",
+            );
+            f.warning()
+        }));
+    }
     let failed = !a.findings.is_empty() || (strict && !a.warnings.is_empty());
     // The evidence's failures are what the customer saw, not this run's: they are judged as
     // findings and notes, never as this command's network faults.

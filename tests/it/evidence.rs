@@ -533,3 +533,30 @@ async fn record_relays_a_17_mib_stream_whole_and_does_not_call_it_cut() {
         "{report:#}"
     );
 }
+
+/// A paste that stops mid-stream proves nothing about the gateway: the stream without its end
+/// is a warning (exit 0; 1 with `--strict`), while the drop it shows is still a finding.
+#[tokio::test]
+async fn a_paste_cut_mid_stream_is_a_warning_not_an_accusation() {
+    let dump = "HTTP/1.1 200 OK\ncontent-type: text/event-stream\nx-ratelimit-remaining-requests: 99\nx-ratelimit-limit-requests: 100\n\ndata: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\ndata: {\"object\":\"chat.comp\n";
+    let file = write("cut-paste.txt", dump.as_bytes());
+    let run = analyze(&[&file, "--format", "json"]).await;
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(run.code, 0, "{}\n{report:#}", run.stderr);
+    let warnings: Vec<&str> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(warnings, ["broken_response"], "{report:#}");
+    assert!(
+        report["warnings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the evidence may stop short"),
+        "{report:#}"
+    );
+    let strict = analyze(&[&file, "--strict"]).await;
+    assert_eq!(strict.code, 1, "{}", strict.stdout);
+}
