@@ -61,6 +61,13 @@ pub(super) async fn judge(
             judged.skipped
         ));
     }
+    if judged.elsewhere > 0 {
+        report.notes.push(format!(
+            "{} exchanges with other gateways left aside ({}): one gateway is judged at a time; give each its own file",
+            judged.elsewhere,
+            judged.other_origins.join(", ")
+        ));
+    }
     if judged.without_body > 0 {
         report.notes.push(format!(
             "{} responses have no body in the evidence: their shape is read from `content-type` and the request's `stream` field",

@@ -312,21 +312,45 @@ pub struct Judged {
     pub without_body: usize,
     /// Streams the client left before they ended: not judged as cut.
     pub left_by_client: usize,
+    /// Exchanges with another gateway than the one judged, left aside, and those gateways.
+    pub elsewhere: usize,
+    /// The other gateways' origins, redacted.
+    pub other_origins: Vec<String>,
+}
+
+/// The origin (`scheme://host:port/`) a record's URL names, if it names one.
+fn origin(r: &Record) -> Option<reqwest::Url> {
+    let mut u = reqwest::Url::parse(r.url.as_deref()?).ok()?;
+    u.set_path("/");
+    u.set_query(None);
+    u.set_fragment(None);
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    Some(u)
+}
+
+/// The origin most of the evidence's LLM calls went to (the first seen, on a tie).
+fn main_origin(records: &[Record]) -> Option<reqwest::Url> {
+    let mut counts: Vec<(reqwest::Url, usize)> = Vec::new();
+    for r in records.iter().filter(|r| r.variant().is_some()) {
+        let Some(o) = origin(r) else { continue };
+        match counts.iter_mut().find(|(u, _)| *u == o) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((o, 1)),
+        }
+    }
+    let best = counts.iter().map(|(_, n)| *n).max()?;
+    counts.into_iter().find(|(_, n)| *n == best).map(|(u, _)| u)
 }
 
 /// Turns records into exchanges, as a live probe would have captured them; `rate_headers` are
 /// operator-named headers (`--rate-header`).
 pub async fn exchanges(records: &[Record], rate_headers: &[String]) -> Judged {
     let secrets: Vec<String> = records.iter().flat_map(Record::secrets).collect();
-    let base = records
-        .iter()
-        .filter_map(|r| r.url.as_deref())
-        .find_map(|u| reqwest::Url::parse(u).ok())
-        .map(|mut u| {
-            u.set_path("/");
-            u.set_query(None);
-            u
-        });
+    // One gateway at a time: a browser's HAR may hold calls to several, and comparing one
+    // host's stream with another's JSON would accuse both of a drop neither made.
+    let gateway = main_origin(records);
+    let base = gateway.clone();
     let mut judged = Judged::default();
     let Some(shown_base) = base
         .clone()
@@ -340,6 +364,16 @@ pub async fn exchanges(records: &[Record], rate_headers: &[String]) -> Judged {
     judged.target = base.as_ref().map(|b| client.redactor().url(b));
     let mut seq = 0;
     for r in records {
+        if let (Some(main), Some(other)) = (&gateway, origin(r))
+            && other != *main
+        {
+            let shown = client.redactor().url(&other);
+            if !judged.other_origins.contains(&shown) {
+                judged.other_origins.push(shown);
+            }
+            judged.elsewhere += 1;
+            continue;
+        }
         let answered = r.recorded.is_some() || r.status >= 100;
         let Some(variant) = r.variant().filter(|_| answered) else {
             judged.skipped += 1;

@@ -560,3 +560,38 @@ async fn a_paste_cut_mid_stream_is_a_warning_not_an_accusation() {
     let strict = analyze(&[&file, "--strict"]).await;
     assert_eq!(strict.code, 1, "{}", strict.stdout);
 }
+
+/// A browser's HAR with calls to two gateways: only the one most calls went to is judged, so
+/// one host's stream is never compared with another's JSON; the other is named in a note.
+#[tokio::test]
+async fn calls_to_another_gateway_are_left_aside() {
+    let mut healthy_stream = entry(true, 0);
+    healthy_stream["response"]["headers"]
+        .as_array_mut()
+        .unwrap()
+        .extend([
+            serde_json::json!({"name": "x-ratelimit-api_key-remaining-requests", "value": "8"}),
+            serde_json::json!({"name": "x-ratelimit-api_key-limit-requests", "value": "1000"}),
+        ]);
+    let mut elsewhere = entry(true, 0);
+    elsewhere["request"]["url"] =
+        serde_json::Value::String("https://other.example.net/v1/chat/completions".into());
+    let file = write(
+        "two-gateways.har",
+        har(&[entry(false, 9), healthy_stream, elsewhere]).as_bytes(),
+    );
+    let run = analyze(&[&file, "--format", "json"]).await;
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(run.code, 0, "{}\n{report:#}", run.stderr);
+    assert!(
+        crate::support::finding_kinds(&report).is_empty(),
+        "{report:#}"
+    );
+    assert_eq!(report["exchanges"].as_array().unwrap().len(), 2);
+    assert!(
+        report["notes"]
+            .to_string()
+            .contains("1 exchanges with other gateways left aside (https://other.example.net/)"),
+        "{report:#}"
+    );
+}
