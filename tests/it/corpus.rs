@@ -379,3 +379,111 @@ async fn operator_named_headers_are_compared_once_declared() {
     assert_eq!(f["kind"], "missing_on_shape");
     assert_eq!(f["headers"], serde_json::json!(["remaining-tokens"]));
 }
+
+/// One capture as a customer would paste it: `curl -i` of a non-streaming and a streaming
+/// chat call, each carrying the capture's headers. `strip` leaves some off the stream.
+fn as_pasted(c: &Capture, strip: &BTreeSet<String>) -> String {
+    let url = "https://gateway.example.com/v1/chat/completions";
+    let mut out = String::new();
+    for stream in [false, true] {
+        let (mime, body) = if stream {
+            (
+                "text/event-stream",
+                "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"delta\":{\"content\":\"OK\"}}]}\n\ndata: [DONE]\n\n",
+            )
+        } else {
+            (
+                "application/json",
+                "{\"object\":\"chat.completion\",\"choices\":[{\"message\":{\"content\":\"OK\"}}]}\n",
+            )
+        };
+        let data = if stream {
+            " -d '{\"stream\": true}'"
+        } else {
+            ""
+        };
+        out.push_str(&format!("$ curl -i {url}{data}\nHTTP/1.1 200 OK\n"));
+        for (n, v) in &c.headers {
+            let lower = n.to_ascii_lowercase();
+            if TRANSPORT.contains(&lower.as_str()) || (stream && strip.contains(&lower)) {
+                continue;
+            }
+            out.push_str(&format!("{n}: {v}\n"));
+        }
+        out.push_str(&format!("content-type: {mime}\n\n{body}"));
+    }
+    out
+}
+
+/// `ratecheck analyze` on every healthy capture pasted as `curl -i` output (a non-streaming and
+/// a streaming call, both with the capture's headers): no finding on any; and with the
+/// rate-limit headers stripped from the stream, those headers named missing on it — the
+/// evidence path judges real providers' headers as the probe does.
+#[tokio::test]
+async fn healthy_captures_pasted_as_evidence_raise_no_finding() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ratecheck-corpus-evidence-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut accused, mut missed, mut stripped_checked) = (Vec::new(), Vec::new(), 0);
+    for c in corpus() {
+        let file = dir.join(format!("{}.txt", c.file));
+        std::fs::write(&file, as_pasted(&c, &BTreeSet::new())).unwrap();
+        let path = file.display().to_string();
+        let run = crate::support::ratecheck(&["analyze", &path, "--format", "json"], &[]).await;
+        let report: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+        assert_eq!(
+            report["exchanges"].as_array().unwrap().len(),
+            2,
+            "{}",
+            c.file
+        );
+        if run.code != 0 || !report["findings"].as_array().unwrap().is_empty() {
+            accused.push(format!(
+                "{} ({}): exit {}, {:?}",
+                c.file,
+                c.source,
+                run.code,
+                kinds(&report["findings"])
+            ));
+        }
+        let strip: BTreeSet<String> = c
+            .headers
+            .iter()
+            .filter(|(n, _)| rate_limit_name(n))
+            .map(|(n, _)| n.to_ascii_lowercase())
+            .collect();
+        if strip.is_empty() {
+            continue;
+        }
+        stripped_checked += 1;
+        std::fs::write(&file, as_pasted(&c, &strip)).unwrap();
+        let run = crate::support::ratecheck(&["analyze", &path, "--format", "json"], &[]).await;
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let named: BTreeSet<String> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|f| f["headers"].as_array().cloned().unwrap_or_default())
+            .filter_map(|h| h.as_str().map(str::to_string))
+            .collect();
+        if run.code != 1 || named != strip {
+            missed.push(format!(
+                "{}: exit {}, named {named:?}, stripped {strip:?}",
+                c.file, run.code
+            ));
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        accused.is_empty(),
+        "healthy gateways accused from evidence:\n{}",
+        accused.join("\n")
+    );
+    assert!(stripped_checked >= 38, "{stripped_checked}");
+    assert!(
+        missed.is_empty(),
+        "stripped headers not named exactly:\n{}",
+        missed.join("\n")
+    );
+}
