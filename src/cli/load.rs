@@ -1,0 +1,188 @@
+//! Arguments of the commands that send load or spend a window: `load`, `fleet`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::ConnectArgs;
+use crate::report::Format;
+
+/// `ratecheck fleet`.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// Every instance's own base URL (at least two).
+    #[arg(required = true, num_args = 2.., value_name = "URL")]
+    pub urls: Vec<String>,
+
+    /// Model to ask for (default: the first `GET /v1/models` lists on the first instance).
+    #[arg(long)]
+    pub model: Option<String>,
+
+    /// The most requests to send. The check plans what the first answer's `remaining` leaves,
+    /// plus two per instance, and says so before it starts.
+    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_requests: u32,
+
+    /// The limiter's window (LiteLLM's `LITELLM_RATE_LIMIT_WINDOW_SIZE`): answers further apart
+    /// are never compared as one window.
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub window: String,
+
+    /// How long one instance may still refuse after another admitted in a new window.
+    #[arg(long, default_value = "2s", value_name = "DURATION")]
+    pub tolerance: String,
+
+    /// The load balancer in front of the instances: it takes its turn with them, and its
+    /// answers must follow the same counter.
+    #[arg(long, value_name = "URL")]
+    pub via: Option<String>,
+
+    /// Watch for this long instead of spending the window: a low request rate (`--every`),
+    /// and every change of the fleet's state (one counter, split) with its time.
+    #[arg(long, value_name = "DURATION")]
+    pub watch: Option<String>,
+
+    /// With `--watch`: one request this often, round robin over the instances.
+    #[arg(
+        long,
+        default_value = "1s",
+        value_name = "DURATION",
+        requires = "watch"
+    )]
+    pub every: String,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Also write the report to this file (format from `--format`).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// `ratecheck load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Gateway base URL: `http://host:4000` or `http://host:4000/v1`.
+    pub url: String,
+
+    /// Open loop: requests per second, sent on schedule whatever the responses do.
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate: Option<f64>,
+
+    /// With `--rate`: exponential gaps (Poisson arrivals) instead of even spacing.
+    #[arg(long, requires = "rate")]
+    pub poisson: bool,
+
+    /// Without `--rate`: closed loop with this many workers. With `--rate`: the most requests
+    /// in flight; slots beyond it are dropped and counted (default 256).
+    #[arg(long, short = 'c', value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// Stop sending after this long (default 10s unless `--requests` is given).
+    #[arg(long, short = 'd', value_name = "DURATION")]
+    pub duration: Option<String>,
+
+    /// Stop sending after this many requests (retries not counted).
+    #[arg(long, short = 'n', value_name = "N")]
+    pub requests: Option<u64>,
+
+    /// With `--duration`: how long requests still in flight at its end may finish; then they
+    /// are abandoned and counted [default: 5s].
+    #[arg(long, value_name = "DURATION")]
+    pub grace: Option<String>,
+
+    /// Endpoints to send to, comma-separated, in equal shares [default: chat].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub endpoints: Option<Vec<String>>,
+
+    /// Share of requests sent with `stream: true` (0 to 1), on endpoints that stream
+    /// [default: 0].
+    #[arg(long, value_name = "FRACTION")]
+    pub stream_fraction: Option<f64>,
+
+    /// Model for the generation endpoints (default: the first from `GET /v1/models`).
+    #[arg(long)]
+    pub model: Option<String>,
+
+    /// Model for `/v1/embeddings` (default: `--model`).
+    #[arg(long)]
+    pub embedding_model: Option<String>,
+
+    /// `max_tokens` per request [default: 16].
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<u32>,
+
+    /// Prompt length in characters [default: 16].
+    #[arg(long, value_name = "N")]
+    pub prompt_chars: Option<usize>,
+
+    /// How to wait when a refusal gives no advice; `none` never retries nor pauses
+    /// [default: full-jitter].
+    #[arg(long, value_enum)]
+    pub backoff: Option<crate::load::backoff::Policy>,
+
+    /// Retries per request [default: 3].
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
+
+    /// First computed backoff wait [default: 500ms].
+    #[arg(long, value_name = "DURATION")]
+    pub backoff_base: Option<String>,
+
+    /// Longest computed backoff wait [default: 30s].
+    #[arg(long, value_name = "DURATION")]
+    pub backoff_cap: Option<String>,
+
+    /// Longest advised wait honoured; longer advice is not waited for (the request ends
+    /// throttled) and is reported [default: 120s].
+    #[arg(long, value_name = "DURATION")]
+    pub max_wait: Option<String>,
+
+    /// Retries allowed as a share of the last 10 s of requests, plus 10 per 10 s
+    /// [default: 0.2].
+    #[arg(long, value_name = "FRACTION")]
+    pub retry_budget: Option<f64>,
+
+    /// `headers`: pace sends from `remaining` and the reset so the limit is not hit
+    /// [default: none].
+    #[arg(long, value_enum)]
+    pub pace: Option<crate::load::Pace>,
+
+    /// Warnings fail the run too (exit 1), not only findings.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Share of attempts that may fail, throttles aside, before the run fails with the
+    /// commonest failure's exit (a finding, or 3/4/5 for connect, timeout, broken responses)
+    /// [default: 0.05].
+    #[arg(long, value_name = "FRACTION")]
+    pub max_error_rate: Option<f64>,
+
+    /// Fail (exit 1) when this holds, e.g. `p99_ms>2000` or `error_rate>0.01` (repeatable).
+    #[arg(long = "fail-if", value_name = "EXPR")]
+    pub fail_if: Vec<String>,
+
+    /// Seed for arrivals, the mix and jitter [default: 1].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Also write the report to this file (format from `--format`).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Write a self-contained HTML report with charts: timeline, advertised `remaining` per
+    /// shape, latency distribution.
+    #[arg(long, value_name = "FILE")]
+    pub report_html: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
