@@ -7,7 +7,7 @@
 //!
 //!   cargo bench --bench sse            (RUNS=9 EVENTS=20000 to change the defaults)
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::StreamExt;
 use ratecheck::endpoint::{Endpoint, Mode, Variant};
@@ -88,18 +88,7 @@ fn main() {
     rt.block_on(async {
         ratecheck::http::install_crypto_provider();
         let url = serve(response(events)).await;
-        let settings = ConnectSpec {
-            timeout: Duration::from_secs(30),
-            insecure: false,
-            extra_headers: Vec::new(),
-            api_key: None,
-            key_source: None,
-            rate_headers: Vec::new(),
-            secret_headers: Vec::new(),
-            follow_redirects: false,
-            max_time: Duration::from_mins(2),
-            cacert: None,
-        };
+        let settings = ConnectSpec::default();
         let client = Client::new(normalize_base(&url).unwrap(), settings).unwrap();
         let raw = reqwest::Client::new();
         let variant = Variant {

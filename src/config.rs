@@ -21,10 +21,7 @@ use crate::verdict::Exit;
 /// Environment variables searched for the API key, in order, when none is named.
 pub const KEY_VARS: [&str; 3] = ["RATECHECK_API_KEY", "LITELLM_API_KEY", "OPENAI_API_KEY"];
 
-/// The time allowed to connect, to receive headers, and between two chunks, unless set.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// The longest one request may take, whole body included, unless set.
-pub const DEFAULT_MAX_TIME: Duration = Duration::from_mins(2);
+pub use crate::http::{DEFAULT_MAX_TIME, DEFAULT_TIMEOUT};
 
 /// An error that ends the run before or instead of a report.
 #[derive(Debug, Clone, PartialEq)]

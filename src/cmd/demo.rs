@@ -33,15 +33,8 @@ pub async fn probe_profile(profile: Profile) -> Result<ProbeReport, CliError> {
         &server.url(),
         ConnectSpec {
             timeout: Duration::from_secs(10),
-            insecure: false,
-            extra_headers: Vec::new(),
             api_key: Some("sk-demo-key".into()),
-            key_source: None,
-            rate_headers: Vec::new(),
-            secret_headers: Vec::new(),
-            follow_redirects: false,
-            max_time: Duration::from_mins(2),
-            cacert: None,
+            ..ConnectSpec::default()
         },
     )?;
     let report = probe(&client, &ProbeOptions::default(), &mut |_| {}).await;

@@ -60,6 +60,11 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// The time allowed to connect, to receive headers, and between two chunks, unless set.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest one request may take, whole body included, unless set.
+pub const DEFAULT_MAX_TIME: Duration = Duration::from_mins(2);
+
 /// How to talk to the target: what flags and scenarios resolve to.
 #[derive(Debug, Clone)]
 pub struct ConnectSpec {
@@ -84,6 +89,24 @@ pub struct ConnectSpec {
     pub max_time: Duration,
     /// A CA certificate (PEM) to trust besides the built-in roots (`--cacert`).
     pub cacert: Option<Vec<u8>>,
+}
+
+impl Default for ConnectSpec {
+    /// No key, no extra headers, the default timeouts, certificates checked, no redirects.
+    fn default() -> Self {
+        ConnectSpec {
+            timeout: DEFAULT_TIMEOUT,
+            insecure: false,
+            extra_headers: Vec::new(),
+            api_key: None,
+            key_source: None,
+            rate_headers: Vec::new(),
+            secret_headers: Vec::new(),
+            follow_redirects: false,
+            max_time: DEFAULT_MAX_TIME,
+            cacert: None,
+        }
+    }
 }
 
 /// A configured HTTP client bound to one gateway base URL.
@@ -111,16 +134,8 @@ impl Client {
         rate_headers: Vec<String>,
     ) -> anyhow::Result<Self> {
         let settings = ConnectSpec {
-            timeout: Duration::from_secs(30),
-            insecure: false,
-            extra_headers: Vec::new(),
-            api_key: None,
-            key_source: None,
             rate_headers,
-            secret_headers: Vec::new(),
-            follow_redirects: false,
-            max_time: Duration::from_secs(30),
-            cacert: None,
+            ..ConnectSpec::default()
         };
         let mut client = Client::new(base, settings)?;
         client.redactor = client.redactor.with_secrets(secrets);

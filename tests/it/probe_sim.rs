@@ -31,15 +31,8 @@ async fn probe_with(cfg: MockConfig, opts: ProbeOptions) -> (ProbeReport, MockSe
         normalize_base(&server.url()).unwrap(),
         ConnectSpec {
             timeout: Duration::from_secs(10),
-            insecure: false,
-            extra_headers: Vec::new(),
             api_key: Some("sk-test-key".into()),
-            key_source: None,
-            rate_headers: Vec::new(),
-            secret_headers: Vec::new(),
-            follow_redirects: false,
-            max_time: Duration::from_mins(2),
-            cacert: None,
+            ..ConnectSpec::default()
         },
     )
     .unwrap();
