@@ -330,9 +330,11 @@ fn origin(r: &Record) -> Option<reqwest::Url> {
 }
 
 /// The origin most of the evidence's LLM calls went to (the first seen, on a tie).
-fn main_origin(records: &[Record]) -> Option<reqwest::Url> {
+/// `variants` holds each record's [`Record::variant`], in order.
+fn main_origin(records: &[Record], variants: &[Option<Variant>]) -> Option<reqwest::Url> {
     let mut counts: Vec<(reqwest::Url, usize)> = Vec::new();
-    for r in records.iter().filter(|r| r.variant().is_some()) {
+    let calls = records.iter().zip(variants).filter(|(_, v)| v.is_some());
+    for (r, _) in calls {
         let Some(o) = origin(r) else { continue };
         match counts.iter_mut().find(|(u, _)| *u == o) {
             Some((_, n)) => *n += 1,
@@ -349,7 +351,9 @@ pub async fn exchanges(records: &[Record], rate_headers: &[String]) -> Judged {
     let secrets: Vec<String> = records.iter().flat_map(Record::secrets).collect();
     // One gateway at a time: a browser's HAR may hold calls to several, and comparing one
     // host's stream with another's JSON would accuse both of a drop neither made.
-    let gateway = main_origin(records);
+    // Read once: the endpoint may come from the body, which means a look through it.
+    let variants: Vec<Option<Variant>> = records.iter().map(Record::variant).collect();
+    let gateway = main_origin(records, &variants);
     let base = gateway.clone();
     let mut judged = Judged::default();
     let Some(shown_base) = base
@@ -363,7 +367,7 @@ pub async fn exchanges(records: &[Record], rate_headers: &[String]) -> Judged {
     };
     judged.target = base.as_ref().map(|b| client.redactor().url(b));
     let mut seq = 0;
-    for r in records {
+    for (r, variant) in records.iter().zip(variants) {
         if let (Some(main), Some(other)) = (&gateway, origin(r))
             && other != *main
         {
@@ -375,7 +379,7 @@ pub async fn exchanges(records: &[Record], rate_headers: &[String]) -> Judged {
             continue;
         }
         let answered = r.recorded.is_some() || r.status >= 100;
-        let Some(variant) = r.variant().filter(|_| answered) else {
+        let Some(variant) = variant.filter(|_| answered) else {
             judged.skipped += 1;
             continue;
         };
