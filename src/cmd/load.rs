@@ -42,7 +42,7 @@ pub async fn run(args: &LoadArgs, color: bool, out: &mut dyn Write) -> Result<En
         let _ = tokio::signal::ctrl_c().await;
     };
     let key_warning = super::command_line_key(&client, &args.url);
-    let transport = Target::for_load(client.lean(), &opts.arrival);
+    let transport = Target::for_load(client.lean());
     let report = load::run(transport, opts, target, stop, &mut |p| {
         bar.set_message(format!(
             "{} sent, {:.1}/s, {} in flight, {} × 429, p99 {:.0} ms",

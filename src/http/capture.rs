@@ -15,11 +15,30 @@ use crate::verdict::{Failure, FailureKind};
 impl Client {
     /// Everything after the response head, whichever HTTP stack delivered it: headers captured
     /// and classified, the body read as JSON or as an SSE stream, the shape decided.
-    pub(crate) async fn finish<S, B, E>(
+    pub(crate) async fn finish<H, S, B, E>(
         &self,
         ex: &mut Exchange,
         status: u16,
-        head: &HeaderMap,
+        head: &H,
+        body: S,
+        start: Instant,
+    ) where
+        H: Head + ?Sized,
+        S: futures_util::Stream<Item = Result<B, E>> + Unpin,
+        B: AsRef<[u8]>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        ex.time_to_headers_ms = Some(ms(start.elapsed()));
+        self.capture_head(ex, status, head);
+        self.finish_body(ex, status, body, start).await;
+    }
+
+    /// Everything after a response head already captured into `ex`: the body read as JSON or
+    /// as an SSE stream, the shape decided, failures classified.
+    pub(crate) async fn finish_body<S, B, E>(
+        &self,
+        ex: &mut Exchange,
+        status: u16,
         body: S,
         start: Instant,
     ) where
@@ -29,15 +48,13 @@ impl Client {
     {
         let variant = ex.variant;
         let stream = variant.mode == Mode::Streaming;
-        ex.time_to_headers_ms = Some(ms(start.elapsed()));
-        let is_sse = self.capture_head(ex, status, head);
+        let is_sse = ex.content_type.as_deref().is_some_and(is_event_stream);
         if (300..400).contains(&status) {
             // Not followed (see `redirect_policy`): the answer is the redirect itself.
             ex.shape = Shape::Error;
             let _ = self.read_body(body).await;
-            let to = head
-                .get(reqwest::header::LOCATION)
-                .and_then(|l| l.to_str().ok())
+            let to = ex
+                .header("location")
                 .map_or_else(|| "no location".to_string(), |l| self.show_location(l));
             ex.error_type = Some("redirect".into());
             ex.error_excerpt = Some(format!("redirect to {to}"));
@@ -95,43 +112,47 @@ impl Client {
 
     /// The response head into `ex`: status, headers captured, redacted and classified, the
     /// content type. Whether the body is an SSE stream.
-    pub(crate) fn capture_head(&self, ex: &mut Exchange, status: u16, head: &HeaderMap) -> bool {
+    pub(crate) fn capture_head<H: Head + ?Sized>(
+        &self,
+        ex: &mut Exchange,
+        status: u16,
+        head: &H,
+    ) -> bool {
         ex.status = Some(status);
-        for (name, value) in head {
-            let raw = String::from_utf8_lossy(value.as_bytes());
-            let shown = self.redactor.header_cow(name.as_str(), &raw);
-            let rate = headers::classify(name.as_str(), &shown).or_else(|| {
+        let mut lower = [0u8; 64];
+        head.each_header(&mut |name, value| {
+            let name = lowercase(name, &mut lower);
+            let raw = String::from_utf8_lossy(value);
+            let shown = self.redactor.header_cow(&name, &raw);
+            let rate = headers::classify(&name, &shown).or_else(|| {
                 self.settings
                     .rate_headers
                     .iter()
-                    .any(|d| d.eq_ignore_ascii_case(name.as_str()))
-                    .then(|| headers::declared(name.as_str(), &shown))
+                    .any(|d| d.eq_ignore_ascii_case(&name))
+                    .then(|| headers::declared(&name, &shown))
             });
             // Lean clients (load) keep the rate-limit headers parsed, and only the few other
             // headers the analysis reads; nothing else is copied.
             let keep = !self.lean
                 || matches!(
-                    name.as_str(),
-                    "content-type" | "date" | "server" | "x-litellm-version"
+                    &*name,
+                    "content-type" | "date" | "server" | "x-litellm-version" | "location"
                 );
             if let Some(h) = rate {
                 ex.rate_headers.push(h);
             }
             if keep {
-                ex.headers
-                    .push((name.as_str().to_string(), shown.into_owned()));
+                ex.headers.push((name.into_owned(), shown.into_owned()));
             }
-        }
+        });
         headers::mark_passthrough(&mut ex.rate_headers);
         ex.content_type = ex.header("content-type").map(str::to_string);
-        ex.content_type
-            .as_deref()
-            .is_some_and(|c| c.to_ascii_lowercase().contains("text/event-stream"))
+        ex.content_type.as_deref().is_some_and(is_event_stream)
     }
 
     /// A response known only by its head (evidence whose body was left out): the shape from
     /// the status and the content type, no body read.
-    pub(crate) fn head_only(&self, ex: &mut Exchange, status: u16, head: &HeaderMap) {
+    pub(crate) fn head_only<H: Head + ?Sized>(&self, ex: &mut Exchange, status: u16, head: &H) {
         let is_sse = self.capture_head(ex, status, head);
         let json = ex
             .content_type
@@ -188,6 +209,55 @@ impl Client {
             Err(_) => self.redactor.text(location),
         }
     }
+}
+
+/// Whether a content type is `text/event-stream`, in any case, with or without parameters.
+fn is_event_stream(content_type: &str) -> bool {
+    const SSE: &[u8] = b"text/event-stream";
+    content_type
+        .as_bytes()
+        .windows(SSE.len())
+        .any(|w| w.eq_ignore_ascii_case(SSE))
+}
+
+/// A response head's header lines, however the HTTP stack delivered them: a [`HeaderMap`]
+/// (reqwest, evidence) or the lines `httparse` read (load lanes), which keeps a lane from
+/// building a map per response only to walk it once.
+pub(crate) trait Head {
+    /// Calls `f` with each header's name (in any case) and raw value, in arrival order.
+    fn each_header(&self, f: &mut dyn FnMut(&str, &[u8]));
+}
+
+impl Head for HeaderMap {
+    fn each_header(&self, f: &mut dyn FnMut(&str, &[u8])) {
+        for (name, value) in self {
+            f(name.as_str(), value.as_bytes());
+        }
+    }
+}
+
+impl Head for [httparse::Header<'_>] {
+    fn each_header(&self, f: &mut dyn FnMut(&str, &[u8])) {
+        for h in self {
+            f(h.name, h.value);
+        }
+    }
+}
+
+/// `name` in lower case, in `buf` when it is short enough and not lower case already: header
+/// names arrive as the server wrote them (`Content-Type`), and are compared lowercased.
+fn lowercase<'a>(name: &'a str, buf: &'a mut [u8; 64]) -> std::borrow::Cow<'a, str> {
+    if !name.bytes().any(|b| b.is_ascii_uppercase()) {
+        return name.into();
+    }
+    if name.len() > buf.len() {
+        return name.to_ascii_lowercase().into();
+    }
+    let out = &mut buf[..name.len()];
+    out.copy_from_slice(name.as_bytes());
+    out.make_ascii_lowercase();
+    // Lowercasing ASCII letters keeps UTF-8 valid; the fallback is never taken.
+    std::str::from_utf8(out).map_or_else(|_| name.to_ascii_lowercase().into(), Into::into)
 }
 
 /// Whether an error answer is the gateway forwarding its upstream's failure: a JSON error from

@@ -1,42 +1,110 @@
-//! A lane: one HTTP/1.1 connection driven by hyper directly, for load workers on `http://`.
+//! A lane: one HTTP/1.1 connection, driven directly, for load workers on `http://`.
 //!
-//! The general client (reqwest) pays for a shared pool, redirects, proxies and URL handling on
-//! every request; a load worker that always talks to the same host needs none of it. A lane
-//! keeps one keep-alive connection, reconnects when the server closes it, and hands the
-//! response to the same [`Client::finish`] the probe uses, so exchanges look the same whichever
-//! way they were sent. `https://` targets, and targets the environment routes through a
-//! proxy (the general client honours `HTTP_PROXY` and `NO_PROXY`), use the general client.
+//! The general client (reqwest over hyper) pays on every request for a shared pool, redirects,
+//! proxies, a header map, a task for the connection and channels between it and the caller; a
+//! load worker that always sends the same few requests to the same host needs none of it. A
+//! lane encodes each request once per endpoint and body, writes it, reads the head with
+//! `httparse` (the parser hyper uses) straight into the [`Exchange`], and hands the body, framed
+//! by its length or its chunks, to the same [`Client::finish`] the probe uses: exchanges look the
+//! same whichever way they were sent. It keeps its connection alive, and opens a new one when
+//! the server closed it; a request that found its reused connection already closed (before a
+//! byte of answer) is sent once more on a fresh one, as browsers do, since the server never
+//! read it. `https://` targets, and targets the environment routes through a proxy (the general
+//! client honours `HTTP_PROXY` and `NO_PROXY`), use the general client.
 
+use std::io;
 use std::time::Instant;
 
-use bytes::Bytes;
-use http_body_util::{BodyDataStream, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
-use reqwest::header::{CONTENT_TYPE, HOST, HeaderName, HeaderValue, USER_AGENT};
+use bytes::{Buf, Bytes, BytesMut};
+use reqwest::header::{HeaderName, HeaderValue};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
-use crate::endpoint::Endpoint;
-
-use super::base::root_cause;
+use super::base::MAX_HEADERS;
 use super::{Client, Exchange, Request, ms, show_duration};
+use crate::endpoint::Endpoint;
 use crate::verdict::{Failure, FailureKind};
 
-/// What every request to one endpoint starts with: its path and its headers.
-#[derive(Debug, Clone)]
-struct Prepared {
-    endpoint: Endpoint,
-    uri: hyper::Uri,
-    headers: Vec<(HeaderName, HeaderValue)>,
-}
+/// The largest response head read: far above any gateway's, a bound on a server that never
+/// ends its head.
+const MAX_HEAD: usize = 1 << 20;
+
+/// Bytes asked of the socket per read.
+const READ_SIZE: usize = 16 << 10;
+
+/// After the body's end was read (a stream's `[DONE]`), how much of the framing that follows
+/// (the last chunk, trailers) is waited for so the connection can be reused.
+const DRAIN: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Header lines parsed on the stack before a head with more is parsed again on the heap.
+const STACK_HEADERS: usize = 64;
 
 /// One connection's worth of a load worker.
 #[derive(Debug)]
 pub struct Lane {
+    to: std::sync::Arc<To>,
+    conn: tokio::sync::Mutex<Conn>,
+}
+
+/// What every lane to one target shares.
+#[derive(Debug)]
+struct To {
     client: Client,
     addr: String,
-    /// Per endpoint: the request path and every header, built once.
-    prepared: Vec<Prepared>,
-    conn: tokio::sync::Mutex<Option<SendRequest<Full<Bytes>>>>,
+    /// Per endpoint: the request line and every header but the length, built once.
+    heads: Vec<(Endpoint, Vec<u8>)>,
+}
+
+/// The connection and what it keeps between requests.
+#[derive(Debug, Default)]
+struct Conn {
+    stream: Option<TcpStream>,
+    /// What was read and not yet consumed.
+    buf: BytesMut,
+    /// How the body being read is framed, and how far it got.
+    framing: Framing,
+    /// Whether the connection may carry another request once this body is read.
+    keep_alive: bool,
+    /// Requests already encoded, by endpoint and body: load sends the same few over and over.
+    encoded: Vec<(Endpoint, Bytes, Bytes)>,
+    /// An exchange is under way; still set at the next one's start when the last was abandoned
+    /// (a run cut off), whose half-read answer must not be taken for the next one's.
+    busy: bool,
+}
+
+/// How a response body ends.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// This many bytes are left.
+    Length(u64),
+    /// Chunked: the next thing is a chunk-size line.
+    ChunkSize,
+    /// Chunked: this many bytes of the current chunk are left.
+    ChunkData(u64),
+    /// Chunked: the line end after a chunk's data.
+    ChunkEnd,
+    /// Chunked: the trailer section after the last chunk.
+    Trailers,
+    /// Until the server closes the connection.
+    Close,
+    /// The body has been read to its end.
+    #[default]
+    Done,
+}
+
+/// One step of decoding what is buffered.
+enum Decoded {
+    Data(Bytes),
+    End,
+    More,
+}
+
+/// Why no response head came back.
+enum HeadError {
+    /// The connection failed or closed; `answered` when any byte of a response had come.
+    Io { cause: String, answered: bool },
+    /// The bytes are not an HTTP/1.x response head.
+    Invalid(String),
 }
 
 impl Lane {
@@ -52,82 +120,133 @@ impl Lane {
             Some(p) => format!("{host}:{p}"),
             None => host.to_string(),
         };
-        let host = HeaderValue::from_str(&authority).ok()?;
-        let base_path = base.path().trim_end_matches('/').to_string();
-        let mut prepared = Vec::new();
+        let base_path = base.path().trim_end_matches('/');
+        // A query on the base (Azure's `api-version`, say) goes on every request, as the
+        // general client sends it.
+        let query = base.query().map(|q| format!("?{q}")).unwrap_or_default();
+        let mut heads = Vec::new();
         for e in Endpoint::ALL {
-            // A query on the base (Azure's `api-version`, say) goes on every request, as the
-            // general client sends it.
-            let query = base.query().map(|q| format!("?{q}")).unwrap_or_default();
-            let uri: hyper::Uri = format!("{base_path}{}{query}", e.path()).parse().ok()?;
-            let mut headers = vec![
-                (HOST, host.clone()),
-                (CONTENT_TYPE, HeaderValue::from_static("application/json")),
-                (
-                    USER_AGENT,
-                    HeaderValue::from_static(concat!("ratecheck/", env!("CARGO_PKG_VERSION"))),
-                ),
-            ];
-            for (name, value) in &client.request_headers(Some(e)) {
-                headers.push((name.clone(), value.clone()));
+            let path = format!("{base_path}{}{query}", e.path());
+            // The path was a valid URL's: it has no bytes that break a request line.
+            if path
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+            {
+                return None;
             }
-            prepared.push(Prepared {
-                endpoint: e,
-                uri,
-                headers,
-            });
+            let mut head = format!(
+                "POST {path} HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\nuser-agent: ratecheck/{}\r\n",
+                env!("CARGO_PKG_VERSION")
+            )
+            .into_bytes();
+            for (name, value) in &client.request_headers(Some(e)) {
+                head.extend_from_slice(name.as_str().as_bytes());
+                head.extend_from_slice(b": ");
+                head.extend_from_slice(value.as_bytes());
+                head.extend_from_slice(b"\r\n");
+            }
+            heads.push((e, head));
         }
         Some(Lane {
-            client: client.clone(),
-            addr: format!("{host_str}:{port}", host_str = base.host_str()?),
-            prepared,
-            conn: tokio::sync::Mutex::new(None),
+            to: std::sync::Arc::new(To {
+                client: client.clone(),
+                addr: format!("{host}:{port}"),
+                heads,
+            }),
+            conn: tokio::sync::Mutex::new(Conn::default()),
         })
     }
 
-    /// Another lane to the same target, with its own connection.
+    /// Another lane to the same target, with its own connection (opened when first used).
     #[must_use]
     pub fn sibling(&self) -> Lane {
         Lane {
-            client: self.client.clone(),
-            addr: self.addr.clone(),
-            prepared: self.prepared.clone(),
-            conn: tokio::sync::Mutex::new(None),
+            to: self.to.clone(),
+            conn: tokio::sync::Mutex::new(Conn::default()),
         }
     }
 
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, Failure> {
-        let timeout = self.client.settings.timeout;
-        let failed = |why: String| Failure {
-            kind: FailureKind::Connect,
-            message: format!("could not connect to {}: {why}", self.addr),
+    async fn connect(&self) -> Result<TcpStream, Failure> {
+        let timeout = self.to.client.settings.timeout;
+        match tokio::time::timeout(timeout, TcpStream::connect(&self.to.addr)).await {
+            Err(_) => Err(Failure {
+                kind: FailureKind::Timeout,
+                message: format!(
+                    "no connection to {} within {}",
+                    self.to.addr,
+                    show_duration(timeout)
+                ),
+            }),
+            Ok(Err(e)) => Err(Failure {
+                kind: FailureKind::Connect,
+                message: format!("could not connect to {}: {e}", self.to.addr),
+            }),
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                Ok(s)
+            }
+        }
+    }
+
+    /// The request on the wire: from the cache when load sends it again, else encoded now.
+    fn wire(&self, conn: &mut Conn, req: &Request) -> Option<Bytes> {
+        let endpoint = req.variant.endpoint;
+        let body = match &req.raw_body {
+            Some(b) => b.clone(),
+            None => Bytes::from(serde_json::to_vec(&req.body).ok()?),
         };
-        let stream =
-            match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&self.addr)).await {
-                Err(_) => {
-                    return Err(Failure {
-                        kind: FailureKind::Timeout,
-                        message: format!(
-                            "no connection to {} within {}",
-                            self.addr,
-                            show_duration(timeout)
-                        ),
-                    });
+        let cacheable = req.headers.is_empty() && req.raw_body.is_some();
+        if cacheable
+            && let Some((_, _, wire)) = conn
+                .encoded
+                .iter()
+                .find(|(e, b, _)| *e == endpoint && *b == body)
+        {
+            return Some(wire.clone());
+        }
+        let (_, head) = self.to.heads.iter().find(|(e, _)| *e == endpoint)?;
+        let mut out = Vec::with_capacity(head.len() + body.len() + 64);
+        if req.headers.is_empty() {
+            out.extend_from_slice(head);
+        } else {
+            // A request's own headers replace the lane's of the same name.
+            let extra: Vec<(HeaderName, HeaderValue)> = req
+                .headers
+                .iter()
+                .filter_map(|(n, v)| {
+                    Some((
+                        HeaderName::from_bytes(n.as_bytes()).ok()?,
+                        HeaderValue::from_str(v).ok()?,
+                    ))
+                })
+                .collect();
+            let mut lines = head.split_inclusive(|b| *b == b'\n');
+            if let Some(request_line) = lines.next() {
+                out.extend_from_slice(request_line);
+            }
+            for line in lines {
+                let name = line.split(|b| *b == b':').next().unwrap_or_default();
+                if !extra
+                    .iter()
+                    .any(|(n, _)| n.as_str().as_bytes().eq_ignore_ascii_case(name))
+                {
+                    out.extend_from_slice(line);
                 }
-                Ok(Err(e)) => return Err(failed(e.to_string())),
-                Ok(Ok(s)) => s,
-            };
-        let _ = stream.set_nodelay(true);
-        let (sender, conn) = hyper::client::conn::http1::Builder::new()
-            .max_headers(super::base::MAX_HEADERS)
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| failed(root_cause(&e)))?;
-        tokio::spawn(async move {
-            // Ends when the server closes the connection or the lane is dropped.
-            let _ = conn.await;
-        });
-        Ok(sender)
+            }
+            for (n, v) in &extra {
+                out.extend_from_slice(n.as_str().as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(v.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        out.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+        out.extend_from_slice(&body);
+        let wire = Bytes::from(out);
+        if cacheable && conn.encoded.len() < 16 {
+            conn.encoded.push((endpoint, body, wire.clone()));
+        }
+        Some(wire)
     }
 
     /// Sends one request on this lane's connection and reads the response to its end.
@@ -135,97 +254,413 @@ impl Lane {
         let variant = req.variant;
         let mut ex = Exchange::empty(variant, req.round, req.seq);
         let start = Instant::now();
-        let body = match &req.raw_body {
-            Some(b) => b.clone(),
-            None => Bytes::from(serde_json::to_vec(&req.body).unwrap_or_default()),
-        };
-        let Some(prepared) = self
-            .prepared
-            .iter()
-            .find(|p| p.endpoint == variant.endpoint)
-        else {
-            return ex;
-        };
-        let mut builder = hyper::Request::post(prepared.uri.clone());
-        if let Some(h) = builder.headers_mut() {
-            for (name, value) in &prepared.headers {
-                h.insert(name.clone(), value.clone());
-            }
-            for (name, value) in &req.headers {
-                if let (Ok(n), Ok(v)) = (
-                    HeaderName::from_bytes(name.as_bytes()),
-                    HeaderValue::from_str(value),
-                ) {
-                    h.insert(n, v);
-                }
-            }
+        let mut guard = self.conn.lock().await;
+        let conn = &mut *guard;
+        if conn.busy {
+            conn.stream = None;
         }
-        let Ok(request) = builder.body(Full::new(body)) else {
+        conn.busy = true;
+        let Some(wire) = self.wire(conn, req) else {
             ex.failure = Some(Failure {
                 kind: FailureKind::BadBody,
                 message: "the request could not be built".into(),
             });
             return ex;
         };
-        let timeout = self.client.settings.timeout;
-        let pending = {
-            let mut conn = self.conn.lock().await;
-            // A connection the server closed (or never opened) is replaced once.
-            let ready = match conn.as_mut() {
-                Some(s) if !s.is_closed() => s.ready().await.is_ok(),
-                _ => false,
-            };
-            if !ready {
+        let timeout = self.to.client.settings.timeout;
+        loop {
+            let reused = conn.stream.is_some();
+            if !reused {
                 match self.connect().await {
-                    Ok(s) => *conn = Some(s),
+                    Ok(s) => conn.stream = Some(s),
                     Err(f) => {
+                        conn.busy = false;
                         ex.failure = Some(f);
                         ex.total_ms = ms(start.elapsed());
                         return ex;
                     }
                 }
             }
-            match conn.as_mut() {
-                Some(s) => s.send_request(request),
-                None => return ex,
-            }
-        };
-        let resp = match tokio::time::timeout(timeout, pending).await {
-            Err(_) => {
-                ex.failure = Some(super::no_headers(variant, timeout));
-                ex.total_ms = ms(start.elapsed());
-                return ex;
-            }
-            Ok(Err(e)) => {
-                let cause = root_cause(&e);
-                // As the general client says: a TLS port that gets plain HTTP often resets.
-                let advice = if cause.contains("reset") {
-                    " (if the port speaks TLS, use https://)"
-                } else {
-                    ""
-                };
-                ex.failure = Some(Failure {
-                    kind: FailureKind::StreamCut,
-                    message: self.client.redactor().text(&format!(
-                        "the connection to {} failed: {cause}{advice}",
-                        self.addr
-                    )),
-                });
-                ex.total_ms = ms(start.elapsed());
-                return ex;
-            }
-            Ok(Ok(r)) => r,
-        };
-        let (head, body) = resp.into_parts();
-        self.client
-            .finish(
-                &mut ex,
-                head.status.as_u16(),
-                &head.headers,
-                BodyDataStream::new(body),
-                start,
-            )
+            conn.buf.clear();
+            let head =
+                tokio::time::timeout(timeout, conn.exchange_head(&wire, &self.to.client, &mut ex));
+            let failure = match head.await {
+                Ok(Ok(())) => break,
+                Err(_) => super::no_headers(variant, timeout),
+                // The server closed the idle connection before it read this request.
+                Ok(Err(HeadError::Io {
+                    answered: false, ..
+                })) if reused => {
+                    conn.stream = None;
+                    continue;
+                }
+                Ok(Err(HeadError::Io { cause, .. })) => self.failed(&cause),
+                Ok(Err(HeadError::Invalid(why))) => self.failed(&why),
+            };
+            conn.stream = None;
+            conn.busy = false;
+            ex.failure = Some(failure);
+            ex.total_ms = ms(start.elapsed());
+            return ex;
+        }
+        ex.time_to_headers_ms = Some(ms(start.elapsed()));
+        let status = ex.status.unwrap_or_default();
+        {
+            let body = std::pin::pin!(futures_util::stream::unfold(&mut *conn, |c| async move {
+                c.next_chunk().await.map(|chunk| (chunk, c))
+            }));
+            self.to
+                .client
+                .finish_body(&mut ex, status, body, start)
+                .await;
+        }
+        // A reader that stopped at the stream's end marker leaves the last chunk unread: read
+        // it, briefly, so the connection can carry the next request.
+        if conn.framing != Framing::Done {
+            let _ = tokio::time::timeout(DRAIN, async {
+                while let Some(Ok(_)) = conn.next_chunk().await {}
+            })
             .await;
+        }
+        if conn.framing != Framing::Done || !conn.keep_alive || !conn.buf.is_empty() {
+            conn.stream = None;
+        }
+        conn.busy = false;
         ex
+    }
+
+    /// A connection that failed mid-exchange, in the general client's words.
+    fn failed(&self, cause: &str) -> Failure {
+        // A TLS port that gets plain HTTP often resets, or answers with a TLS alert.
+        let advice = if cause.contains("reset") || cause.contains("not an HTTP") {
+            " (if the port speaks TLS, use https://)"
+        } else {
+            ""
+        };
+        Failure {
+            kind: FailureKind::StreamCut,
+            message: self.to.client.redactor().text(&format!(
+                "the connection to {} failed: {cause}{advice}",
+                self.to.addr
+            )),
+        }
+    }
+}
+
+impl Conn {
+    /// Writes the request and reads the response head into `ex`; the body's framing is set.
+    async fn exchange_head(
+        &mut self,
+        wire: &[u8],
+        client: &Client,
+        ex: &mut Exchange,
+    ) -> Result<(), HeadError> {
+        let io_error = |e: &io::Error, answered| HeadError::Io {
+            cause: e.to_string(),
+            answered,
+        };
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(HeadError::Io {
+                cause: "not connected".into(),
+                answered: false,
+            });
+        };
+        stream
+            .write_all(wire)
+            .await
+            .map_err(|e| io_error(&e, false))?;
+        loop {
+            if !self.buf.is_empty() {
+                match parse_head(&self.buf, client, ex)? {
+                    Parsed::Partial => {}
+                    Parsed::Interim(len) => {
+                        self.buf.advance(len);
+                        continue;
+                    }
+                    Parsed::Head {
+                        len,
+                        framing,
+                        keep_alive,
+                    } => {
+                        self.buf.advance(len);
+                        self.framing = framing;
+                        self.keep_alive = keep_alive;
+                        return Ok(());
+                    }
+                }
+                if self.buf.len() > MAX_HEAD {
+                    return Err(HeadError::Invalid(format!(
+                        "the response head is larger than {} KiB: not read",
+                        MAX_HEAD >> 10
+                    )));
+                }
+            }
+            let answered = !self.buf.is_empty();
+            self.buf.reserve(READ_SIZE);
+            match stream.read_buf(&mut self.buf).await {
+                Ok(0) => {
+                    return Err(HeadError::Io {
+                        cause: "the server closed the connection before it answered".into(),
+                        answered,
+                    });
+                }
+                Ok(_) => {}
+                Err(e) => return Err(io_error(&e, answered)),
+            }
+        }
+    }
+
+    /// The next piece of the body, `None` at its end.
+    async fn next_chunk(&mut self) -> Option<io::Result<Bytes>> {
+        loop {
+            match self.framing.decode(&mut self.buf) {
+                Ok(Decoded::Data(b)) => return Some(Ok(b)),
+                Ok(Decoded::End) => return None,
+                Ok(Decoded::More) => {}
+                Err(why) => {
+                    self.keep_alive = false;
+                    return Some(Err(io::Error::new(io::ErrorKind::InvalidData, why)));
+                }
+            }
+            let stream = self.stream.as_mut()?;
+            self.buf.reserve(READ_SIZE);
+            match stream.read_buf(&mut self.buf).await {
+                Ok(0) if self.framing == Framing::Close => {
+                    self.framing = Framing::Done;
+                    return None;
+                }
+                Ok(0) => {
+                    self.keep_alive = false;
+                    return Some(Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the server closed the connection before the body ended",
+                    )));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.keep_alive = false;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+impl Framing {
+    /// Takes what it can of the body out of `buf`.
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, &'static str> {
+        loop {
+            match *self {
+                Framing::Done => return Ok(Decoded::End),
+                Framing::Length(0) => *self = Framing::Done,
+                Framing::Length(left) | Framing::ChunkData(left) => {
+                    if buf.is_empty() {
+                        return Ok(Decoded::More);
+                    }
+                    let n = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+                    let left = left - n as u64;
+                    *self = match *self {
+                        Framing::Length(_) => Framing::Length(left),
+                        _ if left == 0 => Framing::ChunkEnd,
+                        _ => Framing::ChunkData(left),
+                    };
+                    return Ok(Decoded::Data(buf.split_to(n).freeze()));
+                }
+                Framing::Close => {
+                    if buf.is_empty() {
+                        return Ok(Decoded::More);
+                    }
+                    return Ok(Decoded::Data(buf.split().freeze()));
+                }
+                Framing::ChunkSize => match httparse::parse_chunk_size(buf) {
+                    Ok(httparse::Status::Complete((used, size))) => {
+                        buf.advance(used);
+                        *self = if size == 0 {
+                            Framing::Trailers
+                        } else {
+                            Framing::ChunkData(size)
+                        };
+                    }
+                    Ok(httparse::Status::Partial) if buf.len() < 1024 => {
+                        return Ok(Decoded::More);
+                    }
+                    _ => return Err("a chunk size line that is not one"),
+                },
+                Framing::ChunkEnd => {
+                    if buf.starts_with(b"\r\n") {
+                        buf.advance(2);
+                    } else if buf.starts_with(b"\n") {
+                        buf.advance(1);
+                    } else if buf.is_empty() || buf[..] == b"\r"[..] {
+                        return Ok(Decoded::More);
+                    } else {
+                        return Err("a chunk longer than its size");
+                    }
+                    *self = Framing::ChunkSize;
+                }
+                Framing::Trailers => match memchr::memchr(b'\n', buf) {
+                    // The blank line that ends the trailers (usually right away).
+                    Some(at) if at == 0 || (at == 1 && buf[0] == b'\r') => {
+                        buf.advance(at + 1);
+                        *self = Framing::Done;
+                    }
+                    // A trailer field: not read.
+                    Some(at) => buf.advance(at + 1),
+                    None if buf.len() < 64 << 10 => return Ok(Decoded::More),
+                    None => return Err("trailers without an end"),
+                },
+            }
+        }
+    }
+}
+
+/// What the bytes read so far hold.
+enum Parsed {
+    /// Not the whole head yet.
+    Partial,
+    /// An interim (1xx) response of this length, to skip.
+    Interim(usize),
+    /// The final head, its length, how its body is framed and whether the connection stays.
+    Head {
+        len: usize,
+        framing: Framing,
+        keep_alive: bool,
+    },
+}
+
+/// Parses the head in `buf`; the final one is captured into `ex`.
+fn parse_head(buf: &[u8], client: &Client, ex: &mut Exchange) -> Result<Parsed, HeadError> {
+    let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let mut resp = httparse::Response::new(&mut stack);
+    match resp.parse(buf) {
+        Ok(status) => head_of(status, &resp, client, ex),
+        Err(httparse::Error::TooManyHeaders) => {
+            let mut heap = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut resp = httparse::Response::new(&mut heap);
+            match resp.parse(buf) {
+                Ok(status) => head_of(status, &resp, client, ex),
+                Err(httparse::Error::TooManyHeaders) => Err(HeadError::Invalid(format!(
+                    "the response head is too large (more than {MAX_HEADERS} headers): not read"
+                ))),
+                Err(e) => Err(not_http(e)),
+            }
+        }
+        Err(e) => Err(not_http(e)),
+    }
+}
+
+fn not_http(e: httparse::Error) -> HeadError {
+    HeadError::Invalid(format!("the answer is not an HTTP/1.x response ({e})"))
+}
+
+fn head_of(
+    status: httparse::Status<usize>,
+    resp: &httparse::Response<'_, '_>,
+    client: &Client,
+    ex: &mut Exchange,
+) -> Result<Parsed, HeadError> {
+    let httparse::Status::Complete(len) = status else {
+        return Ok(Parsed::Partial);
+    };
+    let code = resp.code.unwrap_or_default();
+    if (100..200).contains(&code) && code != 101 {
+        return Ok(Parsed::Interim(len));
+    }
+    let mut chunked = false;
+    let mut length: Option<u64> = None;
+    let mut close = resp.version == Some(0);
+    for h in &*resp.headers {
+        if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            // Chunked is the last coding when it is there at all.
+            chunked = h
+                .value
+                .rsplit(|b| *b == b',')
+                .next()
+                .is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if h.name.eq_ignore_ascii_case("content-length") {
+            let n = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            match (n, length) {
+                (Some(n), None) => length = Some(n),
+                (Some(n), Some(m)) if n == m => {}
+                _ => {
+                    return Err(HeadError::Invalid(
+                        "the answer's content-length is not one number".into(),
+                    ));
+                }
+            }
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            let v = h.value;
+            if v.eq_ignore_ascii_case(b"close") {
+                close = true;
+            } else if v.eq_ignore_ascii_case(b"keep-alive") && resp.version == Some(0) {
+                close = false;
+            }
+        }
+    }
+    let framing = if matches!(code, 204 | 304) {
+        Framing::Length(0)
+    } else if chunked {
+        Framing::ChunkSize
+    } else if let Some(n) = length {
+        Framing::Length(n)
+    } else {
+        close = true;
+        Framing::Close
+    };
+    client.capture_head(ex, code, &*resp.headers);
+    Ok(Parsed::Head {
+        len,
+        framing,
+        keep_alive: !close,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(framing: Framing, wire: &[u8], split: usize) -> Result<Vec<u8>, &'static str> {
+        let mut f = framing;
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for piece in [&wire[..split], &wire[split..]] {
+            buf.extend_from_slice(piece);
+            loop {
+                match f.decode(&mut buf)? {
+                    Decoded::Data(b) => out.extend_from_slice(&b),
+                    Decoded::End => return Ok(out),
+                    Decoded::More => break,
+                }
+            }
+        }
+        Err("unfinished")
+    }
+
+    #[test]
+    fn chunked_bodies_decode_however_they_are_split() {
+        let wire = b"5\r\nhello\r\n1;ext=1\r\n \r\n6\r\nworld!\r\n0\r\nx-trailer: 1\r\n\r\n";
+        for at in 0..wire.len() {
+            assert_eq!(
+                decode_all(Framing::ChunkSize, wire, at).as_deref(),
+                Ok(&b"hello world!"[..]),
+                "split at {at}"
+            );
+        }
+    }
+
+    #[test]
+    fn lengths_and_bad_chunks() {
+        assert_eq!(
+            decode_all(Framing::Length(3), b"abc", 1).as_deref(),
+            Ok(&b"abc"[..])
+        );
+        assert_eq!(
+            decode_all(Framing::Length(0), b"", 0).as_deref(),
+            Ok(&b""[..])
+        );
+        assert!(decode_all(Framing::ChunkSize, b"zz\r\n", 4).is_err());
+        assert!(decode_all(Framing::ChunkSize, b"2\r\nabc\r\n", 8).is_err());
     }
 }

@@ -67,24 +67,22 @@ impl Transport for Client {
     }
 }
 
-/// The real target as the load engine uses it: closed-loop workers on `http://` each drive
-/// their own connection ([`Lane`]), like a client per user; everything else shares the pooled
-/// client.
+/// The real target as the load engine uses it: on `http://`, requests go out on lanes (one
+/// connection each, driven directly: [`Lane`]) — closed-loop workers each drive their own,
+/// like a client per user, and the open loop takes whichever is idle; everything else shares
+/// the pooled client.
 #[derive(Debug)]
 pub enum Target {
     /// The general client and its connection pool.
-    Pool(Client),
+    Pool(Box<Client>),
     /// One connection, driven directly.
     Lane(Lane),
 }
 
 impl Target {
-    /// The transport for `arrival` against `client`'s target.
-    pub fn for_load(client: Client, arrival: &Arrival) -> Self {
-        match arrival {
-            Arrival::Closed { .. } => Lane::new(&client).map_or(Target::Pool(client), Target::Lane),
-            Arrival::Constant { .. } | Arrival::Poisson { .. } => Target::Pool(client),
-        }
+    /// The transport for a load run against `client`'s target.
+    pub fn for_load(client: Client) -> Self {
+        Lane::new(&client).map_or_else(|| Target::Pool(Box::new(client)), Target::Lane)
     }
 }
 

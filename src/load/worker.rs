@@ -113,6 +113,9 @@ pub const LATE: Duration = Duration::from_millis(10);
 pub(super) struct Shared<T> {
     /// One transport per lane of workers (see [`Transport::lane`]).
     lanes: Vec<T>,
+    /// The open loop's idle lanes, most recently used last: a request takes the lane used
+    /// last, so only as many connections open as requests are ever in flight at once.
+    idle: Mutex<Vec<usize>>,
     opts: LoadOptions,
     bodies: Vec<(Variant, bytes::Bytes)>,
     start: Instant,
@@ -172,10 +175,14 @@ impl<T: Transport> Shared<T> {
             .iter()
             .map(|m| (m.variant, body_for(opts, m.variant)))
             .collect();
-        // Closed-loop workers each get a lane, like a client per user; the open loop shares a few.
-        let lane_count = match opts.arrival {
-            Arrival::Closed { concurrency } => concurrency.clamp(1, 256),
-            Arrival::Constant { .. } | Arrival::Poisson { .. } => opts.max_in_flight.clamp(1, 32),
+        // Closed-loop workers each get a lane, like a client per user; the open loop has one
+        // for every request it may have in flight, each connected when first used.
+        let (lane_count, idle) = match opts.arrival {
+            Arrival::Closed { concurrency } => (concurrency.clamp(1, MAX_LANES), Vec::new()),
+            Arrival::Constant { .. } | Arrival::Poisson { .. } => {
+                let n = opts.max_in_flight.clamp(1, MAX_LANES);
+                (n, (0..n).rev().collect())
+            }
         };
         let mut lanes = Vec::with_capacity(lane_count);
         for _ in 1..lane_count {
@@ -185,6 +192,7 @@ impl<T: Transport> Shared<T> {
         let start = Instant::now();
         let shared = Shared {
             lanes,
+            idle: Mutex::new(idle),
             bodies,
             start,
             paused_until: Mutex::new(start),
@@ -294,7 +302,54 @@ impl<T: Transport> Shared<T> {
     fn send_record(&self, r: Record) {
         self.sink.push(r);
     }
+
+    /// One attempt on a lane, and the requests in flight when it was sent (itself included);
+    /// `None` when the run was cut off or interrupted before its response ended.
+    async fn attempt(
+        &self,
+        variant: Variant,
+        seq: u64,
+        worker: usize,
+    ) -> Option<(Exchange, usize)> {
+        let in_flight = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut rx = self.state.subscribe();
+        let on = self.acquire(worker);
+        let ex = tokio::select! {
+            ex = self.lanes[on].deliver(self.request(variant, seq)) => Some(ex),
+            _ = rx.wait_for(|s| *s >= CUT_OFF) => None,
+        };
+        self.release(on);
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        ex.map(|ex| (ex, in_flight))
+    }
+
+    /// The lane for one attempt: the closed-loop worker's own, or an idle one in the open loop
+    /// (given back with [`Shared::release`]).
+    fn acquire(&self, worker: usize) -> usize {
+        match self.opts.arrival {
+            Arrival::Closed { .. } => worker % self.lanes.len(),
+            Arrival::Constant { .. } | Arrival::Poisson { .. } => self
+                .idle
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .pop()
+                // The in-flight cap is the lane count: an idle lane is always there.
+                .unwrap_or(worker % self.lanes.len()),
+        }
+    }
+
+    fn release(&self, lane: usize) {
+        if !matches!(self.opts.arrival, Arrival::Closed { .. }) {
+            self.idle
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(lane);
+        }
+    }
 }
+
+/// The most lanes (connections) a run opens.
+const MAX_LANES: usize = 4096;
 
 /// The request body for one variant, serialised once for the whole run.
 fn body_for(opts: &LoadOptions, variant: Variant) -> bytes::Bytes {
@@ -388,14 +443,7 @@ async fn logical<T: Transport>(
         }
         let sent = Instant::now();
         first_send.get_or_insert(sent);
-        let in_flight = sh.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut rx = sh.state.subscribe();
-        let ex = tokio::select! {
-            ex = sh.lanes[lane % sh.lanes.len()].deliver(sh.request(variant, seq)) => Some(ex),
-            _ = rx.wait_for(|s| *s >= CUT_OFF) => None,
-        };
-        sh.in_flight.fetch_sub(1, Ordering::SeqCst);
-        let Some(ex) = ex else {
+        let Some((ex, in_flight)) = sh.attempt(variant, seq, lane).await else {
             sh.send_record(Record::Cancelled);
             return;
         };

@@ -87,7 +87,7 @@ pub(super) async fn run(
                 continue;
             }
         };
-        let transport = load::Target::for_load(ctx.client.clone().lean(), &opts.arrival);
+        let transport = load::Target::for_load(ctx.client.clone().lean());
         let r = load::run(
             transport,
             opts,
