@@ -14,15 +14,16 @@ use super::backoff::HintSource;
 use super::report::{
     First429, Latencies, LoadReport, Requests, Schedule, Settings, ShapeReport, Truth,
 };
-use super::stats::{ErrorClass, Hist, Second, ShapeTally, error_class, request_counters, tally};
+use super::stats::{ErrorClass, Hist, Second, ShapeTally, tally};
 use super::threshold::{self, Condition};
+use super::worker::Brief;
 use super::{Arrival, LoadOptions, Record, SlotFate, truth};
 use crate::endpoint::Variant;
 use crate::http::Exchange;
 use crate::verdict::Exit;
 
 /// Successful exchanges kept per shape for the header analysis the probe also runs.
-const SAMPLES_PER_SHAPE: usize = 2;
+pub(super) const SAMPLES_PER_SHAPE: usize = 2;
 
 /// The running numbers, for the progress line.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -63,6 +64,8 @@ pub(crate) struct Collector {
     /// last failure's message.
     target_down: Option<(usize, String)>,
     shapes: BTreeMap<Variant, ShapeTally>,
+    /// Per lane and shape: the compared rate-limit headers of the last whole success.
+    carried: BTreeMap<(usize, Variant), Vec<String>>,
     timeline: Vec<Second>,
     samples: Vec<Exchange>,
     truth: Truth,
@@ -118,6 +121,7 @@ impl Collector {
             target_down: None,
             first_errors: BTreeMap::new(),
             shapes: BTreeMap::new(),
+            carried: BTreeMap::new(),
             timeline: Vec::new(),
             samples: Vec::new(),
             truth: Truth::default(),
@@ -173,11 +177,12 @@ impl Collector {
         match r {
             Record::Attempt {
                 at,
+                brief,
                 ex,
                 retry,
                 after_hint,
                 in_flight,
-            } => self.attempt(at, &ex, retry, after_hint, in_flight),
+            } => self.attempt(at, &brief, ex.as_deref(), retry, after_hint, in_flight),
             Record::Done {
                 success,
                 latency_ms,
@@ -219,7 +224,8 @@ impl Collector {
     fn attempt(
         &mut self,
         at: Duration,
-        ex: &Exchange,
+        brief: &Brief,
+        ex: Option<&Exchange>,
         retry: bool,
         after_hint: bool,
         in_flight: usize,
@@ -230,8 +236,8 @@ impl Collector {
         } else {
             self.dispatch_end = self.dispatch_end.max(at);
         }
-        let class = error_class(ex);
-        let (remaining, limit) = request_counters(ex);
+        let class = brief.class;
+        let (remaining, limit) = (brief.remaining, brief.limit);
         {
             let s = self.second(at);
             s.sent += 1;
@@ -243,7 +249,7 @@ impl Collector {
                 Some(_) => s.errors += 1,
             }
             if let Some(r) = remaining {
-                s.remaining.insert(ex.variant, r);
+                s.remaining.insert(brief.variant, r);
             }
         }
         if retry && after_hint {
@@ -254,31 +260,14 @@ impl Collector {
         }
         match class {
             None => {
-                self.service.record_ms(ex.total_ms);
-                if let Some(h) = ex.time_to_headers_ms {
+                self.service.record_ms(brief.total_ms);
+                if let Some(h) = brief.headers_ms {
                     self.headers.record_ms(h);
                 }
-                if let Some(stream) = &ex.stream {
-                    if let Some(t) = ex.time_to_first_event_ms {
-                        self.ttft.record_ms(t);
-                    }
-                    for pair in stream.timeline.windows(2) {
-                        self.gaps
-                            .record_ms((pair[1].at_ms - pair[0].at_ms).max(0.0));
-                    }
+                if let Some(t) = brief.ttft_ms {
+                    self.ttft.record_ms(t);
                 }
-                tally(&mut self.shapes, ex);
-                if self
-                    .samples
-                    .iter()
-                    .filter(|s| s.variant == ex.variant)
-                    .count()
-                    < SAMPLES_PER_SHAPE
-                {
-                    let mut sample = ex.clone();
-                    sample.seq = u32::try_from(self.samples.len() + 1).unwrap_or(u32::MAX);
-                    self.samples.push(sample);
-                }
+                self.success(brief, ex);
                 if let Some(l) = limit {
                     self.truth.limit_requests = Some(l);
                 }
@@ -296,7 +285,7 @@ impl Collector {
             }
             Some(c) => {
                 *self.errors.entry(c).or_default() += 1;
-                if let Some(f) = &ex.failure {
+                if let Some(f) = ex.and_then(|ex| ex.failure.as_ref()) {
                     self.first_errors
                         .entry(c)
                         .or_insert_with(|| f.message.clone());
@@ -313,11 +302,54 @@ impl Collector {
                             in_flight,
                         });
                     }
-                    if super::backoff::wait_hint(ex, 0.0).is_none() {
+                    if !brief.hinted {
                         self.truth.throttles_without_hint += 1;
                     }
                 }
             }
+        }
+    }
+
+    /// A success's stream gaps, header tally and sample: from its exchange when it came whole,
+    /// else the headers its lane's last whole success of the shape carried.
+    fn success(&mut self, brief: &Brief, ex: Option<&Exchange>) {
+        let Some(ex) = ex else {
+            let t = self.shapes.entry(brief.variant).or_default();
+            t.responses += 1;
+            if let Some(names) = self.carried.get(&(brief.lane, brief.variant)) {
+                for n in names {
+                    if let Some(count) = t.carried.get_mut(n) {
+                        *count += 1;
+                    }
+                }
+            }
+            return;
+        };
+        if let Some(stream) = &ex.stream {
+            for pair in stream.timeline.windows(2) {
+                self.gaps
+                    .record_ms((pair[1].at_ms - pair[0].at_ms).max(0.0));
+            }
+        }
+        tally(&mut self.shapes, ex);
+        self.carried.insert(
+            (brief.lane, brief.variant),
+            ex.rate_headers
+                .iter()
+                .filter(|h| h.compared())
+                .map(|h| h.name.clone())
+                .collect(),
+        );
+        if self
+            .samples
+            .iter()
+            .filter(|s| s.variant == ex.variant)
+            .count()
+            < SAMPLES_PER_SHAPE
+        {
+            let mut sample = ex.clone();
+            sample.seq = u32::try_from(self.samples.len() + 1).unwrap_or(u32::MAX);
+            self.samples.push(sample);
         }
     }
 

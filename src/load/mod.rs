@@ -55,6 +55,12 @@ pub trait Transport: Send + Sync + Sized + 'static {
     /// Another handle on the same target for another lane of workers; by default the same one.
     #[must_use]
     fn lane(&self) -> Self;
+
+    /// OS threads the closed loop's workers are spread over, each thread with a runtime of its
+    /// own (see [`worker::dispatch`]); 1 runs them on the caller's runtime.
+    fn threads(&self) -> usize {
+        1
+    }
 }
 
 impl Transport for Client {
@@ -98,6 +104,14 @@ impl Transport for Target {
         match self {
             Target::Pool(c) => Target::Pool(c.clone()),
             Target::Lane(l) => Target::Lane(l.sibling()),
+        }
+    }
+
+    fn threads(&self) -> usize {
+        match self {
+            // The pooled client's connections belong to the runtime that made them.
+            Target::Pool(_) => 1,
+            Target::Lane(_) => std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
 }

@@ -323,3 +323,28 @@ impl Default for LoadOptions {
         }
     }
 }
+
+/// Most successes reach the collector as a brief, without their exchange: the header tally
+/// must still count every response exactly, when a lane's headers change mid-run too.
+#[tokio::test(start_paused = true)]
+async fn header_tallies_stay_exact_when_exchanges_travel_as_briefs() {
+    let fake = Fake::new(|n| {
+        let mut headers = vec![("x-ratelimit-remaining-requests", "9")];
+        // Calls 0–39 also carry the token counter; later calls drop it, then 60–69 bring it back.
+        if n < 40 || (60..70).contains(&n) {
+            headers.push(("x-ratelimit-remaining-tokens", "90"));
+        }
+        (200, h(&headers), Duration::from_millis(5))
+    });
+    let mut o = opts(Arrival::Closed { concurrency: 4 });
+    o.requests = Some(100);
+    let r = go(&fake, o).await;
+    assert_eq!(r.requests.succeeded, 100);
+    let carried = &r.shapes[0].carried;
+    assert_eq!(r.shapes[0].responses, 100, "{carried:?}");
+    assert_eq!(
+        carried["x-ratelimit-remaining-requests"], 100,
+        "{carried:?}"
+    );
+    assert_eq!(carried["x-ratelimit-remaining-tokens"], 50, "{carried:?}");
+}

@@ -10,6 +10,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
 use super::backoff::{HintSource, Policy, RetryBudget, Verdict, verdict, wait_hint};
+use super::stats::{ErrorClass, error_class, request_counters};
 use super::{Arrival, LoadOptions, MixEntry, Pace, Transport, pace};
 use crate::endpoint::{Endpoint, Mode, Variant};
 use crate::http::{Exchange, Request, ms};
@@ -21,8 +22,12 @@ pub(crate) enum Record {
     Attempt {
         /// Send time since the start.
         at: Duration,
-        /// The response.
-        ex: Box<Exchange>,
+        /// What the collector reads of every response.
+        brief: Brief,
+        /// The whole response, when the collector needs more than the brief (see
+        /// [`Record::attempt`]); most successes go without, so that an exchange is freed on
+        /// the thread that made it.
+        ex: Option<Box<Exchange>>,
         /// Whether this attempt is a retry.
         retry: bool,
         /// Whether it was sent after waiting an advised time.
@@ -54,6 +59,102 @@ pub(crate) enum Record {
     /// Dispatching ended early: this many attempts in a row, before any success, found the
     /// target down; the last one failed with this message.
     TargetDown(usize, String),
+}
+
+/// What the collector reads of every attempt, computed where the exchange was read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Brief {
+    /// Endpoint and mode.
+    pub variant: Variant,
+    /// The lane it went out on: a success without its exchange carried the same rate-limit
+    /// headers as this lane's last success of the same shape that came with one.
+    pub lane: usize,
+    /// How it failed, if it did.
+    pub class: Option<ErrorClass>,
+    /// The request counters it carried: `remaining` and `limit`.
+    pub remaining: Option<i64>,
+    pub limit: Option<i64>,
+    /// Milliseconds from send to the end of the body, to the head, to the first event.
+    pub total_ms: f64,
+    pub headers_ms: Option<f64>,
+    pub ttft_ms: Option<f64>,
+    /// A refusal that advised a wait.
+    pub hinted: bool,
+}
+
+impl Brief {
+    pub(crate) fn of(ex: &Exchange, lane: usize) -> Brief {
+        let class = error_class(ex);
+        let (remaining, limit) = request_counters(ex);
+        let throttled = matches!(
+            class,
+            Some(ErrorClass::GatewayThrottle | ErrorClass::UpstreamThrottle)
+        );
+        Brief {
+            variant: ex.variant,
+            lane,
+            class,
+            remaining,
+            limit,
+            total_ms: ex.total_ms,
+            headers_ms: ex.time_to_headers_ms,
+            ttft_ms: ex.time_to_first_event_ms,
+            hinted: throttled && super::backoff::wait_hint(ex, 0.0).is_some(),
+        }
+    }
+}
+
+#[cfg(test)]
+impl Record {
+    /// An attempt with its whole exchange, which the collector reads all of.
+    pub(crate) fn attempt(
+        at: Duration,
+        ex: Exchange,
+        retry: bool,
+        after_hint: bool,
+        in_flight: usize,
+    ) -> Record {
+        Record::Attempt {
+            at,
+            brief: Brief::of(&ex, 0),
+            ex: Some(Box::new(ex)),
+            retry,
+            after_hint,
+            in_flight,
+        }
+    }
+}
+
+/// Per lane, per shape: successes so far and the rate-limit headers the last one carried.
+/// The collector needs a success's whole exchange only for its first samples and when the
+/// set of headers changed; the rest travel as a [`Brief`].
+#[derive(Debug, Default)]
+struct Memo(Vec<(Variant, u32, Vec<String>)>);
+
+impl Memo {
+    /// Whether the collector needs this exchange whole.
+    fn needs_whole(&mut self, ex: &Exchange, success: bool) -> bool {
+        if ex.failure.is_some() || ex.stream.is_some() {
+            return true;
+        }
+        if !success {
+            return false;
+        }
+        let names = || ex.rate_headers.iter().filter(|h| h.compared());
+        let Some(at) = self.0.iter().position(|(v, _, _)| *v == ex.variant) else {
+            self.0
+                .push((ex.variant, 1, names().map(|h| h.name.clone()).collect()));
+            return true;
+        };
+        let (_, seen, last) = &mut self.0[at];
+        *seen = seen.saturating_add(1);
+        let same =
+            last.len() == names().count() && names().zip(last.iter()).all(|(h, n)| h.name == *n);
+        if !same {
+            *last = names().map(|h| h.name.clone()).collect();
+        }
+        !same || *seen <= super::collect::SAMPLES_PER_SHAPE as u32
+    }
 }
 
 /// Where workers leave records for the collector. The collector drains it on a short tick
@@ -116,6 +217,8 @@ pub(super) struct Shared<T> {
     /// The open loop's idle lanes, most recently used last: a request takes the lane used
     /// last, so only as many connections open as requests are ever in flight at once.
     idle: Mutex<Vec<usize>>,
+    /// One per lane (see [`Memo`]); only the attempt on that lane takes it.
+    memos: Vec<Mutex<Memo>>,
     opts: LoadOptions,
     bodies: Vec<(Variant, bytes::Bytes)>,
     start: Instant,
@@ -193,6 +296,7 @@ impl<T: Transport> Shared<T> {
         let shared = Shared {
             lanes,
             idle: Mutex::new(idle),
+            memos: (0..lane_count).map(|_| Mutex::default()).collect(),
             bodies,
             start,
             paused_until: Mutex::new(start),
@@ -303,14 +407,15 @@ impl<T: Transport> Shared<T> {
         self.sink.push(r);
     }
 
-    /// One attempt on a lane, and the requests in flight when it was sent (itself included);
-    /// `None` when the run was cut off or interrupted before its response ended.
+    /// One attempt on a lane: the exchange, the requests in flight when it was sent (itself
+    /// included) and the lane; `None` when the run was cut off or interrupted before its
+    /// response ended.
     async fn attempt(
         &self,
         variant: Variant,
         seq: u64,
         worker: usize,
-    ) -> Option<(Exchange, usize)> {
+    ) -> Option<(Exchange, usize, usize)> {
         let in_flight = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         let mut rx = self.state.subscribe();
         let on = self.acquire(worker);
@@ -320,7 +425,7 @@ impl<T: Transport> Shared<T> {
         };
         self.release(on);
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        ex.map(|ex| (ex, in_flight))
+        ex.map(|ex| (ex, in_flight, on))
     }
 
     /// The lane for one attempt: the closed-loop worker's own, or an idle one in the open loop
@@ -443,7 +548,7 @@ async fn logical<T: Transport>(
         }
         let sent = Instant::now();
         first_send.get_or_insert(sent);
-        let Some((ex, in_flight)) = sh.attempt(variant, seq, lane).await else {
+        let Some((ex, in_flight, on)) = sh.attempt(variant, seq, lane).await else {
             sh.send_record(Record::Cancelled);
             return;
         };
@@ -466,9 +571,14 @@ async fn logical<T: Transport>(
         } else {
             None
         };
+        let whole = sh.memos[on]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .needs_whole(&ex, v == Verdict::Success);
         sh.send_record(Record::Attempt {
             at: sent - sh.start,
-            ex: Box::new(ex),
+            brief: Brief::of(&ex, on),
+            ex: whole.then(|| Box::new(ex)),
             retry: attempt > 0,
             after_hint,
             in_flight,
@@ -531,11 +641,17 @@ pub(super) async fn dispatch<T: Transport>(sh: Arc<Shared<T>>) {
     let mut tasks = tokio::task::JoinSet::new();
     match sh.opts.arrival {
         Arrival::Closed { concurrency } => {
-            for w in 0..concurrency.max(1) {
-                tasks.spawn(closed_worker(sh.clone(), w, deadline));
+            let workers = concurrency.max(1);
+            let threads = sh.lanes[0].threads().clamp(1, workers);
+            if threads == 1 {
+                for w in 0..workers {
+                    tasks.spawn(closed_worker(sh.clone(), w, deadline));
+                }
+                // Closed-loop workers end on their own (deadline, request count, interrupt).
+                while tasks.join_next().await.is_some() {}
+            } else {
+                on_threads(&sh, threads, workers, deadline).await;
             }
-            // Closed-loop workers end on their own (deadline, request count, interrupt).
-            while tasks.join_next().await.is_some() {}
         }
         Arrival::Constant { rate } | Arrival::Poisson { rate } => {
             open_loop(&sh, &mut tasks, rate, deadline).await;
@@ -543,6 +659,55 @@ pub(super) async fn dispatch<T: Transport>(sh: Arc<Shared<T>>) {
     }
     sh.advance(ENDING);
     while tasks.join_next().await.is_some() {}
+}
+
+/// The closed loop spread over `threads` OS threads, each running its share of the workers on
+/// a single-threaded runtime of its own: a worker's lane, its connection and its task then
+/// stay on one core, and a response wakes its worker without a hand-off between threads.
+/// Returns when every worker has ended.
+async fn on_threads<T: Transport>(
+    sh: &Arc<Shared<T>>,
+    threads: usize,
+    workers: usize,
+    deadline: Option<Instant>,
+) {
+    let mut done = Vec::with_capacity(threads);
+    let mut here = tokio::task::JoinSet::new();
+    for t in 0..threads {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let theirs = sh.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("ratecheck-load-{t}"))
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async {
+                    let mut mine = tokio::task::JoinSet::new();
+                    for w in (t..workers).step_by(threads) {
+                        mine.spawn(closed_worker(theirs.clone(), w, deadline));
+                    }
+                    while mine.join_next().await.is_some() {}
+                });
+                let _ = tx.send(());
+            });
+        if spawned.is_ok() {
+            done.push(rx);
+        } else {
+            // No thread to spare: this share runs on the caller's runtime instead.
+            for w in (t..workers).step_by(threads) {
+                here.spawn(closed_worker(sh.clone(), w, deadline));
+            }
+        }
+    }
+    for rx in done {
+        // A thread that failed to start its runtime, or panicked, has ended too.
+        let _ = rx.await;
+    }
+    while here.join_next().await.is_some() {}
 }
 
 /// One closed-loop worker: sends its next request when the previous one is done, until the

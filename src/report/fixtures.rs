@@ -208,13 +208,7 @@ pub fn triage() -> Triage {
 }
 
 fn attempt(at_ms: u64, ex: Exchange) -> Record {
-    Record::Attempt {
-        at: Duration::from_millis(at_ms),
-        ex: Box::new(ex),
-        retry: false,
-        after_hint: false,
-        in_flight: 1,
-    }
+    Record::attempt(Duration::from_millis(at_ms), ex, false, false, 1)
 }
 
 fn done(success: bool, latency_ms: f64) -> Record {
