@@ -32,7 +32,10 @@ cleanup() {
 trap cleanup EXIT
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 sed "s#PORT#$PORT#; s#DIR#$TMP#g" bench/nginx.conf >"$TMP/nginx.conf"
-/usr/sbin/nginx -c "$TMP/nginx.conf" -p "$TMP" &
+# nginx runs in a session of its own, as a service would: the kernel's autogroup scheduler then
+# gives it its own share of the CPU instead of one share split between it and the threads of the
+# tool being measured (which favours no tool: each competes with nginx the same way).
+setsid /usr/sbin/nginx -c "$TMP/nginx.conf" -p "$TMP" &
 NGINX_PID=$!
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/stub_status" >/dev/null && break; sleep 0.1; done
 URL="http://127.0.0.1:$PORT"

@@ -428,8 +428,7 @@ fn read_unknown(n: &str, _value: &str) -> Option<Meaning> {
         "call-limit",
         "call-remaining",
     ];
-    WORDS
-        .iter()
-        .any(|w| n.contains(w))
+    // Every word holds `limit` or `remaining`: most names (date, server) are out in one look.
+    ((n.contains("limit") || n.contains("remaining")) && WORDS.iter().any(|w| n.contains(w)))
         .then(|| Meaning::new(Family::Unknown, Role::Info, "unknown", Parsed::Text))
 }

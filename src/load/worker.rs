@@ -171,6 +171,16 @@ impl Sink {
             .push(r);
     }
 
+    /// Two records under one lock: a request's last attempt and its end.
+    fn push2(&self, a: Record, b: Record) {
+        let mut records = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        records.push(a);
+        records.push(b);
+    }
+
     /// Everything left since the last drain.
     pub(crate) fn drain(&self) -> Vec<Record> {
         std::mem::take(
@@ -222,7 +232,9 @@ pub(super) struct Shared<T> {
     opts: LoadOptions,
     bodies: Vec<(Variant, bytes::Bytes)>,
     start: Instant,
-    paused_until: Mutex<Instant>,
+    /// Until when a throttle pause holds every worker, in nanoseconds after `start`; 0 when
+    /// none was ever asked for (read on every request: no lock, and no clock when 0).
+    paused_until: AtomicU64,
     budget: Mutex<RetryBudget>,
     pacer: Mutex<pace::Pacer>,
     in_flight: Arc<AtomicUsize>,
@@ -246,12 +258,7 @@ impl<T: Transport> Shared<T> {
 
     /// Why an open-loop slot due `now` is not sent, if it is not: a throttle pause or pacing.
     fn held(&self, now: Instant) -> Option<SlotFate> {
-        let paused = *self
-            .paused_until
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            > now;
-        if paused {
+        if self.pause_end().is_some_and(|end| end > now) {
             return Some(SlotFate::HeldByPause);
         }
         let paced = self.opts.pace != Pace::None
@@ -299,7 +306,7 @@ impl<T: Transport> Shared<T> {
             memos: (0..lane_count).map(|_| Mutex::default()).collect(),
             bodies,
             start,
-            paused_until: Mutex::new(start),
+            paused_until: AtomicU64::new(0),
             budget: Mutex::new(RetryBudget::new(
                 opts.budget_percent,
                 opts.budget_floor,
@@ -360,31 +367,33 @@ impl<T: Transport> Shared<T> {
         }
     }
 
+    /// The end of the last throttle pause asked for, if any was.
+    fn pause_end(&self) -> Option<Instant> {
+        match self.paused_until.load(Ordering::Acquire) {
+            0 => None,
+            n => Some(self.start + Duration::from_nanos(n)),
+        }
+    }
+
     /// Holds every worker until `resume`, unless a longer pause is already in force.
     fn pause_all_until(&self, resume: Instant) {
-        let mut p = self
-            .paused_until
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if *p < resume {
-            *p = resume;
-        }
+        let n = u64::try_from((resume - self.start).as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.paused_until.fetch_max(n, Ordering::AcqRel);
     }
 
     /// Waits while a throttle pause is in force.
     async fn wait_pause(&self) -> bool {
-        loop {
-            let until = *self
-                .paused_until
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while let Some(until) = self.pause_end() {
             if until <= Instant::now() {
-                return !self.stopped();
+                break;
             }
             if !self.sleep_until(until).await {
                 return false;
             }
         }
+        !self.stopped()
     }
 
     fn request(&self, variant: Variant, seq: u64) -> Request {
@@ -575,24 +584,26 @@ async fn logical<T: Transport>(
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .needs_whole(&ex, v == Verdict::Success);
-        sh.send_record(Record::Attempt {
+        let record = Record::Attempt {
             at: sent - sh.start,
             brief: Brief::of(&ex, on),
             ex: whole.then(|| Box::new(ex)),
             retry: attempt > 0,
             after_hint,
             in_flight,
-        });
+        };
         if v == Verdict::Success || !retryable {
-            sh.send_record(Record::Done {
+            let end = Record::Done {
                 success: v == Verdict::Success,
                 latency_ms: ms(done - intended),
                 queued_ms: ms(first_send.unwrap_or(sent) - intended),
                 retries: attempt,
                 waited_ms: ms(waited),
-            });
+            };
+            sh.sink.push2(record, end);
             return;
         }
+        sh.send_record(record);
         if !sh
             .budget
             .lock()
@@ -716,7 +727,8 @@ async fn closed_worker<T: Transport>(sh: Arc<Shared<T>>, w: usize, deadline: Opt
     let seed = sh.opts.seed ^ ((w as u64 + 1) << 32);
     let mut rng = fastrand::Rng::with_seed(seed);
     loop {
-        if sh.stopped() || deadline.is_some_and(|d| Instant::now() >= d) {
+        let now = Instant::now();
+        if sh.stopped() || deadline.is_some_and(|d| now >= d) {
             return;
         }
         if !sh.wait_pause().await {
