@@ -140,7 +140,7 @@ impl Redactor {
     /// Whether `text` holds nothing to redact or escape.
     fn clean(&self, text: &str) -> bool {
         !text.contains("sk-")
-            && !text.chars().any(is_escaped)
+            && !has_escaped(text)
             && !self.secrets.iter().any(|s| text.contains(s.as_str()))
     }
 
@@ -175,6 +175,13 @@ impl Redactor {
 /// Control characters other than newline and tab: shown as `\x1b`, never sent to a terminal.
 fn is_escaped(c: char) -> bool {
     c.is_control() && c != '\n' && c != '\t'
+}
+
+/// Whether `text` holds a character [`is_escaped`] would escape. Control characters are
+/// U+0000–U+001F, U+007F and U+0080–U+009F (UTF-8 `C2 80`–`C2 9F`): a byte scan rules most
+/// text out without decoding it.
+fn has_escaped(text: &str) -> bool {
+    text.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) && text.chars().any(is_escaped)
 }
 
 /// `text` from a file the user wrote (a scenario line quoted in an error) with the values of

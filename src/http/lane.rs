@@ -191,19 +191,19 @@ impl Lane {
     /// The request on the wire: from the cache when load sends it again, else encoded now.
     fn wire(&self, conn: &mut Conn, req: &Request) -> Option<Bytes> {
         let endpoint = req.variant.endpoint;
-        let body = match &req.raw_body {
-            Some(b) => b.clone(),
-            None => Bytes::from(serde_json::to_vec(&req.body).ok()?),
-        };
         let cacheable = req.headers.is_empty() && req.raw_body.is_some();
         if cacheable
             && let Some((_, _, wire)) = conn
                 .encoded
                 .iter()
-                .find(|(e, b, _)| *e == endpoint && *b == body)
+                .find(|(e, b, _)| *e == endpoint && Some(b) == req.raw_body.as_ref())
         {
             return Some(wire.clone());
         }
+        let body = match &req.raw_body {
+            Some(b) => b.clone(),
+            None => Bytes::from(serde_json::to_vec(&req.body).ok()?),
+        };
         let (_, head) = self.to.heads.iter().find(|(e, _)| *e == endpoint)?;
         let mut out = Vec::with_capacity(head.len() + body.len() + 64);
         if req.headers.is_empty() {

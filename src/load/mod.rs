@@ -29,7 +29,6 @@ use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::endpoint::{Endpoint, Mode, Variant};
@@ -44,7 +43,7 @@ pub use report::{
 pub use spec::{LoadSpec, SpecError};
 pub use threshold::Threshold;
 pub use worker::LATE;
-use worker::{CUT_OFF, INTERRUPTED, RUNNING, Shared, Sink, TICK, advance, dispatch};
+use worker::{CUT_OFF, INTERRUPTED, RunState, Shared, Sink, TICK, dispatch};
 pub(crate) use worker::{Record, SlotFate};
 
 /// Where requests go. The engine only needs one request turned into one exchange.
@@ -218,7 +217,7 @@ pub async fn run<T: Transport>(
     progress: &mut dyn FnMut(&Progress),
 ) -> LoadReport {
     let sink = Arc::new(Sink::default());
-    let state = Arc::new(watch::channel(RUNNING).0);
+    let state = Arc::new(RunState::new());
     let in_flight = Arc::new(AtomicUsize::new(0));
     let (sh, start) = Shared::new(
         transport,
@@ -232,7 +231,7 @@ pub async fn run<T: Transport>(
         let state = state.clone();
         async move {
             stop.await;
-            advance(&state, INTERRUPTED);
+            state.advance(INTERRUPTED);
         }
     };
     drop(sh);
@@ -249,7 +248,7 @@ pub async fn run<T: Transport>(
             () = &mut watcher, if watching => watching = false,
         }
         if cut_off.is_some_and(|c| Instant::now() >= c) {
-            advance(&state, CUT_OFF);
+            state.advance(CUT_OFF);
         }
         collector.add_all(sink.drain());
         let now = Instant::now();
@@ -260,7 +259,7 @@ pub async fn run<T: Transport>(
     }
     // The dispatcher returns once every request it started has ended: nothing more comes.
     collector.add_all(sink.drain());
-    let interrupted = *state.borrow() == INTERRUPTED;
+    let interrupted = state.get() == INTERRUPTED;
     collector.finish(start, interrupted)
 }
 

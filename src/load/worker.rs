@@ -2,6 +2,7 @@
 //! one worker function every logical request runs (send, classify, back off, retry), and the
 //! state they share. Workers leave records in a [`Sink`]; the collector drains it.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -230,7 +231,9 @@ pub(super) struct Shared<T> {
     /// One per lane (see [`Memo`]); only the attempt on that lane takes it.
     memos: Vec<Mutex<Memo>>,
     opts: LoadOptions,
-    bodies: Vec<(Variant, bytes::Bytes)>,
+    /// Per lane, each variant's body: a copy of its own, so that taking one for a request
+    /// touches no reference count another core is also touching.
+    bodies: Vec<Vec<(Variant, bytes::Bytes)>>,
     start: Instant,
     /// Until when a throttle pause holds every worker, in nanoseconds after `start`; 0 when
     /// none was ever asked for (read on every request: no lock, and no clock when 0).
@@ -239,7 +242,7 @@ pub(super) struct Shared<T> {
     pacer: Mutex<pace::Pacer>,
     in_flight: Arc<AtomicUsize>,
     started: AtomicU64,
-    state: Arc<watch::Sender<u8>>,
+    state: Arc<RunState>,
     sink: Arc<Sink>,
     /// Whether any attempt has succeeded.
     alive: std::sync::atomic::AtomicBool,
@@ -277,10 +280,10 @@ impl<T: Transport> Shared<T> {
         transport: T,
         opts: &LoadOptions,
         sink: Arc<Sink>,
-        state: Arc<watch::Sender<u8>>,
+        state: Arc<RunState>,
         in_flight: Arc<AtomicUsize>,
     ) -> (Arc<Self>, Instant) {
-        let bodies = opts
+        let bodies: Vec<(Variant, bytes::Bytes)> = opts
             .mix
             .iter()
             .map(|m| (m.variant, body_for(opts, m.variant)))
@@ -299,6 +302,14 @@ impl<T: Transport> Shared<T> {
             lanes.push(transport.lane());
         }
         lanes.push(transport);
+        let bodies = (0..lane_count)
+            .map(|_| {
+                bodies
+                    .iter()
+                    .map(|(v, b)| (*v, bytes::Bytes::copy_from_slice(b)))
+                    .collect()
+            })
+            .collect();
         let start = Instant::now();
         let shared = Shared {
             lanes,
@@ -330,7 +341,10 @@ impl<T: Transport> Shared<T> {
     /// end dispatching: the target is down, and going on would only wait out its timeouts.
     fn observe_outcome(&self, ex: &Exchange, success: bool) {
         if success {
-            self.alive.store(true, Ordering::Relaxed);
+            // Written once: a store on every success would bounce the line between cores.
+            if !self.alive.load(Ordering::Relaxed) {
+                self.alive.store(true, Ordering::Relaxed);
+            }
             return;
         }
         if self.alive.load(Ordering::Relaxed) {
@@ -348,11 +362,11 @@ impl<T: Transport> Shared<T> {
     }
 
     fn stopped(&self) -> bool {
-        *self.state.borrow() != RUNNING
+        self.state.get() != RUNNING
     }
 
     fn advance(&self, state: u8) {
-        advance(&self.state, state);
+        self.state.advance(state);
     }
 
     /// Sleeps until `until`, or less if the run stops. Returns false when it stopped.
@@ -396,9 +410,8 @@ impl<T: Transport> Shared<T> {
         !self.stopped()
     }
 
-    fn request(&self, variant: Variant, seq: u64) -> Request {
-        let raw_body = self
-            .bodies
+    fn request(&self, variant: Variant, seq: u64, lane: usize) -> Request {
+        let raw_body = self.bodies[lane]
             .iter()
             .find(|(v, _)| *v == variant)
             .map(|(_, b)| b.clone());
@@ -429,7 +442,7 @@ impl<T: Transport> Shared<T> {
         let mut rx = self.state.subscribe();
         let on = self.acquire(worker);
         let ex = tokio::select! {
-            ex = self.lanes[on].deliver(self.request(variant, seq)) => Some(ex),
+            ex = self.lanes[on].deliver(self.request(variant, seq, on)) => Some(ex),
             _ = rx.wait_for(|s| *s >= CUT_OFF) => None,
         };
         self.release(on);
@@ -497,15 +510,68 @@ fn body_for(opts: &LoadOptions, variant: Variant) -> bytes::Bytes {
     bytes::Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
 }
 
-/// Moves the run to `state` unless it is already further along.
-pub(super) fn advance(tx: &watch::Sender<u8>, state: u8) {
-    tx.send_if_modified(|s| {
-        let later = state > *s;
-        if later {
-            *s = state;
+/// The run's state: a channel to wait on, and the same value in an atomic for the checks
+/// every request makes (a read of the channel takes its lock, on a line every core shares).
+pub(super) struct RunState {
+    now: std::sync::atomic::AtomicU8,
+    tx: watch::Sender<u8>,
+}
+
+impl RunState {
+    pub(super) fn new() -> Self {
+        RunState {
+            now: std::sync::atomic::AtomicU8::new(RUNNING),
+            tx: watch::channel(RUNNING).0,
         }
-        later
-    });
+    }
+
+    /// The state now.
+    pub(super) fn get(&self) -> u8 {
+        self.now.load(Ordering::Acquire)
+    }
+
+    /// Moves the run to `state` unless it is already further along.
+    pub(super) fn advance(&self, state: u8) {
+        self.now.fetch_max(state, Ordering::AcqRel);
+        self.tx.send_if_modified(|s| {
+            let later = state > *s;
+            if later {
+                *s = state;
+            }
+            later
+        });
+    }
+
+    fn subscribe(&self) -> watch::Receiver<u8> {
+        // On a load thread, its own copy: waiting on it contends with no other core.
+        LOCAL_STATE
+            .with_borrow(Clone::clone)
+            .unwrap_or_else(|| self.tx.subscribe())
+    }
+}
+
+thread_local! {
+    /// On a load thread (see [`on_threads`]): the run's state, relayed into a channel of this
+    /// thread's own.
+    static LOCAL_STATE: std::cell::RefCell<Option<watch::Receiver<u8>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Relays the run's state into a channel of this thread's own, until the run is interrupted
+/// or ends; the thread's workers wait on that copy.
+fn relay_state(state: &RunState) -> impl Future<Output = ()> + use<> {
+    let mut global = state.tx.subscribe();
+    let (tx, rx) = watch::channel(*global.borrow_and_update());
+    LOCAL_STATE.set(Some(rx));
+    async move {
+        while global.changed().await.is_ok() {
+            let now = *global.borrow_and_update();
+            tx.send_replace(now);
+            if now == INTERRUPTED {
+                return;
+            }
+        }
+    }
 }
 
 /// Picks a variant from the mix with a uniform sample `u`.
@@ -697,11 +763,13 @@ async fn on_threads<T: Transport>(
                     return;
                 };
                 rt.block_on(async {
+                    let relay = tokio::spawn(relay_state(&theirs.state));
                     let mut mine = tokio::task::JoinSet::new();
                     for w in (t..workers).step_by(threads) {
                         mine.spawn(closed_worker(theirs.clone(), w, deadline));
                     }
                     while mine.join_next().await.is_some() {}
+                    relay.abort();
                 });
                 let _ = tx.send(());
             });
