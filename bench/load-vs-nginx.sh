@@ -16,31 +16,15 @@ SECONDS_EACH="${2:-5}"
 CONC="${CONC:-16}"
 cargo build --release --quiet
 BIN="${CARGO_TARGET_DIR:-target}/release/ratecheck"
-tests/debian-package.sh /usr/sbin/nginx nginx nginx
 tests/debian-package.sh wrk wrk
 OHA="${OHA:-$(command -v oha || true)}"
 if [ -z "$OHA" ]; then
   OHA="$HOME/.cache/ratecheck/oha/bin/oha"
   [ -x "$OHA" ] || cargo install oha --locked --root "$HOME/.cache/ratecheck/oha"
 fi
-TMP=$(mktemp -d)
-NGINX_PID=""
-cleanup() {
-  if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" 2>/dev/null || true; fi
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sed "s#PORT#$PORT#; s#DIR#$TMP#g" bench/nginx.conf >"$TMP/nginx.conf"
-# nginx runs in a session of its own, as a service would: the kernel's autogroup scheduler then
-# gives it its own share of the CPU instead of one share split between it and the threads of the
-# tool being measured (which favours no tool: each competes with nginx the same way).
-setsid /usr/sbin/nginx -c "$TMP/nginx.conf" -p "$TMP" &
-NGINX_PID=$!
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/stub_status" >/dev/null && break; sleep 0.1; done
-URL="http://127.0.0.1:$PORT"
+# shellcheck source=bench/nginx-up.sh
+. bench/nginx-up.sh
 BODY='{"model":"m","messages":[{"role":"user","content":"Reply with OK."}],"max_tokens":16}'
-served() { curl -s "$URL/stub_status" | awk 'NR==3 {print $3}'; }
 
 # One tool's round: server-side requests per second over its run, and its peak RSS in MiB.
 round() {
