@@ -79,6 +79,11 @@ impl Client {
         // The whole exchange is bounded too: a stream that trickles a valid event now and then
         // forever must still end.
         let deadline = start + self.settings.max_time;
+        let idle = self.settings.timeout;
+        let mut last = Instant::now();
+        let timer =
+            tokio::time::sleep_until(tokio::time::Instant::from_std((last + idle).min(deadline)));
+        tokio::pin!(timer);
         'read: loop {
             for event in events.drain(..) {
                 if info.events == 0 {
@@ -103,31 +108,25 @@ impl Client {
                     break 'read;
                 }
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(self.settings.timeout.min(left), body.next()).await {
-                Err(_) if Instant::now() >= deadline => {
-                    ex.failure = Some(Failure {
-                        kind: FailureKind::Timeout,
-                        message: format!(
-                            "the stream from `POST {path}` was still going after {} (`--max-time`), {} read: cut off there",
-                            show_duration(self.settings.max_time),
-                            count_events(info.events)
-                        ),
-                    });
+            // One timer for the whole stream, moved on only when it fires: a timeout per chunk
+            // would register and cancel a timer for every event.
+            let item = tokio::select! {
+                biased;
+                item = body.next() => item,
+                () = &mut timer => {
+                    let now = Instant::now();
+                    let due = (last + idle).min(deadline);
+                    if now < due {
+                        timer.as_mut().reset(tokio::time::Instant::from_std(due));
+                        continue;
+                    }
+                    ex.failure = Some(self.stream_timeout(path, info.events, now >= deadline));
                     break;
                 }
-                Err(_) => {
-                    ex.failure = Some(Failure {
-                        kind: FailureKind::Timeout,
-                        message: format!(
-                            "the stream from `POST {path}` stalled after {}: no data for {}",
-                            count_events(info.events),
-                            show_duration(self.settings.timeout)
-                        ),
-                    });
-                    break;
-                }
-                Ok(None) => {
+            };
+            last = Instant::now();
+            match item {
+                None => {
                     ex.failure = Some(Failure {
                         kind: FailureKind::StreamCut,
                         message: format!(
@@ -137,7 +136,7 @@ impl Client {
                     });
                     break;
                 }
-                Ok(Some(Err(e))) => {
+                Some(Err(e)) => {
                     ex.failure = Some(Failure {
                         kind: FailureKind::StreamCut,
                         message: format!(
@@ -148,7 +147,7 @@ impl Client {
                     });
                     break;
                 }
-                Ok(Some(Ok(chunk))) => {
+                Some(Ok(chunk)) => {
                     if let Err(e) = parser.push(chunk.as_ref(), &mut events) {
                         ex.failure = Some(Failure {
                             kind: FailureKind::BadBody,
@@ -163,6 +162,27 @@ impl Client {
             }
         }
         ex.stream = Some(info);
+    }
+
+    /// A stream that went quiet for the idle timeout, or ran past `--max-time` (`over`).
+    fn stream_timeout(&self, path: &str, events: u32, over: bool) -> Failure {
+        let message = if over {
+            format!(
+                "the stream from `POST {path}` was still going after {} (`--max-time`), {} read: cut off there",
+                show_duration(self.settings.max_time),
+                count_events(events)
+            )
+        } else {
+            format!(
+                "the stream from `POST {path}` stalled after {}: no data for {}",
+                count_events(events),
+                show_duration(self.settings.timeout)
+            )
+        };
+        Failure {
+            kind: FailureKind::Timeout,
+            message,
+        }
     }
 
     pub(super) fn excerpt(&self, text: &str) -> String {
