@@ -15,7 +15,7 @@ pub struct EnvProxy {
 
 /// The proxy the environment routes `base` through, if any.
 pub fn for_target(base: &reqwest::Url) -> Option<EnvProxy> {
-    let uri: hyper::Uri = base.as_str().parse().ok()?;
+    let uri: http::Uri = base.as_str().parse().ok()?;
     let hit = Matcher::from_env().intercept(&uri)?;
     let proxy = hit.uri();
     let authority = proxy.authority()?;
