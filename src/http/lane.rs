@@ -1,4 +1,4 @@
-//! A lane: one HTTP/1.1 connection, driven directly, for load workers on `http://`.
+//! A lane: one HTTP/1.1 connection, driven directly, for load workers.
 //!
 //! The general client (reqwest over hyper) pays on every request for a shared pool, redirects,
 //! proxies, a header map, a task for the connection and channels between it and the caller; a
@@ -13,12 +13,18 @@
 //! client honours `HTTP_PROXY` and `NO_PROXY`), use the general client.
 
 use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use reqwest::header::{HeaderName, HeaderValue};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime, pem::PemObject};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 use super::base::MAX_HEADERS;
 use super::{Client, Exchange, Request, ms, show_duration};
@@ -42,7 +48,7 @@ const STACK_HEADERS: usize = 64;
 /// One connection's worth of a load worker.
 #[derive(Debug)]
 pub struct Lane {
-    to: std::sync::Arc<To>,
+    to: Arc<To>,
     conn: tokio::sync::Mutex<Conn>,
 }
 
@@ -51,6 +57,8 @@ pub struct Lane {
 struct To {
     client: Client,
     addr: String,
+    /// On `https://`: the TLS client and the name the certificate must be for.
+    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
     /// Per endpoint: the request line and every header but the length, built once.
     heads: Vec<(Endpoint, Vec<u8>)>,
 }
@@ -58,7 +66,7 @@ struct To {
 /// The connection and what it keeps between requests.
 #[derive(Debug, Default)]
 struct Conn {
-    stream: Option<TcpStream>,
+    stream: Option<Wire>,
     /// What was read and not yet consumed.
     buf: BytesMut,
     /// How the body being read is framed, and how far it got.
@@ -111,10 +119,20 @@ impl Lane {
     /// A lane to `client`'s target, or `None` when it is not plain `http://`.
     pub fn new(client: &Client) -> Option<Lane> {
         let base = &client.base;
-        if base.scheme() != "http" || client.proxy().is_some() {
+        if client.proxy().is_some() {
             return None;
         }
         let host = base.host_str()?;
+        let tls = match base.scheme() {
+            "http" => None,
+            "https" => {
+                // `[::1]` in a URL, `::1` in a certificate.
+                let name = host.trim_start_matches('[').trim_end_matches(']');
+                let name = ServerName::try_from(name.to_string()).ok()?;
+                Some((tls_config(&client.settings)?, name))
+            }
+            _ => return None,
+        };
         let port = base.port_or_known_default()?;
         let authority = match base.port() {
             Some(p) => format!("{host}:{p}"),
@@ -148,9 +166,10 @@ impl Lane {
             heads.push((e, head));
         }
         Some(Lane {
-            to: std::sync::Arc::new(To {
+            to: Arc::new(To {
                 client: client.clone(),
                 addr: format!("{host}:{port}"),
+                tls,
                 heads,
             }),
             conn: tokio::sync::Mutex::new(Conn::default()),
@@ -166,25 +185,41 @@ impl Lane {
         }
     }
 
-    async fn connect(&self) -> Result<TcpStream, Failure> {
+    async fn connect(&self) -> Result<Wire, Failure> {
         let timeout = self.to.client.settings.timeout;
-        match tokio::time::timeout(timeout, TcpStream::connect(&self.to.addr)).await {
+        let addr = &self.to.addr;
+        let connecting = async {
+            let tcp = TcpStream::connect(addr).await.map_err(|e| Failure {
+                kind: FailureKind::Connect,
+                message: format!("could not connect to {addr}: {e}"),
+            })?;
+            let _ = tcp.set_nodelay(true);
+            let Some((config, name)) = &self.to.tls else {
+                return Ok(Wire::Plain(tcp));
+            };
+            match TlsConnector::from(config.clone())
+                .connect(name.clone(), tcp)
+                .await
+            {
+                Ok(tls) => Ok(Wire::Tls(Box::new(tls))),
+                Err(e) => {
+                    let cause = super::base::root_cause(&e);
+                    Err(Failure {
+                        kind: FailureKind::Connect,
+                        message: format!(
+                            "the TLS handshake with {addr} failed: {cause}{}",
+                            super::connect_advice(&cause, "https")
+                        ),
+                    })
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, connecting).await {
             Err(_) => Err(Failure {
                 kind: FailureKind::Timeout,
-                message: format!(
-                    "no connection to {} within {}",
-                    self.to.addr,
-                    show_duration(timeout)
-                ),
+                message: format!("no connection to {addr} within {}", show_duration(timeout)),
             }),
-            Ok(Err(e)) => Err(Failure {
-                kind: FailureKind::Connect,
-                message: format!("could not connect to {}: {e}", self.to.addr),
-            }),
-            Ok(Ok(s)) => {
-                let _ = s.set_nodelay(true);
-                Ok(s)
-            }
+            Ok(result) => result,
         }
     }
 
@@ -514,6 +549,135 @@ impl Framing {
     }
 }
 
+/// The connection's bytes: plain TCP, or TLS over it.
+#[derive(Debug)]
+enum Wire {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Wire {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Wire::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Wire::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Wire {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Wire::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Wire::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Wire::Plain(s) => Pin::new(s).poll_flush(cx),
+            Wire::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Wire::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Wire::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// The TLS settings for lanes, trusting what the general client trusts: the platform's roots and
+/// `--cacert` (rustls-platform-verifier, as reqwest uses it), or nothing checked with
+/// `--insecure`. `None` when it cannot be built; the general client is used then.
+fn tls_config(settings: &super::ConnectSpec) -> Option<Arc<rustls::ClientConfig>> {
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let verifier: Arc<dyn ServerCertVerifier> = if settings.insecure {
+        Arc::new(Unchecked(provider.clone()))
+    } else {
+        let extra: Vec<CertificateDer<'static>> = match &settings.cacert {
+            Some(pem) => CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<_, _>>()
+                .ok()?,
+            None => Vec::new(),
+        };
+        let verifier = if extra.is_empty() {
+            rustls_platform_verifier::Verifier::new(provider.clone())
+        } else {
+            rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
+        };
+        Arc::new(verifier.ok()?)
+    };
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Some(Arc::new(config))
+}
+
+/// `--insecure`: any certificate is accepted, signatures still checked against its key.
+#[derive(Debug)]
+struct Unchecked(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for Unchecked {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
 /// What the bytes read so far hold.
 enum Parsed {
     /// Not the whole head yet.
@@ -648,6 +812,22 @@ mod tests {
                 "split at {at}"
             );
         }
+    }
+
+    #[test]
+    fn https_targets_get_lanes() {
+        crate::http::install_crypto_provider();
+        let lane = |url: &str, insecure: bool| {
+            let spec = crate::http::ConnectSpec {
+                insecure,
+                ..crate::http::ConnectSpec::default()
+            };
+            let client = Client::new(crate::http::normalize_base(url).unwrap(), spec).unwrap();
+            Lane::new(&client).is_some()
+        };
+        assert!(lane("https://127.0.0.1:8443", false));
+        assert!(lane("https://[::1]:8443", true));
+        assert!(lane("http://gateway.example:4000/v1", false));
     }
 
     #[test]

@@ -481,7 +481,7 @@ impl Client {
 }
 
 /// What to do about a connection that failed in TLS, from the cause rustls gives.
-fn connect_advice(cause: &str, scheme: &str) -> &'static str {
+pub(crate) fn connect_advice(cause: &str, scheme: &str) -> &'static str {
     let has = |words: &[&str]| words.iter().any(|w| cause.contains(w));
     if has(&[
         "UnknownIssuer",

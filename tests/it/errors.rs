@@ -559,6 +559,37 @@ async fn tls_faults_say_what_helps() {
     let ca = gw.ca.display().to_string();
     every_command_says(&https, &[], 3, "`--cacert FILE`", &dir).await;
     every_command_says(&https, &["--cacert", &ca], 0, "", &dir).await;
+    // Load's lanes speak TLS themselves: every request of a longer run succeeds, the server
+    // closing each connection after its answer (HTTP/1.0) or not.
+    let report = dir.join("tls-load.json");
+    let run = ratecheck(
+        &[
+            "load",
+            &https,
+            "--cacert",
+            &ca,
+            "--model",
+            "m",
+            "--requests",
+            "40",
+            "-c",
+            "4",
+            "--format",
+            "json",
+            "-o",
+            report.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(report["requests"]["succeeded"], 40, "{report:#}");
+    assert_eq!(
+        report["shapes"][0]["carried"]["x-ratelimit-remaining-requests"], 40,
+        "{report:#}"
+    );
     let http = format!("http://{}", gw.url);
     // This TLS server resets a plain-HTTP request: a reset is a broken response (5), named.
     every_command_says(&http, &[], 5, "use https://", &dir).await;
