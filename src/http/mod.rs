@@ -6,8 +6,8 @@
 //!
 //! `exchange` holds that data; `capture` turns a response head into it and `body` reads what
 //! follows (JSON, or an SSE stream event by event); `lane` is the load workers' direct
-//! connection; `proxy` reads the environment's proxy; `base` holds URL normalisation and the small
-//! formatting helpers the rest of the crate shares.
+//! connection and `tls` its TLS; `proxy` reads the environment's proxy; `base` holds URL
+//! normalisation and the small formatting helpers the rest of the crate shares.
 
 mod base;
 mod body;
@@ -16,6 +16,7 @@ mod exchange;
 mod lane;
 pub mod proxy;
 pub mod sse;
+mod tls;
 
 pub use base::{ms, normalize_base, show_duration};
 pub use exchange::{

@@ -16,14 +16,11 @@ use super::report::{
 };
 use super::stats::{ErrorClass, Hist, Second, ShapeTally, tally};
 use super::threshold::{self, Condition};
-use super::worker::Brief;
+use super::worker::{Brief, SAMPLES_PER_SHAPE};
 use super::{Arrival, LoadOptions, Record, SlotFate, truth};
 use crate::endpoint::Variant;
 use crate::http::Exchange;
 use crate::verdict::Exit;
-
-/// Successful exchanges kept per shape for the header analysis the probe also runs.
-pub(super) const SAMPLES_PER_SHAPE: usize = 2;
 
 /// The running numbers, for the progress line.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -126,6 +126,10 @@ impl Record {
     }
 }
 
+/// Successful exchanges the collector keeps per shape for the header analysis the probe also
+/// runs; a lane sends its first ones whole.
+pub(super) const SAMPLES_PER_SHAPE: usize = 2;
+
 /// Per lane, per shape: successes so far and the rate-limit headers the last one carried.
 /// The collector needs a success's whole exchange only for its first samples and when the
 /// set of headers changed; the rest travel as a [`Brief`].
@@ -154,7 +158,7 @@ impl Memo {
         if !same {
             *last = names().map(|h| h.name.clone()).collect();
         }
-        !same || *seen <= super::collect::SAMPLES_PER_SHAPE as u32
+        !same || *seen <= SAMPLES_PER_SHAPE as u32
     }
 }
 
