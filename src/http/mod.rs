@@ -6,13 +6,15 @@
 //!
 //! `exchange` holds that data; `capture` turns a response head into it and `body` reads what
 //! follows (JSON, or an SSE stream event by event); `lane` is the load workers' direct
-//! connection and `tls` its TLS; `proxy` reads the environment's proxy; `base` holds URL
-//! normalisation and the small formatting helpers the rest of the crate shares.
+//! connection, `h1` how it reads HTTP/1.1 and `tls` its TLS; `proxy` reads the environment's
+//! proxy; `base` holds URL normalisation and the small formatting helpers the rest of the crate
+//! shares.
 
 mod base;
 mod body;
 mod capture;
 mod exchange;
+mod h1;
 mod lane;
 pub mod proxy;
 pub mod sse;

@@ -11,12 +11,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::backoff::HintSource;
+use super::record::{Brief, SAMPLES_PER_SHAPE};
 use super::report::{
     First429, Latencies, LoadReport, Requests, Schedule, Settings, ShapeReport, Truth,
 };
 use super::stats::{ErrorClass, Hist, Second, ShapeTally, tally};
 use super::threshold::{self, Condition};
-use super::worker::{Brief, SAMPLES_PER_SHAPE};
 use super::{Arrival, LoadOptions, Record, SlotFate, truth};
 use crate::endpoint::Variant;
 use crate::http::Exchange;

@@ -13,7 +13,9 @@
 
 pub mod backoff;
 mod collect;
+mod dispatch;
 mod pace;
+mod record;
 pub(crate) mod report;
 pub mod spec;
 pub mod stats;
@@ -35,16 +37,18 @@ use crate::endpoint::{Endpoint, Mode, Variant};
 use crate::http::{Client, Exchange, Lane, Request};
 use backoff::Backoff;
 pub use collect::Progress;
+use dispatch::dispatch;
 pub use pace::Pace;
+pub use record::LATE;
+pub(crate) use record::{Record, SlotFate};
+use record::{Sink, TICK};
 pub use report::{
     First429, Latencies, LoadReport, Requests, SCHEMA_VERSION, Schedule, Settings, ShapeReport,
     Truth,
 };
 pub use spec::{LoadSpec, SpecError};
 pub use threshold::Threshold;
-pub use worker::LATE;
-use worker::{CUT_OFF, INTERRUPTED, RunState, Shared, Sink, TICK, dispatch};
-pub(crate) use worker::{Record, SlotFate};
+use worker::{CUT_OFF, INTERRUPTED, RunState, Shared};
 
 /// Where requests go. The engine only needs one request turned into one exchange.
 pub trait Transport: Send + Sync + Sized + 'static {
