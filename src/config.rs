@@ -210,6 +210,19 @@ pub fn connect_spec(
 /// A client for `url` with the connection flags: the URL checked, the key found, the client
 /// built. Every command that talks to one gateway from flags starts here.
 pub fn client(url: &str, connect: &ConnectArgs) -> Result<Client, CliError> {
+    client_with_key(
+        url,
+        connect,
+        &KeySource::from_flags(connect.api_key_env.as_ref(), connect.api_key_file.as_ref()),
+    )
+}
+
+/// The same, with the key from `key` instead of the connection flags (a second key).
+pub fn client_with_key(
+    url: &str,
+    connect: &ConnectArgs,
+    key: &KeySource,
+) -> Result<Client, CliError> {
     let spec = connect_spec(
         match &connect.timeout {
             Some(t) => flag_duration("--timeout", t)?,
@@ -217,7 +230,7 @@ pub fn client(url: &str, connect: &ConnectArgs) -> Result<Client, CliError> {
         },
         connect.insecure,
         &connect.headers,
-        &KeySource::from_flags(connect.api_key_env.as_ref(), connect.api_key_file.as_ref()),
+        key,
         &connect.rate_headers,
         &connect.secret_headers,
     )?;
@@ -265,7 +278,7 @@ pub fn build_client(url: &str, spec: ConnectSpec) -> Result<Client, CliError> {
 }
 
 /// Endpoints named on the command line, in order, without repeats.
-fn endpoint_list(flag: &str, list: &[String]) -> Result<Vec<Endpoint>, CliError> {
+pub fn endpoint_list(flag: &str, list: &[String]) -> Result<Vec<Endpoint>, CliError> {
     let mut out = Vec::new();
     for item in list.iter().filter(|s| !s.trim().is_empty()) {
         let e: Endpoint = item.parse().map_err(CliError::usage)?;

@@ -17,6 +17,7 @@ pub mod evidence;
 pub mod fleet;
 pub mod headers;
 pub mod http;
+pub mod limits;
 pub mod load;
 pub mod mock;
 pub mod probe;
@@ -45,6 +46,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
         Command::Run(args) => cmd::run::run(args, color, out).await,
         Command::Validate(args) => cmd::validate::run(args, out),
         Command::Triage(args) => cmd::triage::run(args, out).await,
+        Command::Limits(args) => cmd::limits::run(args, color, out).await,
         Command::Load(args) => cmd::load::run(args, color, out).await,
         Command::Fleet(args) => cmd::fleet::run(args, color, out).await,
         Command::Analyze(args) => cmd::analyze::run(args, color, out).await,

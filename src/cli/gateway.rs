@@ -34,6 +34,77 @@ pub struct ProbeArgs {
     pub connect: ConnectArgs,
 }
 
+/// `ratecheck limits`.
+#[derive(Debug, Args)]
+pub struct LimitsArgs {
+    /// Gateway base URL: `http://host:4000` or `http://host:4000/v1`.
+    pub url: String,
+
+    /// Model for the generation endpoints (default: the first from `GET /v1/models`).
+    #[arg(long)]
+    pub model: Option<String>,
+
+    /// Model for `/v1/embeddings` (default: `--model`).
+    #[arg(long)]
+    pub embedding_model: Option<String>,
+
+    /// Endpoints to check, comma-separated: chat, completions, responses, messages, embeddings.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub endpoints: Option<Vec<String>>,
+
+    /// Checks to run, comma-separated: retry_advice, refusals_charged, tokens_charged,
+    /// slots_returned, concurrency (default: all).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub checks: Option<Vec<String>>,
+
+    /// The most requests the run sends, all checks together.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(10..=5000))]
+    pub max_requests: u32,
+
+    /// The longest one wait for the key's limits to clear (a slot a defect kept, a spent
+    /// window); the run waits at most three times.
+    #[arg(long, default_value = "90s", value_name = "DURATION")]
+    pub max_wait: String,
+
+    /// The key's max_parallel_requests, when the gateway does not advertise it (LiteLLM's
+    /// legacy limiter sends no header for it).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..=16))]
+    pub max_parallel: Option<i64>,
+
+    /// Pause before each counter reading, so a charge made just after an answer has landed.
+    #[arg(long, default_value = "300ms", value_name = "DURATION")]
+    pub settle: String,
+
+    /// max_tokens of the long generations that hold the key's concurrency slots.
+    #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub hold_tokens: u64,
+
+    /// A second key for the concurrency checks, in this variable: one without
+    /// max_parallel_requests (and with a small tpm), when the main key caps its requests in
+    /// flight.
+    #[arg(long, value_name = "VAR")]
+    pub concurrency_key_env: Option<String>,
+
+    /// The same, read from a file (first line).
+    #[arg(long, value_name = "FILE", conflicts_with = "concurrency_key_env")]
+    pub concurrency_key_file: Option<PathBuf>,
+
+    /// Warnings fail the run too (exit 1), not only findings.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Also write the report to this file (format from `--format`).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
 /// `ratecheck analyze`.
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {

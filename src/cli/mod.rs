@@ -9,7 +9,7 @@ mod load;
 mod local;
 mod scenario;
 
-pub use gateway::{AnalyzeArgs, ProbeArgs, RecordArgs, TriageArgs};
+pub use gateway::{AnalyzeArgs, LimitsArgs, ProbeArgs, RecordArgs, TriageArgs};
 pub use load::{FleetArgs, LoadArgs};
 pub use local::{DemoArgs, MockArgs};
 pub use scenario::{RunArgs, ValidateArgs};
@@ -66,6 +66,14 @@ pub enum Command {
     /// Write a redacted support bundle: probe, repeat, 429 contract, SSE timeline, in one
     /// Markdown file.
     Triage(TriageArgs),
+    /// Check what a gateway's limiter does, not only what its headers say: 429s that say when
+    /// to retry, refusals not charged, tokens charged as used, concurrency slots returned,
+    /// limits that hold under concurrency — on every endpoint and shape.
+    ///
+    /// Use a test key with small limits (rpm, tpm, max_parallel_requests): the run spends its
+    /// quota, within `--max-requests`, and says its budget before the first request. Exit codes
+    /// as for `probe`: 1 when a defect is proven.
+    Limits(Box<LimitsArgs>),
     /// Load a gateway the way a well-behaved client would, and check its rate-limit headers
     /// against what it does under load.
     ///

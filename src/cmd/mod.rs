@@ -9,6 +9,7 @@ pub mod analyze;
 pub mod completions;
 pub mod demo;
 pub mod fleet;
+pub mod limits;
 pub mod load;
 pub mod mock;
 pub mod probe;

@@ -161,6 +161,7 @@ impl Client {
                 }
             }
         }
+        ex.usage = info.tokens;
         ex.stream = Some(info);
     }
 
@@ -202,6 +203,9 @@ struct Event<'a> {
     usage: Option<Value>,
     #[serde(default)]
     response: Option<ResponsePart>,
+    /// Anthropic's `message_start` carries the input tokens in `message.usage`.
+    #[serde(default)]
+    message: Option<ResponsePart>,
     #[serde(default)]
     error: Option<Value>,
 }
@@ -233,6 +237,18 @@ fn note_event(info: &mut StreamInfo, event: &str, data: &str, redactor: &Redacto
     let has_usage = |u: &Option<Value>| u.as_ref().is_some_and(Value::is_object);
     if has_usage(&v.usage) || v.response.as_ref().is_some_and(|r| has_usage(&r.usage)) {
         info.usage = true;
+    }
+    for u in [
+        v.usage.as_ref(),
+        v.response.as_ref().and_then(|r| r.usage.as_ref()),
+        v.message.as_ref().and_then(|r| r.usage.as_ref()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Some(tokens) = crate::http::Usage::from_json(u) {
+            info.tokens = Some(info.tokens.map_or(tokens, |t| t.merge(tokens)));
+        }
     }
     if info.error_event.is_none() {
         match &v.error {

@@ -86,7 +86,8 @@ impl Client {
         } else {
             match self.read_body(body).await {
                 Ok(bytes) => {
-                    if let Ok(openai_object) = top_level_object(bytes.as_bytes()) {
+                    if let Ok((openai_object, usage)) = top_level_object(bytes.as_bytes()) {
+                        ex.usage = usage;
                         ex.shape = if openai_object && !stream {
                             Shape::JsonObject
                         } else {
@@ -273,17 +274,21 @@ fn upstream_failure(ex: &Exchange, text: &str) -> bool {
 }
 
 /// Whether a JSON body is an object with a string `object` field (OpenAI's response objects),
-/// without building the whole document: only that one field is kept. `Err` when the body is
-/// not JSON at all.
-fn top_level_object(bytes: &[u8]) -> Result<bool, serde_json::Error> {
+/// and the tokens its `usage` reports, without building the whole document: only those two
+/// fields are kept. `Err` when the body is not JSON at all.
+fn top_level_object(bytes: &[u8]) -> Result<(bool, Option<super::Usage>), serde_json::Error> {
     #[derive(serde::Deserialize)]
     struct Top {
         object: Option<Value>,
+        usage: Option<Value>,
     }
     match serde_json::from_slice::<Top>(bytes) {
-        Ok(top) => Ok(top.object.is_some_and(|o| o.is_string())),
+        Ok(top) => Ok((
+            top.object.is_some_and(|o| o.is_string()),
+            top.usage.as_ref().and_then(super::Usage::from_json),
+        )),
         // Valid JSON that is not an object (an array, a string) is still JSON.
-        Err(_) => serde_json::from_slice::<Value>(bytes).map(|_| false),
+        Err(_) => serde_json::from_slice::<Value>(bytes).map(|_| (false, None)),
     }
 }
 

@@ -78,6 +78,9 @@ pub struct StreamInfo {
     pub error_event: Option<String>,
     /// When each of the first events arrived, for the stream timeline in triage reports.
     pub timeline: Vec<TimelineEvent>,
+    /// The token counts the stream reported, merged over its events.
+    #[serde(skip)]
+    pub tokens: Option<Usage>,
 }
 
 /// Most events kept in a stream's timeline: enough to see its pace, bounded for long streams.
@@ -130,6 +133,61 @@ pub struct Exchange {
     pub error_type: Option<String>,
     /// Why the exchange did not complete normally, if it did not.
     pub failure: Option<Failure>,
+    /// The tokens the body says the call used (`usage`), when a successful body says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+/// The tokens a response reports in its `usage`: OpenAI's `prompt_tokens` /
+/// `completion_tokens` / `total_tokens`, or the Responses and Anthropic `input_tokens` /
+/// `output_tokens`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Prompt (input) tokens.
+    pub input: Option<u64>,
+    /// Generated (output) tokens.
+    pub output: Option<u64>,
+    /// The total, as reported, or input plus output.
+    pub total: Option<u64>,
+}
+
+impl Usage {
+    /// Reads a JSON `usage` object; `None` when it names no count.
+    pub fn from_json(v: &Value) -> Option<Usage> {
+        let n = |keys: &[&str]| keys.iter().find_map(|k| v.get(*k).and_then(Value::as_u64));
+        let input = n(&["prompt_tokens", "input_tokens"]);
+        let output = n(&["completion_tokens", "output_tokens"]);
+        let total = n(&["total_tokens"]);
+        let u = Usage {
+            input,
+            output,
+            total,
+        };
+        (input.is_some() || output.is_some() || total.is_some()).then_some(u)
+    }
+
+    /// The total: as reported, else input plus output.
+    pub fn total(&self) -> Option<u64> {
+        self.total.or(match (self.input, self.output) {
+            (None, None) => None,
+            (i, o) => Some(i.unwrap_or(0) + o.unwrap_or(0)),
+        })
+    }
+
+    /// This usage with the counts `later` reports filled in or raised (a stream reports
+    /// input tokens at its start and output tokens at its end).
+    #[must_use]
+    pub fn merge(self, later: Usage) -> Usage {
+        let max = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        Usage {
+            input: max(self.input, later.input),
+            output: max(self.output, later.output),
+            total: max(self.total, later.total),
+        }
+    }
 }
 
 impl Exchange {
@@ -151,6 +209,7 @@ impl Exchange {
             error_excerpt: None,
             error_type: None,
             failure: None,
+            usage: None,
         }
     }
 

@@ -22,7 +22,7 @@ mod tls;
 
 pub use base::{ms, normalize_base, show_duration};
 pub use exchange::{
-    Exchange, Request, Shape, StreamInfo, TIMELINE_EVENTS, TimelineEvent, no_headers,
+    Exchange, Request, Shape, StreamInfo, TIMELINE_EVENTS, TimelineEvent, Usage, no_headers,
 };
 pub use lane::Lane;
 
@@ -209,6 +209,19 @@ impl Client {
     pub fn lean(mut self) -> Self {
         self.lean = true;
         self
+    }
+
+    /// The same client, its redactor also knowing `secrets` (another key the same run uses).
+    #[must_use]
+    pub fn knowing(mut self, secrets: impl IntoIterator<Item = String>) -> Self {
+        self.redactor = self.redactor.with_secrets(secrets);
+        self
+    }
+
+    /// The key this client sends, for the redactors of other clients in the same run; never
+    /// shown.
+    pub(crate) fn key(&self) -> Option<&str> {
+        self.settings.api_key.as_deref()
     }
 
     /// The redactor that knows this client's secrets.

@@ -39,6 +39,7 @@ fn exchange(seq: u32, v: Variant, shape: Shape, headers: &[(&str, &str)]) -> Exc
                     bytes: 60 + 10 * usize::try_from(i).unwrap_or(0),
                 })
                 .collect(),
+            tokens: None,
         });
     }
     ex

@@ -5,6 +5,7 @@
 //! recorded data, so a layout change is reviewed as a diff.
 
 pub mod fleet;
+pub mod limits;
 pub mod load;
 pub mod probe;
 pub mod run;

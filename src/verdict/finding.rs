@@ -51,6 +51,19 @@ pub enum FindingKind {
     FleetLimitMismatch,
     /// A fleet: one instance kept refusing after the window reset while another admitted.
     FleetStaleRefusal,
+    /// Requests refused for concurrency were charged to the requests limit.
+    RefusalCharged,
+    /// A 429 of the key's own limiter says nothing about when to retry, where another
+    /// endpoint's 429 for the same limit does.
+    RetryAdviceMissing,
+    /// A 429 advises a wait far longer than the limit takes to clear.
+    RetryAdviceTooLong,
+    /// An endpoint's tokens are not charged (or only in part) where chat's are.
+    TokensNotCharged,
+    /// A concurrency slot stays taken after a completed request.
+    SlotKept,
+    /// Concurrent requests were admitted past a limit by more than one request.
+    ConcurrentOverAdmission,
 }
 
 /// How strong the evidence is.
@@ -81,6 +94,8 @@ pub enum FindingClass {
     Load,
     /// A fleet's instances do not enforce one limit together (fleet steps' `no_findings`).
     Fleet,
+    /// The limiter does not do what its headers say (limits steps' `no_findings`).
+    Limits,
 }
 
 /// What there is to know about one kind of finding.
@@ -106,7 +121,7 @@ impl FindingKind {
     // One row per kind reads better as one table than split across functions.
     #[allow(clippy::too_many_lines)]
     pub fn info(self) -> KindInfo {
-        use FindingClass::{Error, Fleet, Load, Shape, Value};
+        use FindingClass::{Error, Fleet, Limits, Load, Shape, Value};
         let (name, class, sampled_under_load, cause, level) = match self {
             FindingKind::LitellmV3StreamingDrop => (
                 "litellm_v3_streaming_drop",
@@ -255,6 +270,48 @@ impl FindingKind {
                 "After the window reset, one instance kept refusing while another admitted: it answered from a stale local copy of the counter. LiteLLM keeps a local copy with the TTL of its first write (up to a window of over-refusal, never over-admission); clients retrying on another pod get through.",
                 Level::Warning,
             ),
+            FindingKind::RefusalCharged => (
+                "refusal_charged",
+                Limits,
+                false,
+                "The limiter counts a request against the requests limit before it checks the concurrency limit, and does not give the count back when the concurrency check refuses it. Every 429 for max_parallel_requests then shrinks the window's quota. LiteLLM v3 (BerriAI/litellm#39309): no release fixes it; keep clients' concurrency under the key's max_parallel_requests, or leave max_parallel_requests unset and rely on rpm/tpm.",
+                Level::Finding,
+            ),
+            FindingKind::RetryAdviceMissing => (
+                "retry_advice_missing",
+                Limits,
+                false,
+                "The endpoint's error path turns the limiter's refusal into a 429 without the headers the chat path adds (retry-after, rate_limit_type, reset_at). Anthropic-style clients (Claude Code, the anthropic SDK) then retry at once, in a tight loop. LiteLLM (BerriAI/litellm#37754, open PR #37767): no release fixes it; have clients back off with jitter on any 429 from /v1/messages and /v1/completions.",
+                Level::Finding,
+            ),
+            FindingKind::RetryAdviceTooLong => (
+                "retry_advice_too_long",
+                Limits,
+                false,
+                "The 429 advises the length of the whole window (LiteLLM's retry-after is LITELLM_RATE_LIMIT_WINDOW_SIZE, 60 s), although a concurrency slot comes back as soon as a request in flight ends: clients that obey wait far too long.",
+                Level::Warning,
+            ),
+            FindingKind::TokensNotCharged => (
+                "tokens_not_charged",
+                Limits,
+                false,
+                "The limiter's post-call hook reads usage only from the response objects of some endpoints, so the others are charged nothing (or only their output): a tokens limit then admits far more than it says. LiteLLM (BerriAI/litellm#17706, #18671): 1.80.0 charges /v1/responses, /v1/completions and /v1/embeddings nothing; 1.106.12 and later charge them (the legacy limiter still leaves /v1/responses uncharged). Upgrade, or set rpm limits that bound those endpoints on their own.",
+                Level::Finding,
+            ),
+            FindingKind::SlotKept => (
+                "slot_kept",
+                Limits,
+                false,
+                "The endpoint's success path never releases the max_parallel_requests slot it took (the release runs in a hook that path skips); the slot comes back only when its counter expires with the window. Clients get 429s with nothing in flight. LiteLLM 1.77.0–1.80.0 on /v1/messages and /v1/responses (BerriAI/litellm#27955, #17323); 1.106.12 releases them: upgrade.",
+                Level::Finding,
+            ),
+            FindingKind::ConcurrentOverAdmission => (
+                "concurrent_over_admission",
+                Limits,
+                false,
+                "The limiter charges tokens after the response and checks only what was charged so far, so requests that arrive together all pass the check before any is charged. LiteLLM 1.80.0 (BerriAI/litellm#18730); releases from about 1.82 reserve tokens up front (prompt estimate plus max_tokens): upgrade, and send max_tokens so the reservation is right.",
+                Level::Finding,
+            ),
             FindingKind::UpstreamError => (
                 "upstream_error",
                 Error,
@@ -287,6 +344,10 @@ impl FindingKind {
             LitellmV3StreamingDrop, MalformedValue, MissingOnShape, NoRateLimitHeaders,
             NoRetryHint, OverAdmission, Redirected, UpstreamError, WaitTooShort,
         };
+        use FindingKind::{
+            ConcurrentOverAdmission, RefusalCharged, RetryAdviceMissing, RetryAdviceTooLong,
+            SlotKept, TokensNotCharged,
+        };
         let mut out = Vec::new();
         let mut next = Some(LitellmV3StreamingDrop);
         while let Some(kind) = next {
@@ -313,7 +374,13 @@ impl FindingKind {
                 FleetSplitCounters => Some(FleetOverAdmission),
                 FleetOverAdmission => Some(FleetLimitMismatch),
                 FleetLimitMismatch => Some(FleetStaleRefusal),
-                FleetStaleRefusal => None,
+                FleetStaleRefusal => Some(RefusalCharged),
+                RefusalCharged => Some(RetryAdviceMissing),
+                RetryAdviceMissing => Some(RetryAdviceTooLong),
+                RetryAdviceTooLong => Some(TokensNotCharged),
+                TokensNotCharged => Some(SlotKept),
+                SlotKept => Some(ConcurrentOverAdmission),
+                ConcurrentOverAdmission => None,
             };
         }
         out

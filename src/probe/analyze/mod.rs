@@ -14,7 +14,7 @@ mod values;
 mod versions;
 
 pub use counters::CounterMode;
-pub use versions::{KnownDefect, LITELLM_DEFECTS, defects_of};
+pub use versions::{KnownDefect, LITELLM_DEFECTS, defects_of, limiter_notes};
 
 use std::collections::BTreeSet;
 
