@@ -382,6 +382,9 @@ pub fn mock_config(args: &MockArgs) -> Result<MockConfig, CliError> {
         model: args.model.clone(),
         require_key,
         endpoints: Endpoint::ALL.to_vec(),
+        max_parallel: args.max_parallel,
+        slow: flag_duration("--slow", &args.slow)?,
+        defects: args.defects.clone(),
     })
 }
 

@@ -40,6 +40,21 @@ pub struct MockArgs {
     #[arg(long, value_name = "VAR")]
     pub require_key_env: Option<String>,
 
+    /// Requests of one key in flight at once (`max_parallel_requests`, sent as LiteLLM's
+    /// `x-ratelimit-api_key-{remaining,limit}-max_parallel_requests`); none by default.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub max_parallel: Option<u64>,
+
+    /// How long a long generation (`max_tokens` of 200 or more) takes; shorter ones answer at
+    /// once.
+    #[arg(long, default_value = "2s", value_name = "DURATION")]
+    pub slow: String,
+
+    /// Reproduce a limiter defect of LiteLLM's (repeatable): refusal-charged, no-retry-after,
+    /// tokens-uncharged, slot-kept, tpm-race. Without any, the limiter is healthy.
+    #[arg(long = "defect", value_enum, value_name = "DEFECT")]
+    pub defects: Vec<crate::mock::Defect>,
+
     /// Misbehave in this one way instead of simulating a gateway (see the README's fault table).
     #[arg(long, value_enum, value_name = "KIND")]
     pub fault: Option<crate::mock::fault::Fault>,

@@ -80,11 +80,21 @@ pub(super) struct Shared {
     pub(super) store: Store,
     pub(super) log: Mutex<Vec<Recorded>>,
     pub(super) next_id: Mutex<u64>,
+    /// Each key's requests in flight (`max_parallel_requests`).
+    pub(super) slots: Mutex<HashMap<String, u64>>,
 }
 
 /// A poisoned lock only means a handler panicked mid-update; the counters are still usable.
 pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One key's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct KeyLimits {
+    pub rpm: u64,
+    pub tpm: u64,
+    pub max_parallel: Option<u64>,
 }
 
 /// Whether a request fits its key's budget, with the budget as it stands after it.
@@ -94,13 +104,69 @@ pub(super) enum Admission {
 }
 
 impl Shared {
+    #[cfg(test)]
     pub(super) fn admit(&self, key: &str, tokens: u64) -> Admission {
+        self.admit_as(key, tokens, false)
+    }
+
+    /// Admits one request reserving `tokens`; `check_then_charge` reserves nothing and refuses
+    /// only a key whose tokens are already spent (the charge comes after the response).
+    pub(super) fn admit_as(&self, key: &str, tokens: u64, check_then_charge: bool) -> Admission {
+        let limits = self.limits(key);
+        let (rpm, tpm) = (limits.rpm as f64, limits.tpm as f64);
+        self.with_window(key, |w, budget| {
+            if w.requests + 1.0 > rpm + 1e-9 {
+                return Admission::Refused {
+                    budget: budget(w),
+                    unit: "requests",
+                };
+            }
+            let over = if check_then_charge {
+                w.tokens >= tpm - 1e-9
+            } else {
+                w.tokens + tokens as f64 > tpm + 1e-9
+            };
+            if over {
+                return Admission::Refused {
+                    budget: budget(w),
+                    unit: "tokens",
+                };
+            }
+            w.requests += 1.0;
+            if !check_then_charge {
+                w.tokens += tokens as f64;
+            }
+            Admission::Allowed(budget(w))
+        })
+    }
+
+    /// The key's budget as it stands, nothing charged.
+    pub(super) fn budget_now(&self, key: &str) -> Budget {
+        self.with_window(key, |w, budget| budget(w))
+    }
+
+    /// Charges `requests` and `tokens` (negative: gives tokens back) to the key's window.
+    pub(super) fn charge(&self, key: &str, requests: f64, tokens: f64) {
+        self.with_window(key, |w, _| {
+            w.requests += requests;
+            w.tokens = (w.tokens + tokens).max(0.0);
+        });
+    }
+
+    /// Runs `f` on the key's window, rolled over or replenished to now, with the budget it
+    /// shows.
+    fn with_window<R>(
+        &self,
+        key: &str,
+        f: impl FnOnce(&mut Window, &dyn Fn(&Window) -> Budget) -> R,
+    ) -> R {
         let cfg = &self.cfg;
+        let limits = self.limits(key);
         let now = Instant::now();
         let mut windows = lock(self.store.table());
         let w = windows.entry(key.to_string()).or_default();
         let secs = cfg.window.as_secs_f64().max(1e-3);
-        let (rpm, tpm) = (cfg.rpm as f64, cfg.tpm as f64);
+        let (rpm, tpm) = (limits.rpm as f64, limits.tpm as f64);
         let replenishing = cfg.profile == Profile::Openai;
         if replenishing {
             // Usage drains at the limit's rate: at 5,000 RPM `remaining` stays near the limit.
@@ -136,9 +202,9 @@ impl Shared {
                 (window_left, window_left)
             };
             Budget {
-                limit_requests: cfg.rpm,
+                limit_requests: limits.rpm,
                 remaining_requests: (rpm - w.requests).floor().max(0.0) as u64,
-                limit_tokens: cfg.tpm,
+                limit_tokens: limits.tpm,
                 remaining_tokens: (tpm - w.tokens).floor().max(0.0) as u64,
                 reset_in,
                 retry_in,
@@ -146,21 +212,56 @@ impl Shared {
                 now: SystemTime::now(),
             }
         };
-        if w.requests + 1.0 > rpm + 1e-9 {
-            return Admission::Refused {
-                budget: budget(w),
-                unit: "requests",
-            };
+        f(w, &budget)
+    }
+
+    /// The key's limits: the ones it carries (`sk-rc-<rpm>-<tpm>[-p<max_parallel>]-<any>`, the
+    /// convention of the tests' LiteLLM auth, so that one simulator serves keys of different
+    /// limits), else the simulator's.
+    pub(super) fn limits(&self, key: &str) -> KeyLimits {
+        let own = KeyLimits {
+            rpm: self.cfg.rpm,
+            tpm: self.cfg.tpm,
+            max_parallel: self.cfg.max_parallel,
+        };
+        let parts: Vec<&str> = key.split('-').collect();
+        match parts.as_slice() {
+            ["sk", "rc", rpm, tpm, rest @ ..] if !rest.is_empty() => {
+                let (Ok(rpm), Ok(tpm)) = (rpm.parse(), tpm.parse()) else {
+                    return own;
+                };
+                let max_parallel = rest
+                    .first()
+                    .filter(|_| rest.len() >= 2)
+                    .and_then(|p| p.strip_prefix('p'))
+                    .and_then(|p| p.parse().ok());
+                KeyLimits {
+                    rpm,
+                    tpm,
+                    max_parallel,
+                }
+            }
+            _ => own,
         }
-        if w.tokens + tokens as f64 > tpm + 1e-9 {
-            return Admission::Refused {
-                budget: budget(w),
-                unit: "tokens",
-            };
+    }
+
+    /// Takes one of the key's `n` concurrency slots: the slots now in use, or `None` when all
+    /// were taken.
+    pub(super) fn take_slot(&self, key: &str, n: u64) -> Option<u64> {
+        let mut slots = lock(&self.slots);
+        let used = slots.entry(key.to_string()).or_default();
+        if *used >= n {
+            return None;
         }
-        w.requests += 1.0;
-        w.tokens += tokens as f64;
-        Admission::Allowed(budget(w))
+        *used += 1;
+        Some(*used)
+    }
+
+    /// Gives one of the key's slots back.
+    pub(super) fn release_slot(&self, key: &str) {
+        if let Some(used) = lock(&self.slots).get_mut(key) {
+            *used = used.saturating_sub(1);
+        }
     }
 
     pub(super) fn record(&self, endpoint: Endpoint, stream: bool, status: u16) {
@@ -187,6 +288,7 @@ mod tests {
             store: Store::default(),
             log: Mutex::new(Vec::new()),
             next_id: Mutex::new(0),
+            slots: Mutex::new(HashMap::new()),
         };
         let Admission::Allowed(b) = shared.admit("k", 10) else {
             panic!()
@@ -221,6 +323,7 @@ mod tests {
             store: Store::default(),
             log: Mutex::new(Vec::new()),
             next_id: Mutex::new(0),
+            slots: Mutex::new(HashMap::new()),
         };
         let remaining = |a: Admission| match a {
             Admission::Allowed(b) => b.remaining_requests,
@@ -245,6 +348,7 @@ mod tests {
                 store,
                 log: Mutex::new(Vec::new()),
                 next_id: Mutex::new(0),
+                slots: Mutex::new(HashMap::new()),
             })
             .collect::<Vec<_>>()
             .try_into()

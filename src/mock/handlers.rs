@@ -14,9 +14,9 @@ use axum::routing::{get, post};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use super::Profile;
 use super::bodies::{self, Usage};
 use super::counters::{Admission, Shared, lock};
+use super::{Defect, Profile};
 use crate::endpoint::Endpoint;
 use crate::headers::emit::{self, Budget, Header};
 
@@ -118,7 +118,57 @@ fn rate_headers(profile: Profile, kind: Kind, b: &Budget) -> Vec<Header> {
     out
 }
 
-fn throttled(profile: Profile, b: &Budget, unit: &str, key_hint: &str) -> Response {
+/// `max_tokens` from which a request is a long generation, answered over `--slow`.
+const LONG_TOKENS: u64 = 200;
+
+/// One of a key's concurrency slots, given back when the answer ends (its body dropped), or
+/// only when the window ends for a request that keeps it (`--defect slot-kept`).
+struct SlotGuard {
+    shared: Arc<Shared>,
+    key: String,
+    keep: bool,
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        if !self.keep {
+            self.shared.release_slot(&self.key);
+            return;
+        }
+        let (shared, key) = (self.shared.clone(), std::mem::take(&mut self.key));
+        let window = shared.cfg.window;
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                tokio::time::sleep(window).await;
+                shared.release_slot(&key);
+            });
+        }
+    }
+}
+
+/// LiteLLM's slot gauge: `x-ratelimit-api_key-{remaining,limit}-max_parallel_requests`, on the
+/// responses that carry its descriptors, when the key has a concurrency limit.
+fn parallel_headers(profile: Profile, kind: Kind, in_use: Option<(u64, u64)>) -> Vec<Header> {
+    let carries =
+        profile == Profile::LitellmFixed || (profile == Profile::LitellmV3 && kind == Kind::Object);
+    match in_use {
+        Some((used, n)) if carries => vec![
+            (
+                "x-ratelimit-api_key-remaining-max_parallel_requests".into(),
+                n.saturating_sub(used).to_string(),
+            ),
+            (
+                "x-ratelimit-api_key-limit-max_parallel_requests".into(),
+                n.to_string(),
+            ),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// A refusal; `bare` leaves out every header of the limiter, as LiteLLM's `/v1/messages` and
+/// `/v1/completions` 429s do (`--defect no-retry-after`).
+fn throttled(profile: Profile, b: &Budget, unit: &str, key_hint: &str, bare: bool) -> Response {
     let mut headers = Vec::new();
     let body;
     let mut content_type = "application/json";
@@ -132,6 +182,9 @@ fn throttled(profile: Profile, b: &Budget, unit: &str, key_hint: &str) -> Respon
                 .unwrap_or_default();
             headers.push(("reset_at".into(), reset.clone()));
             headers.extend(emit::litellm_key_limits(b));
+            if bare {
+                headers.clear();
+            }
             let limit = if unit == "requests" {
                 b.limit_requests
             } else {
@@ -167,6 +220,99 @@ fn throttled(profile: Profile, b: &Budget, unit: &str, key_hint: &str) -> Respon
     resp.headers_mut()
         .insert("content-type", HeaderValue::from_static(content_type));
     resp
+}
+
+/// What the limiter admitted: the budget after, the slot held, the slots in use and allowed.
+type Admitted = (Budget, Option<SlotGuard>, Option<(u64, u64)>);
+
+/// The limiter: a concurrency slot, then the requests and tokens, then the charge of what the
+/// call used, each with the defects asked for. The budget after, the slot held and the slots
+/// in use; or the refusal to answer.
+fn admit(
+    shared: &Arc<Shared>,
+    key: &str,
+    endpoint: Endpoint,
+    stream: bool,
+    reserve: u64,
+    usage: Usage,
+) -> Result<Admitted, Box<Response>> {
+    let cfg = &shared.cfg;
+    let key = key.to_string();
+    let bare = cfg.has(Defect::NoRetryAfter)
+        && matches!(endpoint, Endpoint::Messages | Endpoint::Completions);
+    // Requests in flight first, as LiteLLM's limiter checks them with the rest.
+    let mut slot = None;
+    let mut in_use = None;
+    if let Some(n) = shared.limits(&key).max_parallel {
+        let Some(used) = shared.take_slot(&key, n) else {
+            if cfg.has(Defect::RefusalCharged) {
+                shared.charge(&key, 1.0, 0.0);
+            }
+            shared.record(endpoint, stream, 429);
+            // A slot comes back when a request in flight ends, not with the window: the
+            // simulator advises a short wait.
+            let budget = Budget {
+                reset_in: std::time::Duration::from_secs(1),
+                retry_in: std::time::Duration::from_secs(1),
+                window: std::time::Duration::from_secs(1),
+                ..shared.budget_now(&key)
+            };
+            return Err(Box::new(throttled(
+                cfg.profile,
+                &budget,
+                "max_parallel_requests",
+                "[key hash]",
+                bare,
+            )));
+        };
+        in_use = Some((used, n));
+        slot = Some(SlotGuard {
+            shared: shared.clone(),
+            key: key.clone(),
+            keep: cfg.has(Defect::SlotKept)
+                && matches!(endpoint, Endpoint::Messages | Endpoint::Responses),
+        });
+    }
+    let race = cfg.has(Defect::TpmRace);
+    let budget = match shared.admit_as(&key, reserve, race) {
+        Admission::Allowed(b) => b,
+        Admission::Refused { budget, unit } => {
+            if let Some(g) = slot.as_mut() {
+                g.keep = false;
+            }
+            drop(slot);
+            shared.record(endpoint, stream, 429);
+            return Err(Box::new(throttled(
+                cfg.profile,
+                &budget,
+                unit,
+                "[key hash]",
+                bare,
+            )));
+        }
+    };
+    // The reservation becomes what the call used (nothing, for an endpoint left uncharged);
+    // with the race, the charge lands only after the answer.
+    let uncharged = cfg.has(Defect::TokensUncharged)
+        && matches!(
+            endpoint,
+            Endpoint::Completions | Endpoint::Responses | Endpoint::Embeddings
+        );
+    let used = if uncharged {
+        0
+    } else {
+        usage.prompt + usage.completion
+    };
+    if race {
+        let (later, key) = (shared.clone(), key.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+            later.charge(&key, 0.0, used as f64);
+        });
+    } else {
+        shared.charge(&key, 0.0, used as f64 - reserve as f64);
+    }
+    Ok((budget, slot, in_use))
 }
 
 fn generate(
@@ -215,13 +361,11 @@ fn generate(
             max_tokens
         };
     let key = key.unwrap_or_else(|| "anonymous".into());
-    let budget = match shared.admit(&key, reserve) {
-        Admission::Allowed(b) => b,
-        Admission::Refused { budget, unit } => {
-            shared.record(endpoint, stream, 429);
-            return throttled(cfg.profile, &budget, unit, "[key hash]");
-        }
+    let (budget, slot, in_use) = match admit(&shared, &key, endpoint, stream, reserve, usage) {
+        Ok(admitted) => admitted,
+        Err(refusal) => return *refusal,
     };
+    let long = max_tokens >= LONG_TOKENS;
     shared.record(endpoint, stream, 200);
     let id = {
         let mut n = lock(&shared.next_id);
@@ -233,15 +377,24 @@ fn generate(
     if stream {
         let include_usage = req["stream_options"]["include_usage"].as_bool() == Some(true);
         let frames = bodies::sse_frames(endpoint, &model, id, usage, include_usage);
-        let delay = cfg.chunk_delay;
-        let body = futures_util::stream::iter(frames.into_iter().enumerate()).then(
-            move |(i, frame)| async move {
+        // A long generation spreads its frames over `--slow`.
+        let delay = if long {
+            cfg.slow / u32::try_from(frames.len().max(1)).unwrap_or(1)
+        } else {
+            cfg.chunk_delay
+        };
+        let body = futures_util::stream::iter(frames.into_iter().enumerate())
+            .then(move |(i, frame)| async move {
                 if i > 0 && !delay.is_zero() {
                     tokio::time::sleep(delay).await;
                 }
                 Ok::<_, Infallible>(Bytes::from(frame))
-            },
-        );
+            })
+            // The slot is held until the stream ends (or the client leaves).
+            .map(move |frame| {
+                let _held = &slot;
+                frame
+            });
         let mut resp = Response::new(Body::from_stream(body));
         let h = resp.headers_mut();
         h.insert(
@@ -250,6 +403,7 @@ fn generate(
         );
         h.insert("cache-control", HeaderValue::from_static("no-cache"));
         append_headers(h, rate_headers(cfg.profile, Kind::Stream, &budget));
+        append_headers(h, parallel_headers(cfg.profile, Kind::Stream, in_use));
         return resp;
     }
     let kind = if endpoint == Endpoint::Messages && cfg.profile.is_litellm() {
@@ -257,11 +411,32 @@ fn generate(
     } else {
         Kind::Object
     };
-    json_response(
-        StatusCode::OK,
-        &bodies::json_body(endpoint, &model, id, usage),
-        rate_headers(cfg.profile, kind, &budget),
-    )
+    let mut headers = rate_headers(cfg.profile, kind, &budget);
+    headers.extend(parallel_headers(cfg.profile, kind, in_use));
+    let json = bodies::json_body(endpoint, &model, id, usage);
+    if !long {
+        return json_response(StatusCode::OK, &json, headers);
+    }
+    slow_json(json, headers, cfg.slow, slot)
+}
+
+/// A long generation's JSON answer: its body after `slow`, its slot held until then.
+fn slow_json(
+    json: Value,
+    headers: Vec<Header>,
+    slow: std::time::Duration,
+    slot: Option<SlotGuard>,
+) -> Response {
+    let body = futures_util::stream::once(async move {
+        tokio::time::sleep(slow).await;
+        let _held = slot;
+        Ok::<_, Infallible>(Bytes::from(json.to_string()))
+    });
+    let mut resp = Response::new(Body::from_stream(body));
+    let h = resp.headers_mut();
+    h.insert("content-type", HeaderValue::from_static("application/json"));
+    append_headers(h, headers);
+    resp
 }
 
 #[cfg(test)]

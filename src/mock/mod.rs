@@ -58,6 +58,27 @@ impl Profile {
     }
 }
 
+/// A limiter defect the simulator reproduces on demand (`mock --defect`), each as measured on
+/// real LiteLLM releases (the README's version table). Without any, its limiter is healthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Defect {
+    /// A request refused for `max_parallel_requests` is still charged a request
+    /// (BerriAI/litellm#39309).
+    RefusalCharged,
+    /// 429s on `/v1/messages` and `/v1/completions` carry no `retry-after` nor any other
+    /// header of the limiter (BerriAI/litellm#37754).
+    NoRetryAfter,
+    /// `/v1/completions`, `/v1/responses` and `/v1/embeddings` are charged no tokens
+    /// (BerriAI/litellm#17706).
+    TokensUncharged,
+    /// A completed `/v1/messages` or `/v1/responses` call keeps its concurrency slot until the
+    /// window ends (BerriAI/litellm#27955).
+    SlotKept,
+    /// Tokens are charged after the response, with no reservation: requests that arrive
+    /// together all pass the tokens check (BerriAI/litellm#18730).
+    TpmRace,
+}
+
 impl fmt::Display for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -83,6 +104,19 @@ pub struct MockConfig {
     pub require_key: Option<String>,
     /// Endpoints served; the others answer 404, as on a gateway that does not offer them.
     pub endpoints: Vec<Endpoint>,
+    /// Requests of one key in flight at once (`max_parallel_requests`); none by default.
+    pub max_parallel: Option<u64>,
+    /// How long a long generation (`max_tokens` of 200 or more) takes.
+    pub slow: Duration,
+    /// Limiter defects to reproduce.
+    pub defects: Vec<Defect>,
+}
+
+impl MockConfig {
+    /// Whether `defect` is reproduced.
+    pub fn has(&self, defect: Defect) -> bool {
+        self.defects.contains(&defect)
+    }
 }
 
 impl Default for MockConfig {
@@ -96,6 +130,9 @@ impl Default for MockConfig {
             model: "mock-model".into(),
             require_key: None,
             endpoints: Endpoint::ALL.to_vec(),
+            max_parallel: None,
+            slow: Duration::from_secs(2),
+            defects: Vec::new(),
         }
     }
 }
@@ -138,6 +175,7 @@ impl MockServer {
             store,
             log: Mutex::new(Vec::new()),
             next_id: Mutex::new(0),
+            slots: Mutex::new(std::collections::HashMap::new()),
         });
         let app = router(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();

@@ -247,7 +247,7 @@ mod tests {
             FindingKind::all().len(),
             "a kind is listed twice"
         );
-        for schema in ["probe", "run", "load", "fleet"] {
+        for schema in ["probe", "run", "load", "fleet", "limits"] {
             let path = format!(
                 "{}/docs/{schema}-report.schema.json",
                 env!("CARGO_MANIFEST_DIR")

@@ -54,3 +54,7 @@ mod fleet_sim;
 
 /// `ratecheck fleet` on real LiteLLM instances, with and without a real Redis.
 mod fleet_e2e;
+
+/// `ratecheck limits` on the simulator: the healthy limiter, each defect, what cannot be
+/// checked, secrets, Ctrl-C and a gateway that dies.
+mod limits_sim;

@@ -197,12 +197,12 @@ mod tests {
 
     #[test]
     fn releases_get_their_rows() {
-        let kinds = |v: &str| -> Vec<Option<FindingKind>> {
-            defects_of(v).iter().map(|d| d.kind).collect()
-        };
         use FindingKind::{
             ConcurrentOverAdmission, LitellmV3PlainDictDrop, LitellmV3StreamingDrop,
             RefusalCharged, RetryAdviceMissing, SlotKept, TokensNotCharged,
+        };
+        let kinds = |v: &str| -> Vec<Option<FindingKind>> {
+            defects_of(v).iter().map(|d| d.kind).collect()
         };
         assert_eq!(
             kinds("1.80.0"),
