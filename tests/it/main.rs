@@ -58,3 +58,7 @@ mod fleet_e2e;
 /// `ratecheck limits` on the simulator: the healthy limiter, each defect, what cannot be
 /// checked, secrets, Ctrl-C and a gateway that dies.
 mod limits_sim;
+
+/// `ratecheck limits` on real LiteLLM 1.80.0, 1.106.12 and 1.110.2 and the legacy limiter,
+/// each behind an upstream on loopback: each release's own limiter defects.
+mod limits_e2e;

@@ -2,16 +2,16 @@
 # Installs the LiteLLM proxy releases of the end-to-end tests, each into its own cached
 # virtualenv, once (a release that already imports is skipped).
 #
-#   tests/litellm/setup.sh                      install 1.90.0, 1.106.12 and 1.110.2 if missing
+#   tests/litellm/setup.sh                      install 1.80.0, 1.90.0, 1.106.12 and 1.110.2 if missing
 #   tests/litellm/setup.sh VERSION...           install only these
 #   tests/litellm/setup.sh --print-bin          print the `litellm` executable of 1.106.12
 #   tests/litellm/setup.sh --print-bin VERSION  print the `litellm` executable of VERSION
-#   tests/litellm/setup.sh --list               print "VERSION EXECUTABLE" for the three releases
+#   tests/litellm/setup.sh --list               print "VERSION EXECUTABLE" for the four releases
 #
-# About 40 s and 500-800 MB per release on a cold machine; the three install side by side.
+# About 40 s and 500-800 MB per release on a cold machine; the four install side by side.
 #
 # How each is installed (see MEASURED.md):
-#   1.90.0, 1.106.12  pip install "litellm[proxy]==VERSION"
+#   1.80.0, 1.90.0, 1.106.12  pip install "litellm[proxy]==VERSION"
 #   1.110.2           its [proxy] extra does not resolve on the registry (it pins litellm-proxy,
 #                     litellm-proxy-extras and litellm-enterprise versions that are not
 #                     published), so: the packages of the 1.106.12 proxy venv (its `pip freeze`
@@ -28,7 +28,7 @@
 #   PYTHON                  the interpreter that creates the venvs (default python3)
 set -euo pipefail
 
-RELEASES=(1.90.0 1.106.12 1.110.2)
+RELEASES=(1.80.0 1.90.0 1.106.12 1.110.2)
 HERE="$(cd "$(dirname "$0")" && pwd)"
 DEFAULT="${LITELLM_VERSION:-1.106.12}"
 HOME_DIR="${RATECHECK_LITELLM_HOME:-$HOME/.cache/ratecheck}"
