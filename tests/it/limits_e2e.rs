@@ -194,63 +194,7 @@ async fn each_release_gets_exactly_its_limiter_defects() {
         );
     }
     for (release, r) in [("1.106.12", &current), ("1.110.2", &newest)] {
-        assert_eq!(
-            sorted(finding_kinds(r)),
-            ["refusal_charged", "retry_advice_missing"],
-            "{release}: {r:#}"
-        );
-        let charged = &r["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["kind"] == "refusal_charged")
-            .unwrap()["message"];
-        assert!(
-            charged
-                .as_str()
-                .unwrap()
-                .contains("9 of the 9 refusals were charged"),
-            "{charged}"
-        );
-        let missing = r["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["kind"] == "retry_advice_missing")
-            .unwrap();
-        assert_eq!(
-            sorted(
-                missing["missing_on"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|m| m.as_str().unwrap().to_string())
-                    .collect()
-            ),
-            [
-                "non-streaming completions",
-                "non-streaming messages",
-                "streaming completions",
-                "streaming messages"
-            ],
-            "{release}"
-        );
-        for check in ["tokens_charged", "slots_returned"] {
-            assert!(
-                r["cells"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter(|c| c["check"] == check)
-                    .all(|c| c["status"] == "held"),
-                "{release} {check}: {r:#}"
-            );
-        }
-        assert_eq!(
-            cell(r, "concurrency", "chat", "non_streaming"),
-            "held",
-            "{release}"
-        );
+        current_release(release, r);
     }
     // The legacy limiter does not charge refusals.
     assert!(
@@ -261,5 +205,67 @@ async fn each_release_gets_exactly_its_limiter_defects() {
         cell(&legacy, "refusals_charged", "chat", "non_streaming"),
         "held",
         "{legacy:#}"
+    );
+}
+
+/// 1.106.12 and 1.110.2: every refusal charged, no retry-after on messages and completions,
+/// and nothing else.
+fn current_release(release: &str, r: &serde_json::Value) {
+    assert_eq!(
+        sorted(finding_kinds(r)),
+        ["refusal_charged", "retry_advice_missing"],
+        "{release}: {r:#}"
+    );
+    let charged = &r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "refusal_charged")
+        .unwrap()["message"];
+    assert!(
+        charged
+            .as_str()
+            .unwrap()
+            .contains("9 of the 9 refusals were charged"),
+        "{charged}"
+    );
+    let missing = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "retry_advice_missing")
+        .unwrap();
+    assert_eq!(
+        sorted(
+            missing["missing_on"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m.as_str().unwrap().to_string())
+                .collect()
+        ),
+        [
+            "non-streaming completions",
+            "non-streaming messages",
+            "streaming completions",
+            "streaming messages"
+        ],
+        "{release}"
+    );
+    for check in ["tokens_charged", "slots_returned"] {
+        assert!(
+            r["cells"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["check"] == check)
+                .all(|c| c["status"] == "held"),
+            "{release} {check}: {r:#}"
+        );
+    }
+    assert_eq!(
+        cell(r, "concurrency", "chat", "non_streaming"),
+        "held",
+        "{release}"
     );
 }
