@@ -218,6 +218,18 @@ impl Client {
         self
     }
 
+    /// The same settings with another key (a second key a run uses), whose redactor knows both
+    /// keys.
+    pub fn with_key(&self, key: String, source: String) -> anyhow::Result<Self> {
+        let mine: Vec<String> = self.settings.api_key.iter().cloned().collect();
+        let settings = ConnectSpec {
+            api_key: Some(key),
+            key_source: Some(source),
+            ..self.settings.clone()
+        };
+        Ok(Client::new(self.base.clone(), settings)?.knowing(mine))
+    }
+
     /// The key this client sends, for the redactors of other clients in the same run; never
     /// shown.
     pub(crate) fn key(&self) -> Option<&str> {

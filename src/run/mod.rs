@@ -8,6 +8,7 @@ mod ctx;
 mod exhaust;
 mod expect;
 mod fleetstep;
+mod limitsstep;
 mod loadstep;
 mod steps;
 

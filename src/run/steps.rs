@@ -95,6 +95,11 @@ pub(super) async fn run(ctx: &mut Ctx<'_>, leaf: &Planned<'_>) -> StepReport {
             report.name = ctx.name(f.name.as_deref(), &default, b, &mut report.checks);
             super::fleetstep::run(ctx, f, leaf, &mut report).await;
         }
+        Step::Limits(l) => {
+            let default = "the limiter does what its headers say".to_string();
+            report.name = ctx.name(l.name.as_deref(), &default, b, &mut report.checks);
+            super::limitsstep::run(ctx, l, leaf, &mut report).await;
+        }
         Step::Repeat(_) | Step::ForEach(_) => {}
     }
     report.wall_ms = ms(start.elapsed());

@@ -10,7 +10,9 @@ use serde_json::Value;
 use serde_saphyr::Spanned;
 
 use super::vars::references;
-use super::{FleetStep, ForEachStep, LoadStep, Loaded, RequestStep, ScenarioError, Step};
+use super::{
+    FleetStep, ForEachStep, LimitsStep, LoadStep, Loaded, RequestStep, ScenarioError, Step,
+};
 
 /// Names every run defines.
 const BUILTIN: [&str; 2] = ["model", "target"];
@@ -145,6 +147,7 @@ impl Linter<'_> {
             }
             Step::Load(ld) => self.load_step(ld, at)?,
             Step::Fleet(f) => self.fleet_step(f, at)?,
+            Step::Limits(l) => self.limits_step(l, at)?,
             Step::Repeat(r) => {
                 if r.times.value == 0 {
                     return Err(self.error_at(
@@ -158,6 +161,33 @@ impl Linter<'_> {
                 self.undefine(added);
             }
             Step::ForEach(f) => self.for_each_step(f, at)?,
+        }
+        Ok(())
+    }
+
+    /// A `limits` step: known checks, a budget that sends something.
+    fn limits_step(&mut self, l: &LimitsStep, at: (u64, u64)) -> Result<(), ScenarioError> {
+        self.opt(l.name.as_ref(), "name")?;
+        self.opt(l.model.as_ref(), "model")?;
+        if let Some(checks) = &l.checks {
+            for c in &checks.value {
+                if let Err(e) = c.parse::<crate::limits::CheckId>() {
+                    return Err(self.error_at(
+                        checks.referenced.line(),
+                        checks.referenced.column(),
+                        format!("`limits.checks`: {e}"),
+                    ));
+                }
+            }
+        }
+        if l.max_requests.is_some_and(|n| n < 10) {
+            return Err(self.error_at(at.0, at.1, "`limits.max_requests` must be at least 10"));
+        }
+        if l.max_parallel.is_some_and(|n| !(1..=16).contains(&n)) {
+            return Err(self.error_at(at.0, at.1, "`limits.max_parallel` must be from 1 to 16"));
+        }
+        if l.hold_tokens == Some(0) {
+            return Err(self.error_at(at.0, at.1, "`limits.hold_tokens` must be at least 1"));
         }
         Ok(())
     }

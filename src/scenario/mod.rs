@@ -122,6 +122,9 @@ pub enum Step {
     Load(LoadStep),
     /// One key over a gateway fleet's instances: whether they enforce one limit.
     Fleet(FleetStep),
+    /// What the gateway's limiter does (`ratecheck limits`): 429s that say when to retry,
+    /// refusals not charged, tokens charged, slots returned, limits under concurrency.
+    Limits(LimitsStep),
 }
 
 impl Step {
@@ -135,6 +138,7 @@ impl Step {
             Step::ForEach(_) => "for_each",
             Step::Load(_) => "load",
             Step::Fleet(_) => "fleet",
+            Step::Limits(_) => "limits",
         }
     }
 }
@@ -322,6 +326,32 @@ pub struct FleetStep {
     pub watch: Option<Dur>,
     /// With `watch`: one request this often (default 1s).
     pub every: Option<Dur>,
+}
+
+/// `limits`: the same checks as `ratecheck limits`, with the scenario's key and connection
+/// settings; one expectation per check, failed by a defect (and by a warning when strict).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsStep {
+    /// Name shown in reports.
+    pub name: Option<String>,
+    /// Which checks (default: all): `retry_advice`, `refusals_charged`, `tokens_charged`,
+    /// `slots_returned`, `concurrency`.
+    pub checks: Option<Spanned<Vec<String>>>,
+    /// Endpoints (default: all five).
+    pub endpoints: Option<Vec<crate::endpoint::Endpoint>>,
+    /// Model (default: the scenario's).
+    pub model: Option<String>,
+    /// The most requests the step sends (default 200).
+    pub max_requests: Option<u32>,
+    /// The longest one wait for the key's limits to clear (default 90s).
+    pub max_wait: Option<Dur>,
+    /// The key's max_parallel_requests, when the gateway does not advertise it.
+    pub max_parallel: Option<i64>,
+    /// max_tokens of the long generations that hold the key's slots (default 400).
+    pub hold_tokens: Option<u64>,
+    /// The variable holding a second key for the concurrency checks.
+    pub concurrency_key_env: Option<String>,
 }
 
 /// `repeat`: the inner steps, several times. `${iteration}` counts from 1.

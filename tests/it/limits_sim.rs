@@ -392,3 +392,50 @@ async fn interrupted_and_dead_gateways_keep_the_report() {
     assert!(report["aborted"].is_object(), "{report:#}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The shipped scenario: green on the healthy simulator, red on one with a defect, with the
+/// finding in the run report.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shipped_scenario_gates_on_the_limiter() {
+    let healthy = MockServer::start(mock(&[]), 0).await.unwrap();
+    let broken = MockServer::start(mock(&[Defect::NoRetryAfter]), 0)
+        .await
+        .unwrap();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/litellm-limits.yaml");
+    let dir = std::env::temp_dir().join(format!("ratecheck-limits-run-{}", rand_u64()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (server, want) in [(&healthy, 0), (&broken, 1)] {
+        let (main, second) = (key(100, 5000, Some(2)), key(1000, 300, None));
+        let json = dir.join(format!("run-{want}.json"));
+        let run = ratecheck(
+            &["run", scenario, "--report-json", json.to_str().unwrap()],
+            &[
+                ("RATECHECK_TARGET", &server.url()),
+                ("RATECHECK_MODEL", "mock-model"),
+                ("RATECHECK_API_KEY", &main),
+                ("RATECHECK_CONCURRENCY_KEY", &second),
+            ],
+        )
+        .await;
+        assert_eq!(run.code, want, "{}\n{}", run.stdout, run.stderr);
+        let report = std::fs::read_to_string(&json).unwrap();
+        for k in [&main, &second] {
+            assert!(
+                !report.contains(k.as_str()) && !run.stdout.contains(k.as_str()),
+                "a key leaked"
+            );
+        }
+        assert_valid(
+            include_str!("../../docs/run-report.schema.json"),
+            &serde_json::from_str(&report).unwrap(),
+        );
+        assert_eq!(
+            report.contains("retry_advice_missing"),
+            want == 1,
+            "{report}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    healthy.shutdown().await;
+    broken.shutdown().await;
+}

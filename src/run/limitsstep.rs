@@ -1,0 +1,130 @@
+//! The `limits` step: `ratecheck limits`'s checks with the scenario's key and connection
+//! settings, one expectation per check: no defect on any endpoint and shape (no warning either,
+//! when strict).
+
+use super::ctx::Ctx;
+use super::{Check, Planned, StepReport};
+use crate::endpoint::Endpoint;
+use crate::limits::{self, CheckId, LimitsOptions, Status};
+use crate::scenario::LimitsStep;
+
+/// Runs a `limits` step into `report`.
+pub(super) async fn run(
+    ctx: &mut Ctx<'_>,
+    l: &LimitsStep,
+    leaf: &Planned<'_>,
+    report: &mut StepReport,
+) {
+    let model = ctx.model_for(leaf, l.model.as_deref(), &mut report.checks);
+    let checks: Vec<CheckId> = match &l.checks {
+        Some(list) => list.value.iter().filter_map(|c| c.parse().ok()).collect(),
+        None => CheckId::ALL.to_vec(),
+    };
+    let Ok(second) = second_key(ctx, l, report) else {
+        return;
+    };
+    // Both keys are secrets of every report.
+    let main = match &second {
+        Some(s) => ctx.client.clone().knowing(s.key().map(str::to_string)),
+        None => ctx.client.clone(),
+    };
+    let opts = LimitsOptions {
+        embedding_model: ctx.embedding_model.clone(),
+        model,
+        endpoints: l
+            .endpoints
+            .clone()
+            .unwrap_or_else(|| Endpoint::ALL.to_vec()),
+        checks: checks.clone(),
+        max_requests: l.max_requests.unwrap_or(200),
+        max_wait: l
+            .max_wait
+            .as_ref()
+            .map_or(std::time::Duration::from_secs(90), |d| d.0),
+        max_parallel: l.max_parallel,
+        settle: std::time::Duration::from_millis(300),
+        hold_tokens: l.hold_tokens.unwrap_or(400),
+        strict: ctx.strict,
+        stop: ctx.stop.clone(),
+        waiting: ctx.waiting.clone(),
+    };
+    let r = limits::run(&main, second.as_ref(), &opts, &mut |_| {}).await;
+    for check in checks {
+        let cells: Vec<_> = r.cells.iter().filter(|c| c.check == check).collect();
+        let failing: Vec<String> = cells
+            .iter()
+            .filter(|c| {
+                c.status == Status::Defect || (ctx.strict && c.status == Status::Suspicious)
+            })
+            .map(|c| format!("{} on {}: {}", c.status.label(), c.variant, c.detail))
+            .collect();
+        let count = |s: Status| cells.iter().filter(|c| c.status == s).count();
+        let actual = if failing.is_empty() {
+            format!(
+                "held on {}, suspicious on {}, not checked on {}",
+                count(Status::Held),
+                count(Status::Suspicious),
+                count(Status::NotChecked)
+            )
+        } else {
+            failing.join(" | ")
+        };
+        report.checks.push(Check::new(
+            format!("{} on every endpoint and shape", check.title()),
+            failing.is_empty(),
+            "no defect",
+            actual,
+        ));
+    }
+    report.notes.extend(
+        r.cells
+            .iter()
+            .filter(|c| c.status == Status::NotChecked)
+            .map(|c| {
+                format!(
+                    "{} not checked on {}: {}",
+                    c.check.title(),
+                    c.variant,
+                    c.detail
+                )
+            }),
+    );
+    report.notes.extend(r.notes);
+    report.findings = r.findings;
+    report.warnings = r.warnings;
+    report.stopped = r.aborted;
+}
+
+/// The client of the second key the step names, if it does and the variable is set; `Err`
+/// when the key cannot be used (a check says why).
+fn second_key(
+    ctx: &Ctx<'_>,
+    l: &LimitsStep,
+    report: &mut StepReport,
+) -> Result<Option<crate::http::Client>, ()> {
+    Ok(match &l.concurrency_key_env {
+        Some(var) => match std::env::var(var) {
+            Ok(key) if !key.trim().is_empty() => {
+                match ctx.client.with_key(key.trim().to_string(), var.clone()) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        report.checks.push(Check::new(
+                            "the concurrency key can be used",
+                            false,
+                            "a client with the second key",
+                            format!("{e:#}"),
+                        ));
+                        return Err(());
+                    }
+                }
+            }
+            _ => {
+                report.notes.push(format!(
+                    "`{var}` is not set: the concurrency checks use the main key, if nothing caps its concurrency"
+                ));
+                None
+            }
+        },
+        None => None,
+    })
+}
