@@ -35,13 +35,25 @@ pub struct Triage {
     pub probe: ProbeReport,
     /// The 429 contract run, when it was asked for and a model was known.
     pub contract: Option<ScenarioReport>,
+    /// The 429 contract on every endpoint and shape (`ratecheck limits`' retry-advice check),
+    /// when the 429 contract was asked for.
+    pub per_endpoint: Option<crate::limits::LimitsReport>,
 }
 
 impl Triage {
     /// The exit this bundle maps to: the probe's, worsened by a failed 429 contract.
     pub fn exit(&self) -> Exit {
         let contract = self.contract.iter().map(ScenarioReport::exit);
-        verdict::decide(std::iter::once(self.probe.exit()).chain(contract), false)
+        let per_endpoint = self
+            .per_endpoint
+            .iter()
+            .map(crate::limits::LimitsReport::exit);
+        verdict::decide(
+            std::iter::once(self.probe.exit())
+                .chain(contract)
+                .chain(per_endpoint),
+            false,
+        )
     }
 }
 
@@ -75,8 +87,34 @@ pub async fn triage(client: &Client, opts: &TriageOptions) -> Triage {
         }
         _ => None,
     };
+    // The same limit refused on every endpoint and shape: which 429s say when to retry.
+    let per_endpoint = match (&report.model, &contract) {
+        (Some(model), Some(c)) if c.aborted.is_none() && !opts.probe.stop.is_set() => {
+            let limits = crate::limits::LimitsOptions {
+                model: model.clone(),
+                embedding_model: opts
+                    .probe
+                    .embedding_model
+                    .clone()
+                    .unwrap_or_else(|| model.clone()),
+                endpoints: opts.probe.endpoints.clone(),
+                checks: vec![crate::limits::CheckId::RetryAdvice],
+                max_requests: opts.exhaust_max + 30,
+                max_wait: std::time::Duration::from_secs_f64(opts.max_wait_secs),
+                max_parallel: None,
+                settle: std::time::Duration::from_millis(300),
+                hold_tokens: 400,
+                strict: opts.probe.strict,
+                stop: opts.probe.stop.clone(),
+                waiting: opts.waiting.clone(),
+            };
+            Some(crate::limits::run(client, None, &limits, &mut |_| {}).await)
+        }
+        _ => None,
+    };
     Triage {
         probe: report,
         contract,
+        per_endpoint,
     }
 }

@@ -80,6 +80,7 @@ async fn from_evidence(args: &TriageArgs, out: &mut dyn Write) -> Result<Ended, 
     let t = crate::triage::Triage {
         probe: report,
         contract: None,
+        per_endpoint: None,
     };
     write_bundle(&t, args, out)?;
     Ok(super::analyze::ended(&t.probe, &errors))

@@ -205,6 +205,7 @@ pub fn triage() -> Triage {
     Triage {
         probe: probe_report(),
         contract: None,
+        per_endpoint: None,
     }
 }
 

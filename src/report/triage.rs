@@ -70,6 +70,7 @@ pub fn render(t: &Triage, generated: &str) -> String {
     likely_causes(&mut out, p);
     versions(&mut out, p);
     contract(&mut out, t);
+    per_endpoint(&mut out, t);
     timeline(&mut out, p);
     out
 }
@@ -165,6 +166,47 @@ fn contract(out: &mut String, t: &Triage) {
             out.push('\n');
         }
     }
+}
+
+/// The 429 contract on every endpoint and shape: whether each one's 429 says when to retry.
+fn per_endpoint(out: &mut String, t: &Triage) {
+    out.push_str(
+        "## 429 contract per endpoint
+
+",
+    );
+    let Some(r) = &t.per_endpoint else {
+        out.push_str(if t.probe.evidence.is_some() {
+            "Not checked: the bundle was written from evidence (`--from`).\n\n"
+        } else {
+            "Not checked (`--skip-429`, or the 429 contract did not run).\n\n"
+        });
+        return;
+    };
+    out.push_str("| endpoint × shape | result | evidence |\n|---|---|---|\n");
+    for c in r
+        .cells
+        .iter()
+        .filter(|c| c.check == crate::limits::CheckId::RetryAdvice)
+    {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} |",
+            c.variant,
+            c.status.label(),
+            md(&c.detail)
+        );
+    }
+    out.push('\n');
+    for f in r.findings.iter().chain(&r.warnings) {
+        let _ = writeln!(out, "- `{}`: {}", f.kind.name(), md(&f.message));
+    }
+    let _ = writeln!(
+        out,
+        "- {} requests ({}), `ratecheck limits` checks the rest of the limiter\n",
+        r.requests.len(),
+        r.budget.summary()
+    );
 }
 
 /// The first stream's events with their arrival times, and its response headers.

@@ -439,3 +439,37 @@ async fn the_shipped_scenario_gates_on_the_limiter() {
     healthy.shutdown().await;
     broken.shutdown().await;
 }
+
+/// `triage` adds the 429 contract of every endpoint and shape to the bundle.
+#[tokio::test(flavor = "multi_thread")]
+async fn triage_bundles_the_429_contract_per_endpoint() {
+    let cfg = MockConfig {
+        window: Duration::from_secs(3),
+        ..mock(&[Defect::NoRetryAfter])
+    };
+    let server = MockServer::start(cfg, 0).await.unwrap();
+    let main = key(22, 100_000, Some(2));
+    let run = ratecheck(
+        &["triage", &server.url(), "--model", "mock-model"],
+        &[("RATECHECK_API_KEY", &main)],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains(&main), "the key leaked");
+    let section = run
+        .stdout
+        .split("## 429 contract per endpoint")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(
+        section.contains("| non-streaming messages | DEFECT |"),
+        "{section}"
+    );
+    assert!(
+        section.contains("| non-streaming chat/completions | held |"),
+        "{section}"
+    );
+    assert!(section.contains("retry_advice_missing"), "{section}");
+    server.shutdown().await;
+}
