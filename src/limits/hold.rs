@@ -26,6 +26,9 @@ const HOLDER: Variant = Variant {
     mode: Mode::Streaming,
 };
 
+/// Why a batch failed when a holder itself was not admitted.
+const HOLDER_REFUSED: &str = "a long generation meant to hold a slot answered";
+
 /// One batch: holders, refusals, the reading after.
 struct Batch {
     /// Requests left before the holders (on the control just before).
@@ -93,7 +96,17 @@ pub(super) async fn run(
         );
         return;
     }
-    let batch = match batch(s, opts, n, variants).await {
+    let mut first = batch(s, opts, n, variants).await;
+    if first
+        .as_ref()
+        .is_err_and(|why| why.starts_with(HOLDER_REFUSED))
+        && !s.over()
+    {
+        // A slot freed a moment late: once more, a second later.
+        s.pause(std::time::Duration::from_secs(1)).await;
+        first = batch(s, opts, n, variants).await;
+    }
+    let batch = match first {
         Ok(b) => b,
         Err(why) => {
             out.rest_not_checked(check, variants, &why);
@@ -245,6 +258,9 @@ async fn batch(
         ));
     }
     let counter = counter_before(s, n).await?;
+    // The control's own slot may come back a moment after its answer (LiteLLM's legacy limiter
+    // frees it in a callback): let it, before every slot is asked for.
+    s.pause(s.settle).await;
     // The holders: long streams, read to their end on tasks of their own.
     let mut holders = Vec::new();
     for _ in 0..slots {
