@@ -361,3 +361,92 @@ pub fn fleet_watch_report() -> crate::fleet::FleetReport {
         Some(5500.0),
     )
 }
+
+/// A limits run on a LiteLLM key with max_parallel 2, over chat and messages: every refusal
+/// charged, messages' 429 silent, the concurrency check not possible on this key.
+pub fn limits_report() -> crate::limits::LimitsReport {
+    use crate::limits::{Budget, Cell, CheckId, KeyLimits, LimitsReport, Status};
+    use crate::verdict::{Finding, FindingKind, Outcome};
+    let v = |endpoint, mode| Variant { endpoint, mode };
+    let variants = [
+        v(Endpoint::Chat, Mode::NonStreaming),
+        v(Endpoint::Chat, Mode::Streaming),
+        v(Endpoint::Messages, Mode::NonStreaming),
+    ];
+    let mut cells = Vec::new();
+    for check in CheckId::ALL {
+        for (i, variant) in variants.iter().enumerate() {
+            let (status, detail) = match (check, i) {
+                (CheckId::RetryAdvice, 2) => (
+                    Status::Defect,
+                    "429 (max_parallel_requests) carries no `retry-after`, `retry-after-ms` or reset, where another endpoint's 429 for the same limit does",
+                ),
+                (CheckId::RetryAdvice, _) => (Status::Held, "429 carries `retry-after: 60`"),
+                (CheckId::RefusalsCharged, _) => (
+                    Status::Defect,
+                    "refused for `max_parallel_requests`, and charged to the requests limit",
+                ),
+                (CheckId::TokensCharged, _) => (
+                    Status::Held,
+                    "charged 73 for a call that reported 73 tokens (input and output tokens)",
+                ),
+                (CheckId::SlotsReturned, _) => {
+                    (Status::Held, "2 of 2 slots free after it, as before")
+                }
+                (CheckId::Concurrency, 0) => (
+                    Status::NotChecked,
+                    "tokens not checked: the key allows 2 requests in flight (max_parallel), and passing its limit needs 71 at once: give a second key without max_parallel with `--concurrency-key-env VAR`; requests not checked: 89 requests left: more than 64 to send at once (use a key with a smaller rpm)",
+                ),
+                (CheckId::Concurrency, _) => (
+                    Status::NotChecked,
+                    "checked on non-streaming chat only: one concurrent check spends the key's window",
+                ),
+            };
+            cells.push(Cell {
+                check,
+                variant: *variant,
+                status,
+                detail: detail.into(),
+            });
+        }
+    }
+    let mut charged = Finding::new(
+        FindingKind::RefusalCharged,
+        "requests refused for `max_parallel_requests` were charged to the key's requests limit (BerriAI/litellm#39309): `x-ratelimit-api_key-remaining-requests` read 98 before; 2 requests then held every slot and 3 were refused; the next request read 92, where 98 − 2 − 1 = 95 is right: 3 of the 3 refusals were charged".into(),
+    );
+    charged.link = Some("https://github.com/BerriAI/litellm/issues/39309".into());
+    let silent = Finding::new(
+        FindingKind::RetryAdviceMissing,
+        "429s from the key's own limiter on non-streaming messages (max_parallel_requests) say nothing about when to retry (no `retry-after`, `retry-after-ms` or reset) (BerriAI/litellm#37754), while the same limit's 429 on non-streaming chat/completions, streaming chat/completions does (non-streaming chat/completions's carries `retry-after: 60`); clients that pace on it retry at once".into(),
+    );
+    LimitsReport {
+        schema_version: crate::limits::SCHEMA_VERSION,
+        tool: TOOL.into(),
+        target: "http://127.0.0.1:4000/".into(),
+        gateway: Some("LiteLLM 1.106.12".into()),
+        model: "mock-model".into(),
+        limits: KeyLimits {
+            requests: Some(100),
+            tokens: Some(5000),
+            max_parallel: Some(2),
+            max_parallel_from: Some("header".into()),
+        },
+        concurrency_key_limits: None,
+        budget: Budget {
+            max_requests: 200,
+            max_wait_ms: 90_000.0,
+            max_waits: 6,
+        },
+        cells,
+        findings: vec![charged, silent],
+        warnings: Vec::new(),
+        notes: vec!["non-streaming chat is charged input and output tokens".into()],
+        requests: Vec::new(),
+        waited_ms: 0.0,
+        strict: false,
+        interrupted: false,
+        aborted: None,
+        wall_ms: 4210.0,
+        outcome: Outcome::from(Exit::Findings),
+    }
+}

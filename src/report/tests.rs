@@ -3,7 +3,7 @@
 
 use insta::assert_snapshot;
 
-use super::{Format, fixtures, load, probe, run, triage};
+use super::{Format, fixtures, limits, load, probe, run, triage};
 
 #[test]
 fn probe_table() {
@@ -140,6 +140,33 @@ fn fleet_watch_markdown() {
     assert_snapshot!(super::fleet::render(
         &fixtures::fleet_watch_report(),
         Format::Markdown,
+        false
+    ));
+}
+
+#[test]
+fn limits_table() {
+    assert_snapshot!(limits::render(
+        &fixtures::limits_report(),
+        Format::Table,
+        false
+    ));
+}
+
+#[test]
+fn limits_markdown() {
+    assert_snapshot!(limits::render(
+        &fixtures::limits_report(),
+        Format::Markdown,
+        false
+    ));
+}
+
+#[test]
+fn limits_json() {
+    assert_snapshot!(limits::render(
+        &fixtures::limits_report(),
+        Format::Json,
         false
     ));
 }
