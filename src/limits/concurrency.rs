@@ -184,6 +184,36 @@ fn capped(parallel: Option<i64>, at_once: i64) -> Option<String> {
     })
 }
 
+/// Sends `at_once` identical controls at once, when they may be: not too many, not capped by
+/// the key's concurrency, within the budget (with the contract's requests after them).
+async fn fire(
+    s: &mut Session<'_>,
+    (client, key): (&Client, &'static str),
+    at_once: i64,
+    parallel: Option<i64>,
+    variants: &[Variant],
+) -> Result<Vec<Answer>, String> {
+    if at_once > MAX_AT_ONCE {
+        return Err(format!("more than {MAX_AT_ONCE} to send at once"));
+    }
+    if let Some(why) = capped(parallel, at_once) {
+        return Err(why);
+    }
+    let need =
+        u32::try_from(at_once).unwrap_or(u32::MAX) + u32::try_from(variants.len()).unwrap_or(0) + 1;
+    if s.left() < need {
+        return Err(format!(
+            "the budget left ({} requests) is less than the {need} it needs",
+            s.left()
+        ));
+    }
+    let answers = burst(s, client, key, at_once).await;
+    if answers.is_empty() {
+        return Err("the run stopped".into());
+    }
+    Ok(answers)
+}
+
 /// Tokens: `remaining / c + 3` requests at once, each charged `c`.
 async fn tokens_held(
     s: &mut Session<'_>,
@@ -210,26 +240,18 @@ async fn tokens_held(
     let allowed = left / c + 1;
     // Enough beyond what may be admitted that an over-admission shows plainly.
     let at_once = allowed + 2 + allowed / 5;
-    if at_once > MAX_AT_ONCE {
-        return Held::No(format!(
-            "{left} tokens left admit {allowed} calls of {c}: more than {MAX_AT_ONCE} to send at once (use a key with a smaller tpm)"
-        ));
-    }
-    if let Some(why) = capped(parallel, at_once) {
-        return Held::No(why);
-    }
-    let need =
-        u32::try_from(at_once).unwrap_or(u32::MAX) + u32::try_from(variants.len()).unwrap_or(0) + 1;
-    if s.left() < need {
-        return Held::No(format!(
-            "the budget left ({} requests) is less than the {need} it needs",
-            s.left()
-        ));
-    }
-    let answers = burst(s, client, key, at_once).await;
-    if answers.is_empty() {
-        return Held::No("the run stopped".into());
-    }
+    let answers = match fire(s, (client, key), at_once, parallel, variants).await {
+        Ok(a) => a,
+        Err(why) => {
+            return Held::No(if at_once > MAX_AT_ONCE {
+                format!(
+                    "{left} tokens left admit {allowed} calls of {c}: {why} (use a key with a smaller tpm)"
+                )
+            } else {
+                why
+            });
+        }
+    };
     let admitted = i64::try_from(answers.iter().filter(|a| a.ok()).count()).unwrap_or(0);
     let refused_tokens = answers
         .iter()
@@ -244,10 +266,7 @@ async fn tokens_held(
         "{admitted} of {at_once} identical calls sent at once were admitted ({refused_tokens} refused for tokens) with {left} tokens left on `{header}`: {admitted} × {c} = {total} tokens"
     );
     if total > left + c {
-        let litellm = s
-            .gateway
-            .as_deref()
-            .is_some_and(|g| g.starts_with("LiteLLM"));
+        let litellm = s.is_litellm();
         let mut f = Finding::new(
             FindingKind::ConcurrentOverAdmission,
             format!(
@@ -287,26 +306,15 @@ async fn requests_held(
         .map(|c| c.header.clone())
         .unwrap_or_default();
     let at_once = left + 2;
-    if at_once > MAX_AT_ONCE {
-        return Held::No(format!(
-            "{left} requests left: more than {MAX_AT_ONCE} to send at once (use a key with a smaller rpm)"
-        ));
-    }
-    if let Some(why) = capped(parallel, at_once) {
-        return Held::No(why);
-    }
-    let need =
-        u32::try_from(at_once).unwrap_or(u32::MAX) + u32::try_from(variants.len()).unwrap_or(0);
-    if s.left() < need {
-        return Held::No(format!(
-            "the budget left ({} requests) is less than the {need} it needs",
-            s.left()
-        ));
-    }
-    let answers = burst(s, client, key, at_once).await;
-    if answers.is_empty() {
-        return Held::No("the run stopped".into());
-    }
+    let answers = match fire(s, (client, key), at_once, parallel, variants).await {
+        Ok(a) => a,
+        Err(why) if at_once > MAX_AT_ONCE => {
+            return Held::No(format!(
+                "{left} requests left: {why} (use a key with a smaller rpm)"
+            ));
+        }
+        Err(why) => return Held::No(why),
+    };
     let admitted = i64::try_from(answers.iter().filter(|a| a.ok()).count()).unwrap_or(0);
     let evidence = format!(
         "{admitted} of {at_once} requests sent at once were admitted with {left} left on `{header}`"

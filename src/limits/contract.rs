@@ -122,10 +122,7 @@ pub(super) fn judge(
         "no 429 from the key's own limiter was met on it",
     );
     if !missing.is_empty() {
-        let litellm = s
-            .gateway
-            .as_deref()
-            .is_some_and(|g| g.starts_with("LiteLLM"));
+        let litellm = s.is_litellm();
         let with: Vec<String> = advised.iter().map(|(v, _)| v.to_string()).collect();
         let headers: BTreeSet<String> = advised
             .iter()

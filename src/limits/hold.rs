@@ -159,10 +159,7 @@ pub(super) async fn run(
         out.cell(check, *v, status, detail);
     }
     if charged > 0 {
-        let litellm = s
-            .gateway
-            .as_deref()
-            .is_some_and(|g| g.starts_with("LiteLLM"));
+        let litellm = s.is_litellm();
         let mut f = Finding::new(
             FindingKind::RefusalCharged,
             format!(

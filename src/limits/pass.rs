@@ -566,10 +566,7 @@ fn judge_tokens(s: &mut Session<'_>, charges: &[Charge], chat_charge: i64, out: 
         return;
     }
     let r = reference.map(|r| (r.tokens, r.reported(), r.class.words()));
-    let litellm = s
-        .gateway
-        .as_deref()
-        .is_some_and(|g| g.starts_with("LiteLLM"));
+    let litellm = s.is_litellm();
     let mut f = Finding::new(
         FindingKind::TokensNotCharged,
         format!(
@@ -609,10 +606,7 @@ fn judge_slots(s: &Session<'_>, kept: &[Kept], n: i64, out: &mut Outcomes) {
     if kept.is_empty() {
         return;
     }
-    let litellm = s
-        .gateway
-        .as_deref()
-        .is_some_and(|g| g.starts_with("LiteLLM"));
+    let litellm = s.is_litellm();
     let mut f = Finding::new(
         FindingKind::SlotKept,
         format!(

@@ -154,6 +154,13 @@ impl<'a> Session<'a> {
         ms(self.start.elapsed())
     }
 
+    /// Whether the gateway named itself LiteLLM: findings then name LiteLLM's issues.
+    pub fn is_litellm(&self) -> bool {
+        self.gateway
+            .as_deref()
+            .is_some_and(|g| g.starts_with("LiteLLM"))
+    }
+
     /// The run's Ctrl-C signal.
     pub fn stop(&self) -> crate::stop::Stop {
         self.stop.clone()

@@ -8,10 +8,10 @@
 //! 20 s (`LITELLM_RATE_LIMIT_WINDOW_SIZE`) so that slots a release keeps come back sooner.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::litellm_e2e::{Proxy, rand_u128, release_bin, start_proxy_with, two_free_ports};
+use crate::litellm_releases::start_script;
 use crate::support::{assert_valid, finding_kinds, ratecheck};
 
 /// The window every proxy here counts in.
@@ -19,25 +19,7 @@ const WINDOW: &str = "20";
 
 /// Starts `limits_upstream.py` on `port` with the release's own Python, and waits for it.
 async fn start_upstream(bin: &Path, port: u16) -> Proxy {
-    use std::os::unix::process::CommandExt;
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/litellm");
-    let log = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("ratecheck-limits-upstream-{port}.log"));
-    let file = std::fs::File::create(&log).unwrap();
-    let child = Command::new(bin.with_file_name("python"))
-        .arg(dir.join("limits_upstream.py"))
-        .arg(port.to_string())
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .process_group(0)
-        .spawn()
-        .expect("start limits_upstream.py");
-    let up = Proxy {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        log,
-    };
+    let up = start_script(bin, "limits_upstream.py", port);
     let deadline = Instant::now() + Duration::from_secs(30);
     while reqwest::get(format!("{}/v1/models", up.url)).await.is_err() {
         assert!(

@@ -194,21 +194,26 @@ async fn each_release_gets_its_own_verdict_and_failed_requests_still_count() {
 
 /// Starts `tests/litellm/upstream.py` on `port` with the release's own Python.
 fn start_upstream(bin: &Path, port: u16) -> Proxy {
+    start_script(bin, "upstream.py", port)
+}
+
+/// Starts `tests/litellm/SCRIPT PORT` with the release's own Python.
+pub(crate) fn start_script(bin: &Path, script: &str, port: u16) -> Proxy {
     use std::os::unix::process::CommandExt;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/litellm");
     let python = bin.with_file_name("python");
     let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("ratecheck-upstream-{port}.log"));
+        .join(format!("ratecheck-{script}-{port}.log"));
     let file = std::fs::File::create(&log).unwrap();
     let child = Command::new(python)
-        .arg(dir.join("upstream.py"))
+        .arg(dir.join(script))
         .arg(port.to_string())
         .stdin(Stdio::null())
         .stdout(file.try_clone().unwrap())
         .stderr(file)
         .process_group(0)
         .spawn()
-        .expect("start upstream.py");
+        .expect("start the upstream script");
     Proxy {
         child,
         url: format!("http://127.0.0.1:{port}"),
