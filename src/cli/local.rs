@@ -77,7 +77,12 @@ pub struct MockArgs {
 /// `ratecheck demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Output format for the two probe reports.
+    /// Output format for the two reports.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+
+    /// Show a limiter defect instead: `ratecheck limits` on a simulator with it, then on a
+    /// healthy one (refusal-charged, no-retry-after, tokens-uncharged, slot-kept, tpm-race).
+    #[arg(long, value_enum, value_name = "DEFECT")]
+    pub limits: Option<crate::mock::Defect>,
 }

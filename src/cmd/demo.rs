@@ -11,7 +11,8 @@ use super::{Ended, write_out};
 use crate::cli::DemoArgs;
 use crate::config::{self, CliError};
 use crate::http::ConnectSpec;
-use crate::mock::{MockConfig, MockServer, Profile};
+use crate::limits::{CheckId, LimitsOptions, LimitsReport};
+use crate::mock::{Defect, MockConfig, MockServer, Profile};
 use crate::probe::{ProbeOptions, ProbeReport, probe};
 use crate::report::Format;
 use crate::report::probe::render;
@@ -42,8 +43,98 @@ pub async fn probe_profile(profile: Profile) -> Result<ProbeReport, CliError> {
     Ok(report)
 }
 
+/// `ratecheck limits` on a simulator with `defects` (a window of 4 s, so that kept slots come
+/// back soon), with a key that has max_parallel 2 and a second key for the concurrency check.
+pub async fn limits_on(defects: &[Defect]) -> Result<LimitsReport, CliError> {
+    let server = MockServer::start(
+        MockConfig {
+            profile: Profile::LitellmFixed,
+            chunk_delay: Duration::from_millis(2),
+            slow: Duration::from_millis(1500),
+            window: Duration::from_secs(4),
+            defects: defects.to_vec(),
+            ..MockConfig::default()
+        },
+        0,
+    )
+    .await
+    .map_err(|e| CliError::usage(format!("could not start the simulator on 127.0.0.1: {e}")))?;
+    let key = |k: &str| ConnectSpec {
+        timeout: Duration::from_secs(10),
+        api_key: Some(k.into()),
+        ..ConnectSpec::default()
+    };
+    let main = config::build_client(&server.url(), key("sk-rc-100-5000-p2-demo"))?;
+    let second = config::build_client(&server.url(), key("sk-rc-1000-300-demo"))?;
+    let opts = LimitsOptions {
+        model: "mock-model".into(),
+        embedding_model: "mock-model".into(),
+        endpoints: crate::endpoint::Endpoint::ALL.to_vec(),
+        checks: CheckId::ALL.to_vec(),
+        max_requests: 200,
+        max_wait: Duration::from_secs(20),
+        max_parallel: None,
+        settle: Duration::from_millis(300),
+        hold_tokens: 400,
+        strict: false,
+        stop: crate::stop::Stop::on_ctrl_c(),
+        waiting: crate::wait::Waiting::default(),
+    };
+    let report = crate::limits::run(&main, Some(&second), &opts, &mut |_| {}).await;
+    server.shutdown().await;
+    Ok(report)
+}
+
+/// `demo --limits DEFECT`: the defect found on the first simulator, nothing on the second.
+async fn limits_demo(
+    defect: Defect,
+    args: &DemoArgs,
+    color: bool,
+    out: &mut dyn Write,
+) -> Result<Ended, CliError> {
+    use crate::report::limits::render;
+    let broken = limits_on(&[defect]).await?;
+    let healthy = limits_on(&[]).await?;
+    let found = !broken.findings.is_empty();
+    let clean = healthy.findings.is_empty() && healthy.outcome.exit_code == 0;
+    let name = clap::ValueEnum::to_possible_value(&defect)
+        .map_or_else(String::new, |v| v.get_name().to_string());
+    let text = if args.format == Format::Json {
+        crate::report::json(&serde_json::json!({"defect": name, "with_defect": broken,
+            "healthy": healthy, "defect_found": found, "healthy_clean": clean}))
+    } else {
+        format!(
+            "# 1. the simulator's limiter with `--defect {name}`\n\n{}\n# 2. the same limiter, healthy\n\n{}\n# summary\n{name}: exit {} — {}\nhealthy: exit {} — {}\n",
+            render(&broken, args.format, color),
+            render(&healthy, args.format, color),
+            broken.outcome.exit_code,
+            if found {
+                broken
+                    .findings
+                    .iter()
+                    .map(|f| f.kind.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            } else {
+                "the defect was NOT found".into()
+            },
+            healthy.outcome.exit_code,
+            if clean {
+                "no finding"
+            } else {
+                "findings remain"
+            }
+        )
+    };
+    write_out(out, &text)?;
+    Ok(Ended::with(verdict::decide([], !(found && clean))))
+}
+
 /// Runs the demo; exit 0 when the drop is found on `litellm-v3` and absent on `litellm-fixed`.
 pub async fn run(args: &DemoArgs, color: bool, out: &mut dyn Write) -> Result<Ended, CliError> {
+    if let Some(defect) = args.limits {
+        return limits_demo(defect, args, color, out).await;
+    }
     let broken = probe_profile(Profile::LitellmV3).await?;
     let fixed = probe_profile(Profile::LitellmFixed).await?;
     let found = broken

@@ -473,3 +473,17 @@ async fn triage_bundles_the_429_contract_per_endpoint() {
     assert!(section.contains("retry_advice_missing"), "{section}");
     server.shutdown().await;
 }
+
+/// `demo --limits DEFECT`: the defect on the first simulator, nothing on the healthy one.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_shows_a_limiter_defect_and_a_healthy_limiter() {
+    let run = ratecheck(&["demo", "--limits", "no-retry-after"], &[]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "no-retry-after: exit 1 — retry_advice_missing\nhealthy: exit 0 — no finding"
+        ),
+        "{}",
+        run.stdout
+    );
+}
