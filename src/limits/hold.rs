@@ -29,6 +29,9 @@ const HOLDER: Variant = Variant {
 /// Why a batch failed when a holder itself was not admitted.
 const HOLDER_REFUSED: &str = "a long generation meant to hold a slot answered";
 
+/// Why a batch failed when the key's window turned during it.
+const WINDOW_RESET: &str = "the key's window reset during the check";
+
 /// One batch: holders, refusals, the reading after.
 struct Batch {
     /// Requests left before the holders (on the control just before).
@@ -99,10 +102,10 @@ pub(super) async fn run(
     let mut first = batch(s, opts, n, variants).await;
     if first
         .as_ref()
-        .is_err_and(|why| why.starts_with(HOLDER_REFUSED))
+        .is_err_and(|why| why.starts_with(HOLDER_REFUSED) || why == WINDOW_RESET)
         && !s.over()
     {
-        // A slot freed a moment late: once more, a second later.
+        // A slot freed a moment late, or a window that turned: once more, a second later.
         s.pause(std::time::Duration::from_secs(1)).await;
         first = batch(s, opts, n, variants).await;
     }
@@ -364,7 +367,7 @@ async fn batch(
         return Err("the control after shows no requests counter".into());
     };
     if after_left > counter.remaining {
-        return Err("the key's window reset during the check".into());
+        return Err(WINDOW_RESET.into());
     }
     let mut refused = Vec::new();
     let mut counted = i64::try_from(admitted.len()).unwrap_or(0);

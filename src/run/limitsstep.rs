@@ -76,19 +76,24 @@ pub(super) async fn run(
             actual,
         ));
     }
-    report.notes.extend(
-        r.cells
-            .iter()
-            .filter(|c| c.status == Status::NotChecked)
-            .map(|c| {
-                format!(
-                    "{} not checked on {}: {}",
-                    c.check.title(),
-                    c.variant,
-                    c.detail
-                )
-            }),
-    );
+    // What was not checked, each reason once with the cells it covers.
+    let mut skipped: Vec<(CheckId, &str, Vec<String>)> = Vec::new();
+    for c in r.cells.iter().filter(|c| c.status == Status::NotChecked) {
+        match skipped
+            .iter_mut()
+            .find(|(k, why, _)| *k == c.check && *why == c.detail)
+        {
+            Some((_, _, on)) => on.push(c.variant.to_string()),
+            None => skipped.push((c.check, &c.detail, vec![c.variant.to_string()])),
+        }
+    }
+    let skipped: Vec<String> = skipped
+        .into_iter()
+        .map(|(check, why, on)| {
+            format!("{} not checked on {}: {why}", check.title(), on.join(", "))
+        })
+        .collect();
+    report.notes.extend(skipped);
     report.notes.extend(r.notes);
     report.findings = r.findings;
     report.warnings = r.warnings;
