@@ -255,10 +255,16 @@ pub struct LimitsReport {
 impl LimitsReport {
     /// The exit this run maps to.
     pub fn exit(&self) -> Exit {
+        let strict_fails = self.strict && (!self.warnings.is_empty() || !self.checked_any());
         verdict::decide(
             self.aborted.iter().map(|a| a.exit),
-            !self.findings.is_empty() || (self.strict && !self.warnings.is_empty()),
+            !self.findings.is_empty() || strict_fails,
         )
+    }
+
+    /// Whether any cell was checked at all: a run where none was is not a green one.
+    pub fn checked_any(&self) -> bool {
+        self.cells.iter().any(|c| c.status != Status::NotChecked)
     }
 
     /// The cell of `check` on `variant`, if any.

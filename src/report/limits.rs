@@ -84,12 +84,16 @@ fn verdict_line(r: &LimitsReport) -> String {
             format!("{n} {many}")
         }
     };
-    let mark = if r.findings.is_empty() && exit.code() == 0 {
+    let mark = if !r.checked_any() {
+        "·"
+    } else if r.findings.is_empty() && exit.code() == 0 {
         "✓"
     } else {
         "✗"
     };
-    let what = if r.findings.is_empty() {
+    let what = if !r.checked_any() {
+        "nothing could be checked (see \"not checked\"); `--strict` fails such a run".to_string()
+    } else if r.findings.is_empty() {
         "no findings".to_string()
     } else {
         plural(r.findings.len(), "finding", "findings")

@@ -487,3 +487,40 @@ async fn the_demo_shows_a_limiter_defect_and_a_healthy_limiter() {
         run.stdout
     );
 }
+
+/// A gateway whose counters are not exact windows (OpenAI's replenish): nothing can be
+/// checked, the verdict says so, and `--strict` fails it rather than call it green.
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_checked_is_not_green() {
+    let server = MockServer::start(
+        MockConfig {
+            profile: Profile::Openai,
+            ..mock(&[])
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let main = key(100, 5000, Some(2));
+    let (code, r, _) = limits_with(&server.url(), &main, None, &["--model", "mock-model"]).await;
+    assert_eq!(code, 0, "{r:#}");
+    assert!(
+        r["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["status"] == "not_checked")
+    );
+    let run = ratecheck(
+        &["limits", &server.url(), "--model", "mock-model", "--strict"],
+        &[("RATECHECK_API_KEY", &main)],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("nothing could be checked"),
+        "{}",
+        run.stdout
+    );
+    server.shutdown().await;
+}
