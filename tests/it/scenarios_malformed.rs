@@ -286,7 +286,7 @@ async fn the_readme_scenario_example_is_valid() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout
-            .contains("ok (my-gateway-contract, 12 steps once loops are unrolled)")
+            .contains("ok (my-gateway-contract, 13 steps once loops are unrolled)")
     );
 }
 
