@@ -134,12 +134,7 @@ async fn choose_key(
 
 /// A control reading on the main key: the last request when it was one.
 async fn control(s: &mut Session<'_>) -> Option<Answer> {
-    if let Some(last) = &s.last
-        && last.ex.seq == s.sent
-    {
-        return Some(last.clone());
-    }
-    let a = s.control().await?;
+    let a = s.latest_control().await?;
     a.ok().then_some(a)
 }
 

@@ -189,15 +189,17 @@ pub(super) async fn run(
 async fn counter_before(s: &mut Session<'_>, n: i64) -> Result<super::read::Counter, String> {
     let mut tries = 0;
     loop {
-        let fresh = tries == 0 && s.last.as_ref().is_some_and(|l| l.ex.seq == s.sent);
-        if !fresh {
-            let c = s.control().await.ok_or("the run stopped")?;
-            if !c.ok() {
-                return Err(format!(
-                    "the control before the holders answered {}",
-                    c.status_text()
-                ));
-            }
+        let c = if tries == 0 {
+            s.latest_control().await
+        } else {
+            s.control().await
+        }
+        .ok_or("the run stopped")?;
+        if !c.ok() {
+            return Err(format!(
+                "the control before the holders answered {}",
+                c.status_text()
+            ));
         }
         let reading = s
             .last

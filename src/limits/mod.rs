@@ -18,8 +18,8 @@
 //! A check that cannot be made is *not checked*, with the reason; a finding is made only when
 //! the arithmetic proves the defect.
 //!
-//! `session` sends and keeps the log and the budget; `hold`, `pass`, `concurrency` run the
-//! checks; `contract` judges every refusal the run met; `read` reads one answer.
+//! `session` sends and keeps the log and the budget; `hold`, `pass` (with `tokens` and
+//! `slots`), `concurrency` run the checks; `contract` judges every refusal the run met; `read` reads one answer.
 
 mod concurrency;
 mod contract;
@@ -27,6 +27,8 @@ mod hold;
 mod pass;
 pub mod read;
 mod session;
+mod slots;
+mod tokens;
 
 use std::time::Duration;
 

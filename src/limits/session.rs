@@ -306,6 +306,17 @@ impl<'a> Session<'a> {
         Some(a)
     }
 
+    /// A control reading just before the next step: the last request when it was an admitted
+    /// control, else a fresh control (which may be refused).
+    pub async fn latest_control(&mut self) -> Option<Answer> {
+        if let Some(last) = &self.last
+            && last.ex.seq == self.sent
+        {
+            return Some(last.clone());
+        }
+        self.control().await
+    }
+
     /// Sleeps, unless Ctrl-C comes first.
     pub async fn pause(&self, d: Duration) {
         if d.is_zero() {
