@@ -148,7 +148,11 @@ pub(super) fn judge_tokens(
                 format!("{said}, where {chat}"),
             );
             defects.push((c, said));
-        } else if c.class == r.class || c.class == Charged::Full {
+        } else if c.class == Charged::Full
+            // Charged as chat is, by a policy the notes name: input, output or both. Nothing
+            // on both, or something neither explains, is never held.
+            || (c.class == r.class && matches!(c.class, Charged::Output | Charged::Input))
+        {
             out.cell(check, c.variant, Status::Held, said);
         } else {
             out.cell(
@@ -221,4 +225,24 @@ pub(super) fn judge_tokens(
         .collect();
     f.link = litellm.then(|| "https://github.com/BerriAI/litellm/issues/17706".into());
     out.findings.push(f);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charges_are_classed_against_usage() {
+        let u = Usage {
+            input: Some(60),
+            output: Some(10),
+            total: Some(70),
+        };
+        assert_eq!(Charged::of(70, Some(u)), Charged::Full);
+        assert_eq!(Charged::of(11, Some(u)), Charged::Output);
+        assert_eq!(Charged::of(60, Some(u)), Charged::Input);
+        assert_eq!(Charged::of(1, Some(u)), Charged::Nothing);
+        assert_eq!(Charged::of(35, Some(u)), Charged::Other);
+        assert_eq!(Charged::of(35, None), Charged::Other);
+    }
 }
