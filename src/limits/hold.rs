@@ -26,6 +26,71 @@ const HOLDER: Variant = Variant {
     mode: Mode::Streaming,
 };
 
+/// The cells and the finding of a batch: every refusal free, every one charged, or some (which
+/// ones is not told apart).
+fn judge(s: &Session<'_>, batch: &Batch, variants: &[Variant], out: &mut Outcomes) {
+    let check = CheckId::RefusalsCharged;
+    let charged = batch.charged();
+    let k = i64::try_from(batch.refused.len()).unwrap_or(i64::MAX);
+    let refused: Vec<Variant> = batch.refused.iter().map(|(v, _)| *v).collect();
+    if charged < 0 || charged > k {
+        let why = format!(
+            "the counter moved by more than the requests sent explain ({}): other traffic on the key",
+            batch.arithmetic()
+        );
+        for v in &refused {
+            out.cell(check, *v, Status::Suspicious, why.clone());
+        }
+        out.rest_not_checked(check, variants, "not refused while the slots were held");
+        return;
+    }
+    // A batch charged in part proves the defect but not which endpoints: on LiteLLM 1.80.0 the
+    // same endpoint's refusals were seen charged in one batch and not in the next, so the
+    // cells say so rather than name endpoints a second batch would not confirm.
+    for v in &refused {
+        let (status, detail) = if charged == 0 {
+            (
+                Status::Held,
+                "refused for `max_parallel_requests` and not charged".to_string(),
+            )
+        } else if charged == k {
+            (
+                Status::Defect,
+                "refused for `max_parallel_requests`, and charged to the requests limit"
+                    .to_string(),
+            )
+        } else {
+            (
+                Status::Suspicious,
+                format!(
+                    "refused in a batch of {k} of which {charged} were charged to the requests limit; which endpoints were charged is not told apart"
+                ),
+            )
+        };
+        out.cell(check, *v, status, detail);
+    }
+    if charged > 0 {
+        let litellm = s.is_litellm();
+        let mut f = Finding::new(
+            FindingKind::RefusalCharged,
+            format!(
+                "requests refused for `max_parallel_requests` were charged to the key's requests limit{}: {}: {charged} of the {k} refusals were charged",
+                if litellm {
+                    " (BerriAI/litellm#39309)"
+                } else {
+                    ""
+                },
+                batch.arithmetic(),
+            ),
+        );
+        f.headers = vec![batch.header.clone()];
+        f.missing_on = refused.iter().map(ToString::to_string).collect();
+        f.link = litellm.then(|| "https://github.com/BerriAI/litellm/issues/39309".into());
+        out.findings.push(f);
+    }
+    out.rest_not_checked(check, variants, "not refused while the slots were held");
+}
+
 /// Why a batch failed when a holder itself was not admitted.
 const HOLDER_REFUSED: &str = "a long generation meant to hold a slot answered";
 
@@ -48,6 +113,8 @@ struct Batch {
     after: i64,
     /// When the control after was sent.
     after_sent: Instant,
+    /// Variants sent after a long generation had ended, so into a free slot: not judged.
+    late: Vec<Variant>,
 }
 
 impl Batch {
@@ -122,65 +189,15 @@ pub(super) async fn run(
         out.rest_not_checked(check, variants, "not asked for (`--checks`)");
         return;
     }
-    let charged = batch.charged();
-    let k = i64::try_from(batch.refused.len()).unwrap_or(i64::MAX);
-    let refused: Vec<Variant> = batch.refused.iter().map(|(v, _)| *v).collect();
-    if charged < 0 || charged > k {
-        let why = format!(
-            "the counter moved by more than the requests sent explain ({}): other traffic on the key",
-            batch.arithmetic()
+    for v in &batch.late {
+        out.cell(
+            check,
+            *v,
+            Status::NotChecked,
+            "sent after the long generations that held the slots had ended: answers too fast to hold a slot that long (raise `--hold-tokens`)".into(),
         );
-        for v in &refused {
-            out.cell(check, *v, Status::Suspicious, why.clone());
-        }
-        out.rest_not_checked(check, variants, "not refused while the slots were held");
-        return;
     }
-    // A batch charged in part proves the defect but not which endpoints: on LiteLLM 1.80.0 the
-    // same endpoint's refusals were seen charged in one batch and not in the next, so the
-    // cells say so rather than name endpoints a second batch would not confirm.
-    for v in &refused {
-        let (status, detail) = if charged == 0 {
-            (
-                Status::Held,
-                "refused for `max_parallel_requests` and not charged".to_string(),
-            )
-        } else if charged == k {
-            (
-                Status::Defect,
-                "refused for `max_parallel_requests`, and charged to the requests limit"
-                    .to_string(),
-            )
-        } else {
-            (
-                Status::Suspicious,
-                format!(
-                    "refused in a batch of {k} of which {charged} were charged to the requests limit; which endpoints were charged is not told apart"
-                ),
-            )
-        };
-        out.cell(check, *v, status, detail);
-    }
-    if charged > 0 {
-        let litellm = s.is_litellm();
-        let mut f = Finding::new(
-            FindingKind::RefusalCharged,
-            format!(
-                "requests refused for `max_parallel_requests` were charged to the key's requests limit{}: {}: {charged} of the {k} refusals were charged",
-                if litellm {
-                    " (BerriAI/litellm#39309)"
-                } else {
-                    ""
-                },
-                batch.arithmetic(),
-            ),
-        );
-        f.headers = vec![batch.header.clone()];
-        f.missing_on = refused.iter().map(ToString::to_string).collect();
-        f.link = litellm.then(|| "https://github.com/BerriAI/litellm/issues/39309".into());
-        out.findings.push(f);
-    }
-    out.rest_not_checked(check, variants, "not refused while the slots were held");
+    judge(s, &batch, variants, out);
 }
 
 /// The requests counter just before the holders, with every slot free: the last request when
@@ -320,25 +337,30 @@ async fn batch(
         );
     }
     let first_end = held.iter().map(|h| h.ended).min();
-    let last_answer = answers.iter().map(|(_, a)| a.ended).max();
-    let admitted: Vec<Variant> = answers
+    // A request sent after the first long generation ended met a free slot: its admission is
+    // an ordinary one (counted below), and it is not judged. One admitted while every slot was
+    // held says the limit is not enforced there.
+    let sent_late = |a: &Answer| first_end.is_some_and(|end| a.sent >= end);
+    let late: Vec<Variant> = answers
         .iter()
-        .filter(|(_, a)| a.ok())
+        .filter(|(_, a)| a.ok() && sent_late(a))
         .map(|(v, _)| *v)
         .collect();
-    if let (Some(first_end), Some(last)) = (first_end, last_answer)
-        && first_end < last
-        && !admitted.is_empty()
-    {
-        let took = first_end.duration_since(held[0].sent).as_secs_f64();
+    let admitted_held: Vec<Variant> = answers
+        .iter()
+        .filter(|(_, a)| a.ok() && !sent_late(a))
+        .map(|(v, _)| *v)
+        .collect();
+    if !late.is_empty() && answers.iter().all(|(_, a)| a.refusal.is_none()) {
+        let took = first_end.map_or(0.0, |end| end.duration_since(held[0].sent).as_secs_f64());
         return Err(format!(
             "answers too fast to hold a slot: the long generations ended after {took:.1} s, before the refusals were answered (raise `--hold-tokens`, or use a model that answers more slowly)"
         ));
     }
-    if !admitted.is_empty() {
+    if !admitted_held.is_empty() {
         s.notes.push(format!(
             "admitted while {n} long generations held the key's {n} slots: {} (the key's max_parallel_requests is not enforced there)",
-            admitted
+            admitted_held
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
@@ -372,7 +394,7 @@ async fn batch(
         return Err(WINDOW_RESET.into());
     }
     let mut refused = Vec::new();
-    let mut counted = i64::try_from(admitted.len()).unwrap_or(0);
+    let mut counted = i64::try_from(late.len() + admitted_held.len()).unwrap_or(0);
     for (v, a) in answers {
         if a.refusal.is_some() {
             refused.push((v, a));
@@ -391,6 +413,7 @@ async fn batch(
         holders: i64::try_from(held.len()).unwrap_or(0),
         after: after_left,
         after_sent: after.sent,
+        late,
     })
 }
 
