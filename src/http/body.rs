@@ -10,7 +10,9 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::base::{ms, root_cause, show_duration};
+use super::contract::{self, Json};
 use super::{Client, Exchange, StreamInfo, TIMELINE_EVENTS, TimelineEvent, sse};
+use crate::endpoint::Endpoint;
 use crate::redact::Redactor;
 use crate::verdict::{Failure, FailureKind};
 
@@ -18,7 +20,18 @@ use crate::verdict::{Failure, FailureKind};
 const MAX_BODY: usize = 8 << 20;
 
 impl Client {
-    pub(super) async fn read_body<S, B, E>(&self, mut chunks: S) -> Result<String, Failure>
+    pub(super) async fn read_body<S, B, E>(&self, chunks: S) -> Result<String, Failure>
+    where
+        S: futures_util::Stream<Item = Result<B, E>> + Unpin,
+        B: AsRef<[u8]>,
+        E: std::error::Error + 'static,
+    {
+        self.read_text(chunks).await.map(|(text, _)| text)
+    }
+
+    /// The body as text, and how many byte sequences in it were not UTF-8 (each decoded as
+    /// U+FFFD, so that an excerpt can still be shown).
+    pub(super) async fn read_text<S, B, E>(&self, mut chunks: S) -> Result<(String, u32), Failure>
     where
         S: futures_util::Stream<Item = Result<B, E>> + Unpin,
         B: AsRef<[u8]>,
@@ -50,8 +63,18 @@ impl Client {
                 }
             }
             Ok(match String::from_utf8(body) {
-                Ok(text) => text,
-                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                Ok(text) => (text, 0),
+                Err(e) => {
+                    let bad = e
+                        .as_bytes()
+                        .utf8_chunks()
+                        .filter(|c| !c.invalid().is_empty())
+                        .count();
+                    (
+                        String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                        u32::try_from(bad).unwrap_or(u32::MAX),
+                    )
+                }
             })
         };
         match tokio::time::timeout(self.settings.timeout, read).await {
@@ -101,7 +124,13 @@ impl Client {
                         bytes: event.data.len(),
                     });
                 }
-                note_event(&mut info, &event.event, &event.data, &self.redactor);
+                note_event(
+                    &mut info,
+                    ex.variant.endpoint,
+                    &event.event,
+                    &event.data,
+                    &self.redactor,
+                );
                 // The terminal event ends the stream: what the server does with the
                 // connection afterwards (holds it open, resets it) is not the stream's.
                 if info.end.is_some() {
@@ -161,6 +190,9 @@ impl Client {
                 }
             }
         }
+        info.foreign_lines = parser.foreign_lines;
+        info.binary_lines = parser.binary_lines;
+        ex.not_utf8 = parser.not_utf8_data;
         ex.usage = info.tokens;
         ex.stream = Some(info);
     }
@@ -193,12 +225,18 @@ impl Client {
     }
 }
 
-// Only four fields matter; deserialising just those skips the rest of each event without
+// Only a few fields matter; deserialising just those skips the rest of each event without
 // building it, which keeps stream reading close to the cost of the bytes themselves.
 #[derive(serde::Deserialize)]
 struct Event<'a> {
     #[serde(rename = "type", borrow, default)]
     kind: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    object: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    choices: Option<Json>,
+    #[serde(default)]
+    data: Option<Json>,
     #[serde(default)]
     usage: Option<Value>,
     #[serde(default)]
@@ -216,7 +254,13 @@ struct ResponsePart {
 }
 
 /// Reads what one SSE event says about the stream's end, usage and errors.
-fn note_event(info: &mut StreamInfo, event: &str, data: &str, redactor: &Redactor) {
+fn note_event(
+    info: &mut StreamInfo,
+    endpoint: Endpoint,
+    event: &str,
+    data: &str,
+    redactor: &Redactor,
+) {
     if data.trim() == "[DONE]" {
         info.end = Some("[DONE]".into());
         return;
@@ -225,9 +269,21 @@ fn note_event(info: &mut StreamInfo, event: &str, data: &str, redactor: &Redacto
         info.error_event = Some(redactor.text(&data.chars().take(200).collect::<String>()));
     }
     let Ok(v) = serde_json::from_str::<Event<'_>>(data) else {
+        if !data.trim().is_empty() {
+            info.not_json += 1;
+        }
         return;
     };
     let kind = v.kind.as_deref().unwrap_or(event);
+    if contract::event_of(
+        endpoint,
+        kind,
+        v.object.as_deref(),
+        v.choices == Some(Json::Array),
+        v.data == Some(Json::Array),
+    ) {
+        info.of_kind += 1;
+    }
     match kind {
         "message_stop" | "response.completed" | "response.failed" | "response.incomplete" => {
             info.end = Some(kind.to_string());
@@ -283,14 +339,21 @@ mod tests {
     fn stream_ends_are_recognised() {
         let r = Redactor::default();
         let mut i = StreamInfo::default();
-        note_event(&mut i, "message", "[DONE]", &r);
+        note_event(&mut i, Endpoint::Chat, "message", "[DONE]", &r);
         assert_eq!(i.end.as_deref(), Some("[DONE]"));
         let mut i = StreamInfo::default();
-        note_event(&mut i, "message_stop", "{\"type\":\"message_stop\"}", &r);
+        note_event(
+            &mut i,
+            Endpoint::Messages,
+            "message_stop",
+            "{\"type\":\"message_stop\"}",
+            &r,
+        );
         assert_eq!(i.end.as_deref(), Some("message_stop"));
         let mut i = StreamInfo::default();
         note_event(
             &mut i,
+            Endpoint::Responses,
             "message",
             "{\"type\":\"response.completed\",\"response\":{\"usage\":{}}}",
             &r,
@@ -298,7 +361,13 @@ mod tests {
         assert_eq!(i.end.as_deref(), Some("response.completed"));
         assert!(i.usage);
         let mut i = StreamInfo::default();
-        note_event(&mut i, "message", "{\"error\":{\"message\":\"boom\"}}", &r);
+        note_event(
+            &mut i,
+            Endpoint::Chat,
+            "message",
+            "{\"error\":{\"message\":\"boom\"}}",
+            &r,
+        );
         assert!(i.error_event.unwrap().contains("boom"));
     }
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
+use super::contract::{self, Answer, Field, Json};
 use super::{Client, Exchange, Shape, ms};
 use crate::endpoint::Mode;
 use crate::headers;
@@ -83,16 +84,47 @@ impl Client {
         } else if is_sse {
             ex.shape = Shape::Sse;
             self.read_stream(body, start, ex).await;
+            if ex.failure.is_none()
+                && let Some(message) = stream_broken(ex, status)
+            {
+                ex.failure = Some(Failure {
+                    kind: FailureKind::ShapeContract,
+                    message,
+                });
+            }
         } else {
-            match self.read_body(body).await {
-                Ok(bytes) => {
-                    if let Ok((openai_object, usage)) = top_level_object(bytes.as_bytes()) {
+            match self.read_text(body).await {
+                Ok((bytes, not_utf8)) => {
+                    ex.not_utf8 = not_utf8;
+                    if let Ok((object, usage)) = top_level_object(bytes.as_bytes()) {
                         ex.usage = usage;
-                        ex.shape = if openai_object && !stream {
+                        ex.shape = if object.object.is_some() && !stream {
                             Shape::JsonObject
                         } else {
                             Shape::PlainDict
                         };
+                        if not_utf8 > 0 {
+                            ex.failure = Some(Failure {
+                                kind: FailureKind::ShapeContract,
+                                message: format!(
+                                    "`POST {}` answered {status} with a JSON body holding {} that {} not UTF-8: JSON must be UTF-8 (RFC 8259), and a strict parser refuses it: {}",
+                                    variant.endpoint.path(),
+                                    plural(not_utf8, "byte sequence"),
+                                    if not_utf8 == 1 { "is" } else { "are" },
+                                    self.excerpt(&bytes)
+                                ),
+                            });
+                        } else if let Some(why) = contract::object_broken(variant.endpoint, &object)
+                        {
+                            ex.failure = Some(Failure {
+                                kind: FailureKind::ShapeContract,
+                                message: format!(
+                                    "`POST {}` answered {status} with a body that {why}: {}",
+                                    variant.endpoint.path(),
+                                    self.excerpt(&bytes)
+                                ),
+                            });
+                        }
                     } else {
                         ex.shape = Shape::Invalid;
                         let message = self.bad_body(ex, variant, status, &bytes);
@@ -159,6 +191,12 @@ impl Client {
             .content_type
             .as_deref()
             .is_some_and(|c| c.to_ascii_lowercase().contains("json"));
+        if is_sse && (200..300).contains(&status) && ex.variant.mode == Mode::NonStreaming {
+            ex.failure = Some(Failure {
+                kind: FailureKind::ShapeContract,
+                message: stream_for_json(ex, status),
+            });
+        }
         ex.shape = match status {
             404 | 405 => Shape::NotOffered,
             s if s >= 300 => Shape::Error,
@@ -209,6 +247,81 @@ impl Client {
             Ok(url) => self.redactor.url(&url),
             Err(_) => self.redactor.text(location),
         }
+    }
+}
+
+/// Why a stream that ended normally is not the endpoint's answer, with the evidence; `None`
+/// when it is. A stream that carried an error event is judged by that event instead.
+fn stream_broken(ex: &Exchange, status: u16) -> Option<String> {
+    let path = ex.variant.endpoint.path();
+    let s = ex.stream.as_ref()?;
+    if ex.variant.mode == Mode::NonStreaming {
+        return Some(stream_for_json(ex, status));
+    }
+    if s.error_event.is_some() {
+        return None;
+    }
+    let mut wrong = Vec::new();
+    if s.of_kind == 0 {
+        let end = s
+            .end
+            .as_deref()
+            .map_or_else(String::new, |e| format!(", ending `{e}`"));
+        wrong.push(format!(
+            "no {} among its {}{end}",
+            contract::expected_events(ex.variant.endpoint),
+            plural(s.events, "event")
+        ));
+    }
+    if s.binary_lines > 0 {
+        wrong.push(format!(
+            "{} of bytes that are not text (not UTF-8, or control characters)",
+            plural(s.binary_lines, "line")
+        ));
+    }
+    if s.foreign_lines > 0 {
+        wrong.push(format!(
+            "{} that {} no SSE field",
+            plural(s.foreign_lines, "line"),
+            if s.foreign_lines == 1 { "is" } else { "are" }
+        ));
+    }
+    if s.not_json > 0 {
+        wrong.push(format!(
+            "{} whose data is not a JSON object",
+            plural(s.not_json, "event")
+        ));
+    }
+    // Lines that are no field are ignored by the standard: alone, beside the endpoint's
+    // events, they break nothing a client reads.
+    let broken = s.of_kind == 0 || s.binary_lines > 0 || s.not_json > 0;
+    broken.then(|| {
+        format!(
+            "the stream from `POST {path}` (status {status}) is not {}: {}",
+            contract::stream_name(ex.variant.endpoint),
+            wrong.join("; ")
+        )
+    })
+}
+
+/// A request sent without `stream` answered with an event stream.
+fn stream_for_json(ex: &Exchange, status: u16) -> String {
+    let events = ex.stream.as_ref().map_or_else(String::new, |s| {
+        format!(" of {}", plural(s.events, "event"))
+    });
+    format!(
+        "`POST {}` was asked for JSON (no `stream`) and answered {status} with a `text/event-stream`{events}: a client expecting {} cannot read it",
+        ex.variant.endpoint.path(),
+        contract::expected(ex.variant.endpoint)
+    )
+}
+
+/// "1 event", "3 events".
+fn plural(n: u32, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
     }
 }
 
@@ -273,22 +386,54 @@ fn upstream_failure(ex: &Exchange, text: &str) -> bool {
     (litellm && error_type(text).is_some()) || text.contains("Exception")
 }
 
-/// Whether a JSON body is an object with a string `object` field (OpenAI's response objects),
-/// and the tokens its `usage` reports, without building the whole document: only those two
-/// fields are kept. `Err` when the body is not JSON at all.
-fn top_level_object(bytes: &[u8]) -> Result<(bool, Option<super::Usage>), serde_json::Error> {
+/// What object a JSON body is (the fields that say so, see [`contract`]) and the tokens its
+/// `usage` reports, without building the whole document: only those fields are kept, and
+/// arrays are skipped rather than built. `Err` when the body is not JSON at all.
+fn top_level_object(bytes: &[u8]) -> Result<(Answer, Option<super::Usage>), serde_json::Error> {
     #[derive(serde::Deserialize)]
     struct Top {
         object: Option<Value>,
+        #[serde(rename = "type")]
+        kind: Option<Value>,
         usage: Option<Value>,
+        choices: Option<Json>,
+        data: Option<Json>,
+        output: Option<Json>,
+        content: Option<Json>,
+        error: Option<serde::de::IgnoredAny>,
     }
+    let text = |v: Option<Value>| match v {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    };
     match serde_json::from_slice::<Top>(bytes) {
-        Ok(top) => Ok((
-            top.object.is_some_and(|o| o.is_string()),
-            top.usage.as_ref().and_then(super::Usage::from_json),
-        )),
+        Ok(top) => {
+            let mut has = Vec::new();
+            for (value, field) in [
+                (top.choices, Field::Choices),
+                (top.data, Field::Data),
+                (top.output, Field::Output),
+                (top.content, Field::Content),
+            ] {
+                if value == Some(Json::Array) {
+                    has.push(field);
+                }
+            }
+            if top.error.is_some() {
+                has.push(Field::Error);
+            }
+            Ok((
+                Answer {
+                    object: text(top.object),
+                    kind: text(top.kind),
+                    has,
+                    is_map: true,
+                },
+                top.usage.as_ref().and_then(super::Usage::from_json),
+            ))
+        }
         // Valid JSON that is not an object (an array, a string) is still JSON.
-        Err(_) => serde_json::from_slice::<Value>(bytes).map(|_| (false, None)),
+        Err(_) => serde_json::from_slice::<Value>(bytes).map(|_| (Answer::default(), None)),
     }
 }
 

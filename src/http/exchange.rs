@@ -78,6 +78,21 @@ pub struct StreamInfo {
     pub error_event: Option<String>,
     /// When each of the first events arrived, for the stream timeline in triage reports.
     pub timeline: Vec<TimelineEvent>,
+    /// Events of the endpoint's own kind (chunks with `choices`, `response.*` events,
+    /// Anthropic's message events): a stream with none carried no answer.
+    #[serde(default)]
+    pub of_kind: u32,
+    /// Events whose data is not a JSON object (nor `[DONE]`): no client of these APIs can
+    /// read them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_json: u32,
+    /// Lines that are no SSE field (neither a comment nor `event`, `data`, `id`, `retry`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub foreign_lines: u32,
+    /// Lines other than `data` holding bytes that are not text (invalid UTF-8, control
+    /// characters).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub binary_lines: u32,
     /// The token counts the stream reported, merged over its events.
     #[serde(skip)]
     pub tokens: Option<Usage>,
@@ -136,6 +151,16 @@ pub struct Exchange {
     /// The tokens the body says the call used (`usage`), when a successful body says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// Byte sequences of the body (or `data` lines of the stream) that were not UTF-8,
+    /// decoded as U+FFFD as the SSE standard says.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_utf8: u32,
+}
+
+/// For `skip_serializing_if`: counts that are zero are left out of reports.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The tokens a response reports in its `usage`: OpenAI's `prompt_tokens` /
@@ -210,6 +235,7 @@ impl Exchange {
             error_type: None,
             failure: None,
             usage: None,
+            not_utf8: 0,
         }
     }
 

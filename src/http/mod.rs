@@ -13,6 +13,7 @@
 mod base;
 mod body;
 mod capture;
+mod contract;
 mod exchange;
 mod h1;
 mod lane;

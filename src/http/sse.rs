@@ -47,6 +47,14 @@ pub struct Parser {
     event: String,
     data: String,
     has_data: bool,
+    /// Lines that are no SSE field: neither a comment nor `event`, `data`, `id` or `retry`.
+    pub foreign_lines: u32,
+    /// Lines, other than `data`, holding bytes that are not text: invalid UTF-8 or control
+    /// characters. No LLM stream sends them; noise does.
+    pub binary_lines: u32,
+    /// `data` lines whose bytes are not UTF-8: decoded with U+FFFD in their place, as the
+    /// standard says, which a strict client refuses.
+    pub not_utf8_data: u32,
 }
 
 impl Parser {
@@ -97,6 +105,9 @@ impl Parser {
             return;
         }
         if line[0] == b':' {
+            if !is_text(&line[1..]) {
+                self.binary_lines += 1;
+            }
             return;
         }
         let (field, value) = match line.iter().position(|b| *b == b':') {
@@ -106,7 +117,21 @@ impl Parser {
             }
             None => (line, &[][..]),
         };
+        if !matches!(field, b"event" | b"data" | b"id" | b"retry") {
+            self.foreign_lines += 1;
+            if !is_text(line) {
+                self.binary_lines += 1;
+            }
+            return;
+        }
         let value = String::from_utf8_lossy(value);
+        if matches!(value, std::borrow::Cow::Owned(_)) {
+            if field == b"data" {
+                self.not_utf8_data += 1;
+            } else {
+                self.binary_lines += 1;
+            }
+        }
         match field {
             b"event" => self.event = value.into_owned(),
             b"data" => {
@@ -124,6 +149,11 @@ impl Parser {
             _ => {}
         }
     }
+}
+
+/// Whether `bytes` are text: UTF-8 with no control character but the tab.
+fn is_text(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_ok_and(|t| !t.chars().any(|c| c.is_control() && c != '\t'))
 }
 
 #[cfg(test)]
@@ -168,6 +198,20 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn lines_that_are_not_fields_or_not_text_are_counted() {
+        let mut p = Parser::default();
+        let mut out = Vec::new();
+        let mut bytes = b": keep-alive\nhello\n\x00\xff\xfe junk\ndata: caf\xc3\n\n".to_vec();
+        bytes.extend_from_slice(b"event: x\xffy\ndata: {}\n\ndata: [DONE]\n\n");
+        p.push(&bytes, &mut out).unwrap();
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[0].data, "caf\u{fffd}");
+        assert_eq!(p.foreign_lines, 2);
+        assert_eq!(p.binary_lines, 2);
+        assert_eq!(p.not_utf8_data, 1);
     }
 
     #[test]

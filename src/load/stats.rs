@@ -159,7 +159,7 @@ pub fn error_class(ex: &Exchange) -> Option<ErrorClass> {
             FailureKind::Connect => ErrorClass::Connect,
             FailureKind::Timeout => ErrorClass::Timeout,
             FailureKind::StreamCut => ErrorClass::CutStream,
-            FailureKind::BadBody => ErrorClass::BadBody,
+            FailureKind::BadBody | FailureKind::ShapeContract => ErrorClass::BadBody,
             FailureKind::Auth => ErrorClass::Auth,
             FailureKind::ServerError => ErrorClass::ServerError,
         });

@@ -12,6 +12,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::bodies::{Usage, json_body, sse_frames};
+use crate::endpoint::Endpoint;
+
 /// How the faulty gateway misbehaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Fault {
@@ -49,6 +52,20 @@ pub enum Fault {
     RedirectAway,
     /// 307 to `/v1/moved` on the same server, which answers a chat completion.
     RedirectHere,
+    /// 200 `text/event-stream` to every request, streaming or not: 4 KiB of random bytes,
+    /// then `data: [DONE]`.
+    RandomBytes,
+    /// A well-formed stream of the endpoint's events to every request, also to those that
+    /// asked for JSON.
+    StreamForJson,
+    /// Streams of keep-alive comments and `data: [DONE]`, no event; JSON answers are correct.
+    EmptyStream,
+    /// Answers whose text carries bytes that are not UTF-8: in every stream's `data`, and in
+    /// every JSON body.
+    InvalidUtf8,
+    /// 200 JSON that is not the endpoint's object, to every request: a chat completion
+    /// without `choices`, an embeddings list without `data`, a message without `content`.
+    WrongObject,
     /// Echo the request's credentials back in headers and body (a leaky gateway).
     EchoCredentials,
     /// Echo every request header and the request line back, with terminal escape sequences,
@@ -204,6 +221,9 @@ async fn serve(mut sock: TcpStream, fault: Fault, away: u16) {
                 }
             }
         }
+        Fault::OpenAfterDone if !request.contains("\"stream\":true") => {
+            let _ = sock.write_all(correct(&request).as_bytes()).await;
+        }
         Fault::OpenAfterDone => {
             sse_head_and_one_event(&mut sock, "").await;
             let _ = sock.write_all(chunk("data: [DONE]\n\n").as_bytes()).await;
@@ -235,12 +255,127 @@ async fn serve(mut sock: TcpStream, fault: Fault, away: u16) {
             let _ = sock.write_all(head.as_bytes()).await;
             let _ = sock.write_all(&BODY).await;
         }
+        Fault::RandomBytes
+        | Fault::StreamForJson
+        | Fault::EmptyStream
+        | Fault::InvalidUtf8
+        | Fault::WrongObject => {
+            let _ = sock.write_all(&shape_fault(fault, &request)).await;
+        }
         _ => {
             let resp = whole_fault(fault, &request, away);
             let _ = sock.write_all(resp.as_bytes()).await;
         }
     }
     let _ = sock.flush().await;
+}
+
+/// The endpoint a request was sent to, by its path.
+fn endpoint_of(request: &str) -> Endpoint {
+    let path = request.split_whitespace().nth(1).unwrap_or_default();
+    Endpoint::ALL
+        .into_iter()
+        .find(|e| path.starts_with(e.path()))
+        .unwrap_or(Endpoint::Chat)
+}
+
+/// Counters that look healthy, so that only the body can give the answer away.
+const COUNTERS: &str =
+    "x-ratelimit-limit-requests: 1000\r\nx-ratelimit-remaining-requests: 999\r\n";
+
+/// A whole response of raw bytes, which may not be text.
+fn whole_bytes(ctype: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n{COUNTERS}\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// The endpoint's correct stream, whole.
+fn stream_of(endpoint: Endpoint) -> String {
+    let usage = Usage {
+        prompt: 5,
+        completion: 4,
+    };
+    if endpoint == Endpoint::Embeddings {
+        let body = json_body(endpoint, "m", 1, usage);
+        return format!("data: {body}\n\ndata: [DONE]\n\n");
+    }
+    sse_frames(endpoint, "m", 1, usage, true).concat()
+}
+
+/// The faults of the shape contract: answers with good headers whose bodies are not the
+/// endpoint's.
+fn shape_fault(fault: Fault, request: &str) -> Vec<u8> {
+    let endpoint = endpoint_of(request);
+    if request.starts_with("GET") {
+        return correct(request).into_bytes();
+    }
+    let stream = request.contains("\"stream\":true");
+    let usage = Usage {
+        prompt: 5,
+        completion: 4,
+    };
+    let sse = "text/event-stream";
+    let json = "application/json";
+    match fault {
+        Fault::RandomBytes => {
+            // xorshift: the same noise every time, so a failing test can be replayed.
+            let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+            let mut body: Vec<u8> = (0..4096)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x.to_le_bytes()[0]
+                })
+                .collect();
+            body.extend_from_slice(b"\n\ndata: [DONE]\n\n");
+            whole_bytes(sse, &body)
+        }
+        Fault::StreamForJson => whole_bytes(sse, stream_of(endpoint).as_bytes()),
+        Fault::EmptyStream if stream => {
+            whole_bytes(sse, b": keep-alive\n\n: keep-alive\n\ndata: [DONE]\n\n")
+        }
+        Fault::EmptyStream => whole_bytes(
+            json,
+            json_body(endpoint, "m", 1, usage).to_string().as_bytes(),
+        ),
+        Fault::InvalidUtf8 => {
+            // "rate" in every answer's text becomes "ra\xC3(te": a lead byte whose
+            // continuation never comes.
+            let text = if stream {
+                stream_of(endpoint)
+            } else {
+                json_body(endpoint, "m", 1, usage).to_string()
+            };
+            let mut body = Vec::with_capacity(text.len());
+            for (i, part) in text.split("rate").enumerate() {
+                if i > 0 {
+                    body.extend_from_slice(b"ra\xC3(te");
+                }
+                body.extend_from_slice(part.as_bytes());
+            }
+            whole_bytes(if stream { sse } else { json }, &body)
+        }
+        _ => {
+            let body = match endpoint {
+                Endpoint::Chat => r#"{"id":"chatcmpl-1","object":"chat.completion","model":"m"}"#,
+                Endpoint::Completions => {
+                    r#"{"id":"cmpl-1","object":"text_completion","model":"m"}"#
+                }
+                Endpoint::Responses => {
+                    r#"{"id":"resp_1","object":"response","status":"completed"}"#
+                }
+                Endpoint::Messages => r#"{"id":"msg_1","type":"message","role":"assistant"}"#,
+                Endpoint::Embeddings => r#"{"object":"list","model":"m"}"#,
+            };
+            whole_bytes(json, body.as_bytes())
+        }
+    }
 }
 
 /// The faults answered with one whole response.
@@ -308,9 +443,9 @@ fn echo_credentials(request: &str) -> String {
     let key = auth.trim_start_matches("Bearer ").to_string();
     let stream = request.contains("\"stream\":true");
     let body = if stream {
-        format!("data: {{\"echo\":\"{key}\"}}\n\ndata: [DONE]\n\n")
+        format!("data: {{\"choices\":[],\"echo\":\"{key}\"}}\n\ndata: [DONE]\n\n")
     } else {
-        format!("{{\"object\":\"chat.completion\",\"echo\":\"{key}\"}}")
+        format!("{{\"object\":\"chat.completion\",\"choices\":[],\"echo\":\"{key}\"}}")
     };
     let ctype = if stream {
         "text/event-stream"
@@ -350,9 +485,11 @@ fn echo_everything(request: &str) -> String {
     let body = if error {
         format!("upstream failed: {raw}")
     } else if stream {
-        format!("data: {{\"echo\":{quoted}}}\n\nevent: error\ndata: {raw}\n\ndata: [DONE]\n\n")
+        format!(
+            "data: {{\"choices\":[],\"echo\":{quoted}}}\n\nevent: error\ndata: {raw}\n\ndata: [DONE]\n\n"
+        )
     } else {
-        format!("{{\"object\":\"chat.completion\",\"echo\":{quoted}}}")
+        format!("{{\"object\":\"chat.completion\",\"choices\":[],\"echo\":{quoted}}}")
     };
     let (status, ctype) = if error {
         ("500 Internal Server Error", "text/plain")

@@ -101,6 +101,9 @@ pub struct ProbeReport {
     pub interrupted: bool,
     /// Observations that are not problems.
     pub notes: Vec<String>,
+    /// Response shapes asked for and never seen (every attempt failed or answered another
+    /// shape), each with what came back: nothing was checked on them, and `strict` fails.
+    pub unchecked: Vec<analyze::Unchecked>,
     /// Set when the probe stopped early.
     pub aborted: Option<Abort>,
     /// The exit code this report maps to, and its name.
@@ -119,9 +122,10 @@ impl ProbeReport {
         exit_of(self.aborted.as_ref(), &self.exchanges, self.failed())
     }
 
-    /// Whether the findings (and, when strict, the warnings) fail the run.
+    /// Whether the findings (and, when strict, the warnings and unchecked shapes) fail the
+    /// run.
     pub fn failed(&self) -> bool {
-        !self.findings.is_empty() || (self.strict && !self.warnings.is_empty())
+        failed(&self.findings, &self.warnings, &self.unchecked, self.strict)
     }
 
     /// The variants in the order they were first sent.
@@ -159,7 +163,7 @@ pub async fn probe(
         aborted = outage(&exchanges).map(|f| Abort::new(f, &target));
     }
     let a = analyze::analyze(&exchanges, opts.counters);
-    let failed = !a.findings.is_empty() || (opts.strict && !a.warnings.is_empty());
+    let failed = failed(&a.findings, &a.warnings, &a.unchecked, opts.strict);
     let outcome = exit_of(aborted.as_ref(), &exchanges, failed).into();
     ProbeReport {
         schema_version: SCHEMA_VERSION,
@@ -178,6 +182,7 @@ pub async fn probe(
         strict: opts.strict,
         interrupted: opts.stop.is_set(),
         notes: a.notes,
+        unchecked: a.unchecked,
         aborted,
         outcome,
     }
@@ -212,7 +217,7 @@ pub fn judge_evidence(
             f.warning()
         }));
     }
-    let failed = !a.findings.is_empty() || (strict && !a.warnings.is_empty());
+    let failed = failed(&a.findings, &a.warnings, &a.unchecked, strict);
     // The evidence's failures are what the customer saw, not this run's: they are judged as
     // findings and notes, never as this command's network faults.
     let outcome = verdict::decide(std::iter::empty(), failed).into();
@@ -233,9 +238,21 @@ pub fn judge_evidence(
         strict,
         interrupted: false,
         notes: a.notes,
+        unchecked: a.unchecked,
         aborted: None,
         outcome,
     }
+}
+
+/// Whether a probe fails: on a finding; when strict, also on a warning or a shape never
+/// checked.
+fn failed(
+    findings: &[Finding],
+    warnings: &[Finding],
+    unchecked: &[analyze::Unchecked],
+    strict: bool,
+) -> bool {
+    !findings.is_empty() || (strict && (!warnings.is_empty() || !unchecked.is_empty()))
 }
 
 /// A probe where no answer was a success and every answer was a server error has checked

@@ -40,6 +40,8 @@ fn exchange(seq: u32, v: Variant, shape: Shape, headers: &[(&str, &str)]) -> Exc
                 })
                 .collect(),
             tokens: None,
+            of_kind: 2,
+            ..StreamInfo::default()
         });
     }
     ex
@@ -107,6 +109,7 @@ pub fn probe_report() -> ProbeReport {
         strict: false,
         interrupted: false,
         notes: a.notes,
+        unchecked: a.unchecked,
         aborted: None,
     }
 }

@@ -53,6 +53,7 @@ pub(super) async fn run(ctx: &mut Ctx<'_>, leaf: &Planned<'_>) -> StepReport {
                     .iter()
                     .map(|w| format!("warning: {}", w.summary())),
             );
+            unchecked(ctx.strict, &probed.unchecked, &mut report);
             // An outage has checked nothing: the step fails and the scenario ends with the
             // probe's own verdict, not a pass over zero successful responses.
             if let Some(abort) = probed.aborted {
@@ -104,6 +105,25 @@ pub(super) async fn run(ctx: &mut Ctx<'_>, leaf: &Planned<'_>) -> StepReport {
     }
     report.wall_ms = ms(start.elapsed());
     report
+}
+
+/// A shape never seen passed every header check vacuously: strict scenarios fail it, the
+/// others say so in the step's notes.
+fn unchecked(strict: bool, unchecked: &[probe::analyze::Unchecked], report: &mut StepReport) {
+    for u in unchecked {
+        if strict {
+            report.checks.push(Check::new(
+                "every response shape asked for was seen",
+                false,
+                "at least one successful answer of each shape (strict)",
+                format!("{} never checked: {}", u.shape, u.why),
+            ));
+        } else {
+            report
+                .notes
+                .push(format!("never checked: {}: {}", u.shape, u.why));
+        }
+    }
 }
 
 async fn request(

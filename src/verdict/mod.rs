@@ -120,6 +120,10 @@ pub enum FailureKind {
     StreamCut,
     /// The body is not what the content type promises.
     BadBody,
+    /// The answer is not the endpoint's: a stream to a request for JSON, a stream with no
+    /// event of the endpoint's kind or with bytes that are not text, an object without the
+    /// endpoint's fields.
+    ShapeContract,
     /// 401 or 403.
     Auth,
     /// Every answer was a 5xx: the gateway or its upstream is failing.
@@ -127,13 +131,28 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
+    /// A short label, as reports count failures by class.
+    pub fn label(self) -> &'static str {
+        match self {
+            FailureKind::Connect => "no connection",
+            FailureKind::Timeout => "timeout",
+            FailureKind::StreamCut => "cut",
+            FailureKind::BadBody => "unreadable body",
+            FailureKind::ShapeContract => "not the endpoint's answer",
+            FailureKind::Auth => "refused key",
+            FailureKind::ServerError => "server error",
+        }
+    }
+
     /// The exit a failure of this class maps to.
     pub fn exit(self) -> Exit {
         match self {
             FailureKind::Connect => Exit::Unreachable,
             FailureKind::Auth => Exit::AuthFailed,
             FailureKind::Timeout => Exit::Timeout,
-            FailureKind::StreamCut | FailureKind::BadBody => Exit::Protocol,
+            FailureKind::StreamCut | FailureKind::BadBody | FailureKind::ShapeContract => {
+                Exit::Protocol
+            }
             FailureKind::ServerError => Exit::ServerError,
         }
     }
@@ -157,7 +176,7 @@ impl FailureKind {
             FailureKind::Timeout => {
                 "the target accepted the connection but did not answer; raise `--timeout` or check the gateway's upstream".into()
             }
-            FailureKind::StreamCut | FailureKind::BadBody => {
+            FailureKind::StreamCut | FailureKind::BadBody | FailureKind::ShapeContract => {
                 "the target is not speaking the OpenAI-compatible API at this URL".into()
             }
             FailureKind::ServerError => "the gateway or its upstream is failing, so no header could be checked: see its logs, and try again when it answers 2xx (a 503 with `retry-after` asks for exactly that)".into(),

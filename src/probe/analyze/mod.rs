@@ -18,7 +18,7 @@ pub use versions::{KnownDefect, LITELLM_DEFECTS, defects_of, limiter_notes};
 
 use std::collections::BTreeSet;
 
-use crate::endpoint::Variant;
+use crate::endpoint::{Mode, Variant};
 use crate::headers::{Family, LITELLM_VERSION};
 use crate::http::{Exchange, Shape};
 use crate::verdict::{FailureKind, Finding, FindingKind, by_level};
@@ -59,6 +59,17 @@ pub struct Analysis {
     pub warnings: Vec<Finding>,
     /// Observations that are not problems.
     pub notes: Vec<String>,
+    /// Response shapes asked for and never seen, each with why: nothing was checked on them.
+    pub unchecked: Vec<Unchecked>,
+}
+
+/// A response shape asked for and never seen.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unchecked {
+    /// `non-streaming JSON` or `streaming (SSE)`.
+    pub shape: String,
+    /// What came back instead.
+    pub why: String,
 }
 
 /// Runs every check, the counter checks by `counters`.
@@ -76,7 +87,58 @@ pub fn analyze(exchanges: &[Exchange], counters: CounterMode) -> Analysis {
         findings,
         warnings,
         notes,
+        unchecked: unchecked(exchanges),
     }
+}
+
+/// The response shapes asked for that no answer showed: non-streaming JSON, and the SSE
+/// stream. Every header check passes vacuously on a shape never seen, so each is said, with
+/// what came back instead.
+pub fn unchecked(exchanges: &[Exchange]) -> Vec<Unchecked> {
+    let mut out = Vec::new();
+    for (mode, shape_name, seen) in [
+        (
+            Mode::NonStreaming,
+            "non-streaming JSON",
+            &[Shape::JsonObject, Shape::PlainDict][..],
+        ),
+        (Mode::Streaming, "streaming (SSE)", &[Shape::Sse][..]),
+    ] {
+        let asked: Vec<&Exchange> = exchanges
+            .iter()
+            .filter(|e| e.variant.mode == mode)
+            .collect();
+        if asked.is_empty()
+            || asked
+                .iter()
+                .any(|e| e.failure.is_none() && seen.contains(&e.shape))
+        {
+            continue;
+        }
+        let mut got = std::collections::BTreeMap::<String, usize>::new();
+        for e in &asked {
+            let what = match (e.status, &e.failure) {
+                (Some(s), _) if !(200..300).contains(&s) => s.to_string(),
+                (_, Some(f)) => f.kind.label().to_string(),
+                (_, None) => e.shape.label().to_string(),
+            };
+            *got.entry(what).or_default() += 1;
+        }
+        let got: Vec<String> = got.iter().map(|(w, n)| format!("{w} ×{n}")).collect();
+        let mode_name = match mode {
+            Mode::NonStreaming => "non-streaming",
+            Mode::Streaming => "streaming",
+        };
+        let none = match asked.len() {
+            1 => format!("the one {mode_name} request did not get one"),
+            n => format!("none of the {n} {mode_name} requests got one"),
+        };
+        out.push(Unchecked {
+            shape: shape_name.to_string(),
+            why: format!("{none} ({})", got.join(", ")),
+        });
+    }
+    out
 }
 
 fn label(v: Variant) -> String {
@@ -169,7 +231,10 @@ fn exchange_failures(exchanges: &[Exchange], out: &mut Vec<Finding>) {
         let at = format!("{} (request {})", label(ex.variant), ex.seq);
         if let Some(f) = &ex.failure {
             match f.kind {
-                FailureKind::StreamCut | FailureKind::BadBody | FailureKind::Timeout => {
+                FailureKind::StreamCut
+                | FailureKind::BadBody
+                | FailureKind::ShapeContract
+                | FailureKind::Timeout => {
                     out.push(Finding::new(
                         FindingKind::BrokenResponse,
                         format!("{at}: {}", f.message),
@@ -182,6 +247,9 @@ fn exchange_failures(exchanges: &[Exchange], out: &mut Vec<Finding>) {
         if ex.shape == Shape::Error && ex.failure.is_none() {
             out.push(error_finding(ex, &at));
         }
+        if ex.not_utf8 > 0 && ex.failure.is_none() {
+            out.push(not_utf8(ex, &at));
+        }
         if let Some(err) = ex.stream.as_ref().and_then(|s| s.error_event.as_ref()) {
             out.push(Finding::new(
                 FindingKind::InStreamError,
@@ -189,6 +257,22 @@ fn exchange_failures(exchanges: &[Exchange], out: &mut Vec<Finding>) {
             ));
         }
     }
+}
+
+/// Bytes that are not UTF-8 in a stream's `data`: decoded as U+FFFD, the SSE standard's rule,
+/// so the stream was read here; a client that decodes strictly (the openai SDK does) fails.
+/// A JSON body with such bytes is not JSON at all and failed the shape contract instead.
+fn not_utf8(ex: &Exchange, at: &str) -> Finding {
+    let n = ex.not_utf8;
+    Finding::new(
+        FindingKind::BrokenResponse,
+        format!(
+            "{at}: {n} `data` line{} of its stream {} not UTF-8: decoded with U+FFFD in their place as the SSE standard says, but a client that decodes strictly fails on them",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "is" } else { "are" }
+        ),
+    )
+    .warning()
 }
 
 fn has_family(ex: &Exchange, family: Family) -> bool {

@@ -82,6 +82,13 @@ pub fn render(report: &ProbeReport) -> String {
         }
         out.push('\n');
     }
+    if !report.unchecked.is_empty() {
+        out.push_str("### Never checked\n\n");
+        for u in &report.unchecked {
+            out.push_str(&format!("- {}: {}\n", md_text(&u.shape), md_text(&u.why)));
+        }
+        out.push('\n');
+    }
     if !report.notes.is_empty() {
         out.push_str("### Notes\n\n");
         for n in &report.notes {

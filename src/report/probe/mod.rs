@@ -146,6 +146,12 @@ pub fn verdict(report: &ProbeReport) -> String {
     } else {
         String::new()
     };
+    let shapes: Vec<&str> = report.unchecked.iter().map(|u| u.shape.as_str()).collect();
+    let warnings = if shapes.is_empty() {
+        warnings
+    } else {
+        format!("{warnings}; {} never checked", shapes.join(" and "))
+    };
     let what = match report.outcome.status {
         "ok" => format!("no findings{warnings}"),
         "findings" => format!("{}{warnings}", counted(n, "finding")),

@@ -85,10 +85,31 @@ pub fn render(report: &ProbeReport, color: bool, width: Option<u16>) -> String {
             out.push_str(&format!("  · {n}\n"));
         }
     }
-    let mark = if report.outcome.exit_code == 0 {
+    if !report.unchecked.is_empty() {
+        out.push_str(&format!(
+            "\nnever checked{}:\n",
+            if report.strict {
+                " (--strict: it fails the run)"
+            } else {
+                " (no header check applies to a shape never seen; --strict fails the run)"
+            }
+        ));
+        for u in &report.unchecked {
+            out.push_str(&format!(
+                "  {} {}: {}\n",
+                paint("?", "33", color),
+                u.shape,
+                u.why
+            ));
+        }
+    }
+    // Green only when everything asked for was seen and nothing is suspicious.
+    let mark = if report.outcome.exit_code != 0 {
+        paint("✗", "31", color)
+    } else if report.warnings.is_empty() && report.unchecked.is_empty() {
         paint("✓", "32", color)
     } else {
-        paint("✗", "31", color)
+        paint("!", "33", color)
     };
     out.push_str(&format!("\n{mark} {}\n", verdict(report)));
     out
