@@ -97,6 +97,27 @@ impl Family {
         )
     }
 
+    /// Whether the family is a provider's dialect, which a gateway may pass through from its
+    /// upstream as it came (OpenAI's, Anthropic's, Cerebras' and Mistral's window-named,
+    /// Together's and OpenRouter's bare names, names the tool does not know), rather than a
+    /// gateway limiter's own (LiteLLM's descriptors and key limits, Kong AI's, Helicone's, the
+    /// IETF fields gateways emit, names the operator declared). A gateway in front of two
+    /// providers answers each endpoint in its provider's dialect: such headers are compared
+    /// only across endpoints that speak the same dialect.
+    pub fn provider_dialect(self) -> bool {
+        matches!(
+            self,
+            Family::Openai
+                | Family::Anthropic
+                | Family::AnthropicUnified
+                | Family::WindowNamed
+                | Family::XRatelimit
+                | Family::XRatelimitOther
+                | Family::Flag
+                | Family::Unknown
+        )
+    }
+
     /// Whether the dialect's documentation says what each counter counts (unit and window),
     /// so that remaining above limit within one dimension proves a contradiction. Bare names
     /// (Together's `x-ratelimit-limit` and `-remaining` have been seen 10 and 19) do not.

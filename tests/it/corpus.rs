@@ -96,6 +96,9 @@ fn rate_limit_name(name: &str) -> bool {
 
 struct Replay {
     headers: Vec<(String, String)>,
+    /// Headers of another capture sent instead on some endpoints: a gateway in front of
+    /// two providers.
+    by_endpoint: Vec<(Endpoint, Vec<(String, String)>)>,
     /// Header names (lowercase) left off streaming responses.
     strip_from_streams: Vec<String>,
 }
@@ -125,7 +128,12 @@ async fn generate(State(replay): State<Arc<Replay>>, uri: Uri, body: Bytes) -> R
     };
     let mut builder = Response::builder().status(StatusCode::OK);
     let headers: &mut HeaderMap = builder.headers_mut().unwrap();
-    for (n, v) in &replay.headers {
+    let own = replay
+        .by_endpoint
+        .iter()
+        .find(|(e, _)| *e == endpoint)
+        .map_or(&replay.headers, |(_, h)| h);
+    for (n, v) in own {
         if TRANSPORT.contains(&n.to_ascii_lowercase().as_str())
             || (stream && replay.strip_from_streams.contains(&n.to_ascii_lowercase()))
         {
@@ -165,8 +173,21 @@ async fn replay(
     capture: &Capture,
     strip: &BTreeSet<String>,
 ) -> (String, tokio::task::JoinHandle<()>) {
+    replay_split(capture, &[], strip).await
+}
+
+/// As [`replay`], with the headers of other captures on the endpoints named.
+async fn replay_split(
+    capture: &Capture,
+    others: &[(Endpoint, &Capture)],
+    strip: &BTreeSet<String>,
+) -> (String, tokio::task::JoinHandle<()>) {
     let state = Arc::new(Replay {
         headers: capture.headers.clone(),
+        by_endpoint: others
+            .iter()
+            .map(|(e, c)| (*e, c.headers.clone()))
+            .collect(),
         strip_from_streams: strip.iter().cloned().collect(),
     });
     let mut app = Router::new().route("/v1/models", get(models));
@@ -188,6 +209,15 @@ async fn probe(url: &str, extra: &[&str]) -> (i32, serde_json::Value) {
     let report = serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
     (run.code, report)
+}
+
+/// Every header the findings name.
+fn named(findings: &[serde_json::Value]) -> BTreeSet<String> {
+    findings
+        .iter()
+        .flat_map(|f| f["headers"].as_array().unwrap().iter())
+        .map(|h| h.as_str().unwrap().to_string())
+        .collect()
 }
 
 fn kinds(list: &serde_json::Value) -> Vec<String> {
@@ -312,11 +342,7 @@ async fn captures_stripped_from_streams_are_caught_exactly() {
         let (code, report) = probe(&url, &[]).await;
         task.abort();
         let findings = report["findings"].as_array().unwrap();
-        let named: BTreeSet<String> = findings
-            .iter()
-            .flat_map(|f| f["headers"].as_array().unwrap().iter())
-            .map(|h| h.as_str().unwrap().to_string())
-            .collect();
+        let named = named(findings);
         let streams: BTreeSet<&str> = [
             "streaming chat/completions",
             "streaming completions",
@@ -348,6 +374,52 @@ async fn captures_stripped_from_streams_are_caught_exactly() {
         "drops not caught exactly:\n{}",
         wrong.join("\n")
     );
+}
+
+/// A proxy that sends chat to OpenAI and messages to Anthropic, passing each upstream's whole
+/// header set through on both shapes: each endpoint is healthy, in its own provider's dialect.
+/// Stripped from its own endpoint's streams, either set is named exactly, and nothing else.
+#[tokio::test]
+async fn two_upstreams_are_compared_each_within_its_own_dialect() {
+    let all = corpus();
+    let find = |f: &str| all.iter().find(|c| c.file == f).unwrap().clone();
+    let openai = find("openai-chat-project-requests-crewai.http");
+    let anthropic = find("anthropic-messages-2024-openllmetry.http");
+    let names = |c: &Capture| -> BTreeSet<String> {
+        c.headers
+            .iter()
+            .filter(|(n, _)| rate_limit_name(n))
+            .map(|(n, _)| n.to_ascii_lowercase())
+            .collect()
+    };
+    let only = ["--endpoints", "chat,messages"];
+    let (url, task) = replay_split(
+        &openai,
+        &[(Endpoint::Messages, &anthropic)],
+        &BTreeSet::new(),
+    )
+    .await;
+    let (code, report) = probe(&url, &only).await;
+    task.abort();
+    assert_eq!(code, 0, "{:?}", kinds(&report["findings"]));
+    assert!(report["findings"].as_array().unwrap().is_empty());
+    for (stripped, on) in [
+        (names(&openai), "streaming chat/completions"),
+        (names(&anthropic), "streaming messages"),
+    ] {
+        let (url, task) =
+            replay_split(&openai, &[(Endpoint::Messages, &anthropic)], &stripped).await;
+        let (code, report) = probe(&url, &only).await;
+        task.abort();
+        assert_eq!(code, 1, "{:?}", kinds(&report["findings"]));
+        let findings = report["findings"].as_array().unwrap();
+        let named = named(findings);
+        assert_eq!(named, stripped, "{:?}", kinds(&report["findings"]));
+        for f in findings {
+            assert_eq!(f["kind"], "missing_on_shape", "{f:#}");
+            assert_eq!(f["missing_on"], serde_json::json!([on]), "{f:#}");
+        }
+    }
 }
 
 /// Azure API Management's `llm-token-limit` policy lets the operator name its headers: unknown

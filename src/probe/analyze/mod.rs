@@ -79,7 +79,7 @@ pub fn analyze(exchanges: &[Exchange], counters: CounterMode) -> Analysis {
     exchange_failures(exchanges, &mut all);
     values::value_checks(exchanges, &mut all);
     shapes::presence(exchanges, &mut all, &mut notes);
-    shapes::shape_comparison(exchanges, &mut all);
+    shapes::shape_comparison(exchanges, &mut all, &mut notes);
     counters::counter_checks(exchanges, counters, &mut all, &mut notes);
     notes.extend(versions::notes(exchanges, &all));
     let (findings, warnings) = by_level(all);

@@ -3,9 +3,9 @@
 //! (BerriAI/litellm#27748) when the gateway is LiteLLM and the headers are its limiter's — and
 //! the warning for a gateway that sends no rate-limit header at all.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::endpoint::Mode;
+use crate::endpoint::{Endpoint, Mode, Variant};
 use crate::headers::{Family, LITELLM_ISSUE_URL, LITELLM_KEY_RPM_LIMIT};
 use crate::http::{Exchange, Shape};
 
@@ -28,19 +28,63 @@ struct Places {
 /// Headers compared across shapes, one finding per group of headers that share where they were
 /// present and where missing: the drop takes all of a limiter's counters at once, and four
 /// identical lines would bury the point.
-pub(super) fn shape_comparison(exchanges: &[Exchange], out: &mut Vec<Finding>) {
+pub(super) fn shape_comparison(
+    exchanges: &[Exchange],
+    out: &mut Vec<Finding>,
+    notes: &mut Vec<String>,
+) {
     let ok: Vec<&Exchange> = exchanges.iter().filter(|e| e.shape.is_success()).collect();
     let litellm = is_litellm(exchanges);
+    let upstream =
+        |family: Family| family.provider_dialect() && !(litellm && family == Family::Openai);
     let mut names: BTreeSet<(Family, String)> = BTreeSet::new();
+    // The provider dialects each endpoint answers in, on any of its shapes.
+    let mut dialects: BTreeMap<Endpoint, BTreeSet<Family>> = BTreeMap::new();
     for ex in &ok {
         for h in ex.rate_headers.iter().filter(|h| h.compared()) {
             names.insert((h.family, h.name.clone()));
+            if upstream(h.family) {
+                dialects
+                    .entry(ex.variant.endpoint)
+                    .or_default()
+                    .insert(h.family);
+            }
         }
     }
     let variants = first_occurrences(ok.iter().map(|e| e.variant));
+    let speaks = |v: &Variant, family: Family| {
+        dialects
+            .get(&v.endpoint)
+            .is_some_and(|d| d.contains(&family))
+    };
+    let mut apart: BTreeSet<Family> = BTreeSet::new();
+    // Upstream headers and the endpoints that carry no provider's headers at all.
+    let mut silent: BTreeMap<Family, (Vec<String>, Vec<Endpoint>)> = BTreeMap::new();
     let mut groups: Vec<(Places, Vec<Header>)> = Vec::new();
     for (family, name) in names {
-        let places = places(&ok, &variants, &name);
+        // A gateway's own limiter headers belong on every endpoint; an upstream's only on the
+        // endpoints that answer in its dialect (their own endpoint among them).
+        let scope: Vec<Variant> = if upstream(family) {
+            let (with, without): (Vec<Variant>, Vec<Variant>) =
+                variants.iter().partition(|v| speaks(v, family));
+            for v in without {
+                if dialects.contains_key(&v.endpoint) {
+                    apart.insert(family);
+                } else {
+                    let (names, places) = silent.entry(family).or_default();
+                    if !names.contains(&name) {
+                        names.push(name.clone());
+                    }
+                    if !places.contains(&v.endpoint) {
+                        places.push(v.endpoint);
+                    }
+                }
+            }
+            with
+        } else {
+            variants.clone()
+        };
+        let places = places(&ok, &scope, &name);
         if places.missing.is_empty() {
             continue;
         }
@@ -59,10 +103,83 @@ pub(super) fn shape_comparison(exchanges: &[Exchange], out: &mut Vec<Finding>) {
     for (places, headers) in groups {
         out.extend(group_findings(&places, &headers));
     }
+    if !apart.is_empty() {
+        notes.push(dialect_note(&dialects));
+    }
+    for (family, (names, endpoints)) in silent {
+        out.push(silent_warning(&ok, family, &names, &endpoints));
+    }
+}
+
+/// An upstream's headers on some endpoints, and none of any provider on others: a drop when
+/// those endpoints share the upstream, nothing when theirs sends none. Suspicious, not proof.
+fn silent_warning(
+    ok: &[&Exchange],
+    family: Family,
+    names: &[String],
+    endpoints: &[Endpoint],
+) -> Finding {
+    let present: Vec<String> = first_occurrences(
+        ok.iter()
+            .filter(|e| {
+                e.rate_headers
+                    .iter()
+                    .any(|h| h.family == family && h.compared())
+            })
+            .map(|e| e.variant.endpoint.name()),
+    )
+    .into_iter()
+    .map(str::to_string)
+    .collect();
+    let missing: Vec<String> = endpoints.iter().map(|e| e.name().to_string()).collect();
+    let shown: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    let mut f = Finding::new(
+        FindingKind::MissingOnShape,
+        format!(
+            "{} ({}) present on {}, absent from every answer of {}, which carry no provider's rate-limit headers: a drop if they share {}'s upstream, nothing if theirs sends none",
+            shown.join(", "),
+            dialect_name(family),
+            present.join(", "),
+            missing.join(", "),
+            present.first().map_or("that", String::as_str),
+        ),
+    );
+    f.headers = names.to_vec();
+    f.present_on = present;
+    f.missing_on = missing;
+    f.warning()
+}
+
+/// A provider dialect, in words.
+fn dialect_name(family: Family) -> &'static str {
+    match family {
+        Family::Openai => "OpenAI's `x-ratelimit-*`",
+        Family::Anthropic => "Anthropic's `anthropic-ratelimit-*`",
+        Family::AnthropicUnified => "Anthropic's `anthropic-ratelimit-unified-*`",
+        Family::WindowNamed => "window-named `x-ratelimit-*-minute`/`-day`",
+        Family::XRatelimit => "bare `x-ratelimit-{limit,remaining,reset}`",
+        Family::Flag => "rate-limit flags",
+        _ => "other `x-ratelimit-*` names",
+    }
+}
+
+/// Endpoints answering in different provider dialects: each compared within its own.
+fn dialect_note(dialects: &BTreeMap<Endpoint, BTreeSet<Family>>) -> String {
+    let each: Vec<String> = dialects
+        .iter()
+        .map(|(e, fams)| {
+            let names: Vec<&str> = fams.iter().map(|f| dialect_name(*f)).collect();
+            format!("{} in {}", e.name(), names.join(" and "))
+        })
+        .collect();
+    format!(
+        "the endpoints pass through headers of different providers ({}): an upstream's headers are compared only on the endpoints that answer in its dialect; the gateway's own on every endpoint",
+        each.join("; ")
+    )
 }
 
 /// Where `name` was present and missing, over the successful exchanges of each variant.
-fn places(ok: &[&Exchange], variants: &[crate::endpoint::Variant], name: &str) -> Places {
+fn places(ok: &[&Exchange], variants: &[Variant], name: &str) -> Places {
     let mut p = Places {
         present: Vec::new(),
         missing: Vec::new(),

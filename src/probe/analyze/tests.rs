@@ -373,3 +373,141 @@ fn a_counter_sent_twice_with_two_values_is_a_warning_not_a_count() {
         a.warnings
     );
 }
+
+/// A gateway in front of two providers: chat answers with OpenAI's set, messages with
+/// Anthropic's, each on both shapes.
+fn two_upstreams(strip_chat_stream: bool, strip_messages_stream: bool) -> Vec<Exchange> {
+    let openai: &[(&str, &str)] = &[
+        ("x-ratelimit-limit-requests", "500"),
+        ("x-ratelimit-remaining-requests", "499"),
+        ("x-ratelimit-reset-requests", "120ms"),
+    ];
+    let anthropic: &[(&str, &str)] = &[
+        ("anthropic-ratelimit-requests-limit", "50"),
+        ("anthropic-ratelimit-requests-remaining", "49"),
+        ("anthropic-ratelimit-tokens-limit", "8000"),
+    ];
+    let none: &[(&str, &str)] = &[];
+    vec![
+        ex(
+            1,
+            Endpoint::Chat,
+            Mode::NonStreaming,
+            Shape::JsonObject,
+            openai,
+        ),
+        ex(
+            2,
+            Endpoint::Chat,
+            Mode::Streaming,
+            Shape::Sse,
+            if strip_chat_stream { none } else { openai },
+        ),
+        ex(
+            3,
+            Endpoint::Messages,
+            Mode::NonStreaming,
+            Shape::PlainDict,
+            anthropic,
+        ),
+        ex(
+            4,
+            Endpoint::Messages,
+            Mode::Streaming,
+            Shape::Sse,
+            if strip_messages_stream {
+                none
+            } else {
+                anthropic
+            },
+        ),
+    ]
+}
+
+#[test]
+fn headers_of_two_upstreams_are_compared_each_within_its_dialect() {
+    let a = analyze(&two_upstreams(false, false), CounterMode::Off);
+    assert!(a.findings.is_empty(), "{:#?}", a.findings);
+    assert!(a.warnings.is_empty(), "{:#?}", a.warnings);
+    assert!(
+        a.notes.iter().any(|n| n.contains("different providers")),
+        "{:#?}",
+        a.notes
+    );
+    for (chat, messages) in [(true, false), (false, true)] {
+        let a = analyze(&two_upstreams(chat, messages), CounterMode::Off);
+        assert_eq!(kinds(&a.findings), [FindingKind::MissingOnShape], "{a:#?}");
+        let f = &a.findings[0];
+        let (want, on) = if chat {
+            (
+                vec![
+                    "x-ratelimit-limit-requests",
+                    "x-ratelimit-remaining-requests",
+                    "x-ratelimit-reset-requests",
+                ],
+                "streaming chat/completions",
+            )
+        } else {
+            (
+                vec![
+                    "anthropic-ratelimit-requests-limit",
+                    "anthropic-ratelimit-requests-remaining",
+                    "anthropic-ratelimit-tokens-limit",
+                ],
+                "streaming messages",
+            )
+        };
+        assert_eq!(f.headers, want, "{f:#?}");
+        assert_eq!(f.missing_on, [on], "{f:#?}");
+    }
+}
+
+#[test]
+fn an_upstream_set_on_one_endpoint_and_nothing_on_another_is_only_suspicious() {
+    let openai: &[(&str, &str)] = &[("x-ratelimit-remaining-requests", "499")];
+    let exchanges = vec![
+        ex(
+            1,
+            Endpoint::Chat,
+            Mode::NonStreaming,
+            Shape::JsonObject,
+            openai,
+        ),
+        ex(2, Endpoint::Chat, Mode::Streaming, Shape::Sse, openai),
+        ex(
+            3,
+            Endpoint::Embeddings,
+            Mode::NonStreaming,
+            Shape::JsonObject,
+            &[],
+        ),
+    ];
+    let a = analyze(&exchanges, CounterMode::Off);
+    assert!(a.findings.is_empty(), "{:#?}", a.findings);
+    assert_eq!(kinds(&a.warnings), [FindingKind::MissingOnShape], "{a:#?}");
+    assert_eq!(a.warnings[0].missing_on, ["embeddings"]);
+    // The gateway's own limiter headers still belong everywhere: LiteLLM's are a finding.
+    let own: &[(&str, &str)] = &[CONTROL, ("x-ratelimit-api_key-remaining-requests", "99")];
+    let exchanges = vec![
+        ex(
+            1,
+            Endpoint::Chat,
+            Mode::NonStreaming,
+            Shape::JsonObject,
+            own,
+        ),
+        ex(
+            2,
+            Endpoint::Messages,
+            Mode::NonStreaming,
+            Shape::PlainDict,
+            &[CONTROL],
+        ),
+    ];
+    let a = analyze(&exchanges, CounterMode::Off);
+    assert_eq!(
+        kinds(&a.findings),
+        [FindingKind::LitellmV3PlainDictDrop],
+        "{a:#?}"
+    );
+}
