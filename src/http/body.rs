@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::base::{ms, root_cause, show_duration};
-use super::contract::{self, Json};
+use super::contract::{self, Choices, Json};
 use super::{Client, Exchange, StreamInfo, TIMELINE_EVENTS, TimelineEvent, sse};
 use crate::endpoint::Endpoint;
 use crate::redact::Redactor;
@@ -155,6 +155,11 @@ impl Client {
             };
             last = Instant::now();
             match item {
+                // A chat or completion stream whose choice has finished is whole when the body
+                // ends cleanly: `[DONE]` is OpenAI's habit, not every provider's (Perplexity
+                // closes after the finish chunk). A stream that carried an error event ends
+                // there, and is judged by that event.
+                None if info.finished || info.error_event.is_some() => break,
                 None => {
                     ex.failure = Some(Failure {
                         kind: FailureKind::StreamCut,
@@ -234,7 +239,7 @@ struct Event<'a> {
     #[serde(borrow, default)]
     object: Option<std::borrow::Cow<'a, str>>,
     #[serde(default)]
-    choices: Option<Json>,
+    choices: Option<Choices>,
     #[serde(default)]
     data: Option<Json>,
     #[serde(default)]
@@ -279,10 +284,13 @@ fn note_event(
         endpoint,
         kind,
         v.object.as_deref(),
-        v.choices == Some(Json::Array),
+        v.choices.is_some_and(|c| c.array),
         v.data == Some(Json::Array),
     ) {
         info.of_kind += 1;
+    }
+    if v.choices.is_some_and(|c| c.finished) {
+        info.finished = true;
     }
     match kind {
         "message_stop" | "response.completed" | "response.failed" | "response.incomplete" => {

@@ -78,6 +78,127 @@ pub(crate) enum Field {
     Error,
 }
 
+/// A chunk's `choices`: whether it is an array, and whether a choice in it has finished (a
+/// `finish_reason` that is not null). Read without building the choices.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Choices {
+    /// `choices` is an array.
+    pub array: bool,
+    /// A choice carries a `finish_reason`: the generation ended.
+    pub finished: bool,
+}
+
+impl<'de> Deserialize<'de> for Choices {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Choices;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Choices, A::Error> {
+                let mut finished = false;
+                while let Some(c) = seq.next_element::<Choice>()? {
+                    finished |= c.0;
+                }
+                Ok(Choices {
+                    array: true,
+                    finished,
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Choices, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Choices::default())
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Choices, E> {
+                Ok(Choices::default())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Choices, E> {
+                Ok(Choices::default())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Choices, E> {
+                Ok(Choices::default())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Choices, E> {
+                Ok(Choices::default())
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Choices, E> {
+                Ok(Choices::default())
+            }
+            fn visit_unit<E>(self) -> Result<Choices, E> {
+                Ok(Choices::default())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One choice: whether its `finish_reason` is set.
+struct Choice(bool);
+
+impl<'de> Deserialize<'de> for Choice {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(field_identifier, rename_all = "snake_case")]
+        enum Key {
+            FinishReason,
+            #[serde(other)]
+            Other,
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Choice;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a choice")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Choice, A::Error> {
+                let mut finished = false;
+                while let Some(key) = map.next_key::<Key>()? {
+                    match key {
+                        Key::FinishReason => {
+                            finished = map.next_value::<Option<IgnoredAny>>()?.is_some();
+                        }
+                        Key::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(Choice(finished))
+            }
+            // A choice that is not an object finishes nothing; it still belongs to the array.
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Choice, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Choice(false))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Choice, E> {
+                Ok(Choice(false))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Choice, E> {
+                Ok(Choice(false))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Choice, E> {
+                Ok(Choice(false))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Choice, E> {
+                Ok(Choice(false))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Choice, E> {
+                Ok(Choice(false))
+            }
+            fn visit_unit<E>(self) -> Result<Choice, E> {
+                Ok(Choice(false))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// The top-level fields of a JSON answer that say what object it is.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Answer {
@@ -248,6 +369,24 @@ mod tests {
         assert!(arr.unwrap().contains("not an object"));
         // A chat completion is not an embeddings list.
         assert!(object_broken(Endpoint::Embeddings, &read(chat)).is_some());
+    }
+
+    #[test]
+    fn a_finished_choice_is_seen_without_building_the_choices() {
+        let read = |t: &str| serde_json::from_str::<Choices>(t).unwrap();
+        let done = r#"[{"index":0,"delta":{},"finish_reason":"stop","logprobs":null}]"#;
+        assert_eq!(
+            read(done),
+            Choices {
+                array: true,
+                finished: true
+            }
+        );
+        let going = r#"[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]"#;
+        assert!(!read(going).finished);
+        assert!(read("[]").array);
+        assert!(!read("[1, \"x\", [2]]").finished);
+        assert!(!read("null").array);
     }
 
     #[test]

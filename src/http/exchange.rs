@@ -82,6 +82,10 @@ pub struct StreamInfo {
     /// Anthropic's message events): a stream with none carried no answer.
     #[serde(default)]
     pub of_kind: u32,
+    /// A chunk's choice carried a `finish_reason`: the generation ended, so a chat or
+    /// completion stream that then closes cleanly is whole, with or without `[DONE]`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub finished: bool,
     /// Events whose data is not a JSON object (nor `[DONE]`): no client of these APIs can
     /// read them.
     #[serde(default, skip_serializing_if = "is_zero")]

@@ -37,6 +37,9 @@ mod scenarios_sim;
 /// when the headers are stripped from streams.
 mod corpus;
 
+// Real response bodies from public recordings, held to the shape contract.
+mod bodies;
+
 /// Malformed scenarios: located one-line errors, exit 2.
 mod scenarios_malformed;
 
