@@ -132,8 +132,28 @@ pub fn parse(file: &str, bytes: &[u8]) -> Read {
         column: None,
         entry: None,
     };
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        let valid = std::str::from_utf8(bytes).map_or_else(|e| e.valid_up_to(), |_| 0);
+    let text = String::from_utf8_lossy(bytes);
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    let json = trimmed.starts_with('{') || trimmed.starts_with('[');
+    // Text up to the first byte that is not UTF-8 holding a whole response head: a paste
+    // whose body is not text. Bytes that are not text before that are no paste at all.
+    let valid = std::str::from_utf8(bytes).map_or_else(|e| e.valid_up_to(), |_| bytes.len());
+    let pasted = memchr::memmem::find(&bytes[..valid], b"HTTP/").is_some_and(|at| {
+        let head = &bytes[at..valid];
+        memchr::memmem::find(head, b"\n\n").is_some()
+            || memchr::memmem::find(head, b"\n\r\n").is_some()
+    });
+    if let (std::borrow::Cow::Owned(_), false, true) = (&text, json, pasted) {
+        // `curl -i` writes the body's bytes as they came: a gateway's noise is evidence, not
+        // a broken file. Each sequence that is not UTF-8 is read as U+FFFD and put back as
+        // one byte that is not UTF-8 either, so the body is judged as the client got it.
+        let mut read = curl::read(file, &text);
+        for body in read.records.iter_mut().filter_map(|r| r.body.as_mut()) {
+            *body = not_utf8_again(body);
+        }
+        return read;
+    }
+    if let std::borrow::Cow::Owned(_) = text {
         let line = 1 + memchr::memchr_iter(b'\n', &bytes[..valid]).count();
         return Read {
             records: Vec::new(),
@@ -142,18 +162,31 @@ pub fn parse(file: &str, bytes: &[u8]) -> Read {
                 message: "is not text (not UTF-8): expected a HAR, a ratecheck JSON report, or `curl -i` / `curl -v` output".into(),
             }],
         };
-    };
-    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+    }
+    if json {
         let json_kind = if text.contains("\"log\"") {
             har::read
         } else {
             recorded::read
         };
-        json_kind(file, text)
+        json_kind(file, &text)
     } else {
-        curl::read(file, text)
+        curl::read(file, &text)
     }
+}
+
+/// `body` with each U+FFFD turned into the byte 0xFF, which is never UTF-8.
+fn not_utf8_again(body: &[u8]) -> Vec<u8> {
+    const REPLACEMENT: &[u8] = "\u{fffd}".as_bytes();
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(at) = memchr::memmem::find(rest, REPLACEMENT) {
+        out.extend_from_slice(&rest[..at]);
+        out.push(0xFF);
+        rest = &rest[at + REPLACEMENT.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 /// Line and column (from 1) where `raw`, borrowed from `text`, starts.
@@ -245,8 +278,13 @@ impl Record {
         let sse = self
             .header("content-type")
             .is_some_and(|c| c.to_ascii_lowercase().contains("text/event-stream"));
-        let asked = self.request_body.as_deref().is_some_and(asks_for_stream);
-        let mode = if sse || asked {
+        // The request says what was asked for, where the evidence has it: a stream answered
+        // to a request for JSON is the gateway's fault, not a streaming request.
+        let asked = match self.request_body.as_deref() {
+            Some(body) => asks_for_stream(body),
+            None => sse,
+        };
+        let mode = if asked {
             Mode::Streaming
         } else {
             Mode::NonStreaming

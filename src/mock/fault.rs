@@ -345,7 +345,7 @@ fn shape_fault(fault: Fault, request: &str) -> Vec<u8> {
             json_body(endpoint, "m", 1, usage).to_string().as_bytes(),
         ),
         Fault::InvalidUtf8 => {
-            // "rate" in every answer's text becomes "ra\xC3(te": a lead byte whose
+            // The model's name in every answer, `"m"`, becomes `"m\xC3("`: a lead byte whose
             // continuation never comes.
             let text = if stream {
                 stream_of(endpoint)
@@ -353,9 +353,9 @@ fn shape_fault(fault: Fault, request: &str) -> Vec<u8> {
                 json_body(endpoint, "m", 1, usage).to_string()
             };
             let mut body = Vec::with_capacity(text.len());
-            for (i, part) in text.split("rate").enumerate() {
+            for (i, part) in text.split("\"model\":\"m\"").enumerate() {
                 if i > 0 {
-                    body.extend_from_slice(b"ra\xC3(te");
+                    body.extend_from_slice(b"\"model\":\"m\xC3(\"");
                 }
                 body.extend_from_slice(part.as_bytes());
             }

@@ -203,20 +203,7 @@ pub fn judge_evidence(
     strict: bool,
     partial: bool,
 ) -> ProbeReport {
-    let mut a = analyze::analyze(&exchanges, counters);
-    if partial {
-        let (cut, kept): (Vec<Finding>, Vec<Finding>) = a
-            .findings
-            .into_iter()
-            .partition(|f| f.kind == verdict::FindingKind::BrokenResponse);
-        a.findings = kept;
-        a.warnings.extend(cut.into_iter().map(|mut f| {
-            f.message.push_str(
-                " (the evidence may stop short of what the client received: a paste or an export cut here reads the same)",
-            );
-            f.warning()
-        }));
-    }
+    let a = analyze::analyze_evidence(&exchanges, counters, partial);
     let failed = failed(&a.findings, &a.warnings, &a.unchecked, strict);
     // The evidence's failures are what the customer saw, not this run's: they are judged as
     // findings and notes, never as this command's network faults.

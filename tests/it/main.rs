@@ -40,6 +40,9 @@ mod corpus;
 // Real response bodies from public recordings, held to the shape contract.
 mod bodies;
 
+/// Answers that are not their endpoints', through every command that judges answers.
+mod shape_faults;
+
 /// Malformed scenarios: located one-line errors, exit 2.
 mod scenarios_malformed;
 

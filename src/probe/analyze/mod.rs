@@ -74,9 +74,17 @@ pub struct Unchecked {
 
 /// Runs every check, the counter checks by `counters`.
 pub fn analyze(exchanges: &[Exchange], counters: CounterMode) -> Analysis {
+    analyze_evidence(exchanges, counters, false)
+}
+
+/// As [`analyze`], on evidence that may hold less than the client received (`partial`: a
+/// paste, an export taken mid-stream): a body that stops short proves nothing about the
+/// gateway then, so it is a warning. An answer that broke the shape contract was read to
+/// its end, and stays a finding.
+pub fn analyze_evidence(exchanges: &[Exchange], counters: CounterMode, partial: bool) -> Analysis {
     let mut all = Vec::new();
     let mut notes = Vec::new();
-    exchange_failures(exchanges, &mut all);
+    exchange_failures(exchanges, partial, &mut all);
     values::value_checks(exchanges, &mut all);
     shapes::presence(exchanges, &mut all, &mut notes);
     shapes::shape_comparison(exchanges, &mut all, &mut notes);
@@ -220,7 +228,7 @@ fn error_finding(ex: &Exchange, at: &str) -> Finding {
     )
 }
 
-fn exchange_failures(exchanges: &[Exchange], out: &mut Vec<Finding>) {
+fn exchange_failures(exchanges: &[Exchange], partial: bool, out: &mut Vec<Finding>) {
     if !exchanges.is_empty() && exchanges.iter().all(|e| e.shape == Shape::NotOffered) {
         out.push(Finding::new(
             FindingKind::EndpointError,
@@ -231,6 +239,18 @@ fn exchange_failures(exchanges: &[Exchange], out: &mut Vec<Finding>) {
         let at = format!("{} (request {})", label(ex.variant), ex.seq);
         if let Some(f) = &ex.failure {
             match f.kind {
+                FailureKind::StreamCut | FailureKind::BadBody | FailureKind::Timeout if partial => {
+                    out.push(
+                        Finding::new(
+                            FindingKind::BrokenResponse,
+                            format!(
+                                "{at}: {} (the evidence may stop short of what the client received: a paste or an export cut here reads the same)",
+                                f.message
+                            ),
+                        )
+                        .warning(),
+                    );
+                }
                 FailureKind::StreamCut
                 | FailureKind::BadBody
                 | FailureKind::ShapeContract
