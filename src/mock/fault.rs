@@ -66,6 +66,9 @@ pub enum Fault {
     /// 200 JSON that is not the endpoint's object, to every request: a chat completion
     /// without `choices`, an embeddings list without `data`, a message without `content`.
     WrongObject,
+    /// 500 to every streaming request; JSON answers are correct (a gateway whose streaming
+    /// path is broken).
+    StreamsFail,
     /// Echo the request's credentials back in headers and body (a leaky gateway).
     EchoCredentials,
     /// Echo every request header and the request line back, with terminal escape sequences,
@@ -255,7 +258,12 @@ async fn serve(mut sock: TcpStream, fault: Fault, away: u16) {
             let _ = sock.write_all(head.as_bytes()).await;
             let _ = sock.write_all(&BODY).await;
         }
-        Fault::RandomBytes
+        Fault::StreamsFail if request.contains("\"stream\":true") => {
+            let resp = whole_fault(Fault::ServerError, &request, away);
+            let _ = sock.write_all(resp.as_bytes()).await;
+        }
+        Fault::StreamsFail
+        | Fault::RandomBytes
         | Fault::StreamForJson
         | Fault::EmptyStream
         | Fault::InvalidUtf8
@@ -337,6 +345,10 @@ fn shape_fault(fault: Fault, request: &str) -> Vec<u8> {
             whole_bytes(sse, &body)
         }
         Fault::StreamForJson => whole_bytes(sse, stream_of(endpoint).as_bytes()),
+        Fault::StreamsFail => whole_bytes(
+            json,
+            json_body(endpoint, "m", 1, usage).to_string().as_bytes(),
+        ),
         Fault::EmptyStream if stream => {
             whole_bytes(sse, b": keep-alive\n\n: keep-alive\n\ndata: [DONE]\n\n")
         }

@@ -277,3 +277,54 @@ async fn data_that_is_not_utf8_is_a_warning_that_strict_fails() {
     assert_eq!(strict.code, 1, "{}", strict.stdout);
     std::fs::remove_file(&file).ok();
 }
+
+/// A gateway whose every streaming answer is a 500: the streaming contract was never checked.
+/// The headline says so and is not green; `--strict` and a strict scenario fail it.
+#[tokio::test]
+async fn a_shape_never_seen_is_not_green_and_strict_fails_it() {
+    let url = faulty_server(Fault::StreamsFail).await;
+    let mut args = vec!["probe", &url, "--model", "m", "--color", "never"];
+    args.extend(BOUNDS);
+    let out = ratecheck(&args, &[]).await;
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("streaming (SSE): none of the 4 streaming requests got one (500 ×4)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("\n! no findings, 4 warnings; streaming (SSE) never checked (exit 0)"),
+        "{}",
+        out.stdout
+    );
+    let strict = [&args[..], &["--strict", "--format", "json"]].concat();
+    let out = ratecheck(&strict, &[]).await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    crate::support::assert_valid(include_str!("../../docs/probe-report.schema.json"), &report);
+    assert_eq!(
+        report["unchecked"][0]["shape"], "streaming (SSE)",
+        "{report:#}"
+    );
+
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("unchecked-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (strict, code) in [(false, 0), (true, 1)] {
+        let scenario = dir.join(format!("strict-{strict}.yaml"));
+        std::fs::write(&scenario, format!("{SCENARIO}strict: {strict}\n")).unwrap();
+        let mut run = vec!["run", scenario.to_str().unwrap(), "--target", &url];
+        run.extend(BOUNDS);
+        let out = ratecheck(&run, &[]).await;
+        assert_eq!(out.code, code, "strict {strict}: {}", out.stdout);
+        let said = if strict {
+            "every response shape asked for was seen"
+        } else {
+            "never checked: streaming (SSE)"
+        };
+        assert!(out.stdout.contains(said), "{}", out.stdout);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
