@@ -157,13 +157,18 @@ pub async fn run(args: &DemoArgs, color: bool, out: &mut dyn Write) -> Result<En
         );
         t.push_str(&render(&fixed, format, color));
         t.push_str("\n# summary\n");
+        let dict = broken
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::LitellmV3PlainDictDrop);
         t.push_str(&format!(
             "litellm-v3:    exit {} — {}\n",
             broken.outcome.exit_code,
-            if found {
-                "streaming header drop found (BerriAI/litellm#27748)"
-            } else {
-                "the drop was NOT found"
+            match (found, dict) {
+                (true, true) =>
+                    "streaming and plain-dict header drops found (BerriAI/litellm#27748)",
+                (true, false) => "streaming header drop found (BerriAI/litellm#27748)",
+                _ => "the drop was NOT found",
             }
         ));
         t.push_str(&format!(

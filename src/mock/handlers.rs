@@ -100,10 +100,15 @@ fn rate_headers(profile: Profile, kind: Kind, b: &Budget) -> Vec<Header> {
     let mut out = Vec::new();
     match profile {
         Profile::LitellmV3 | Profile::LitellmFixed => {
-            out.push((
-                crate::headers::LITELLM_VERSION.into(),
-                "1.106.12-ratecheck-mock".into(),
-            ));
+            // The release each profile reproduces, by the version table: 1.101.6 drops the
+            // counters on streams and on plain dicts; the fixed one runs the callback on a
+            // release where plain dicts keep them.
+            let version = if profile == Profile::LitellmV3 {
+                "1.101.6-ratecheck-mock"
+            } else {
+                "1.106.12-ratecheck-mock"
+            };
+            out.push((crate::headers::LITELLM_VERSION.into(), version.into()));
             out.extend(emit::litellm_key_limits(b));
             // The v3 limiter writes its counters in the post-call success hook, which streams
             // never reach and plain dicts skip (BerriAI/litellm#27748).

@@ -300,7 +300,7 @@ async fn demo_finds_the_drop_and_verifies_the_fix() {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(
         run.stdout
-            .contains("litellm-v3:    exit 1 — streaming header drop found")
+            .contains("litellm-v3:    exit 1 — streaming and plain-dict header drops found")
     );
     assert!(run.stdout.contains("litellm-fixed: exit 0"));
 }

@@ -364,7 +364,7 @@ async fn triage_bundle_names_the_drop_with_its_cause_and_a_stream_timeline() {
     let md = std::fs::read_to_string(&out).unwrap();
     for want in [
         concat!("- tool: ratecheck ", env!("CARGO_PKG_VERSION")),
-        "- gateway: LiteLLM 1.106.12-ratecheck-mock",
+        "- gateway: LiteLLM 1.101.6-ratecheck-mock",
         "| `x-ratelimit-api_key-remaining-requests` |",
         "**MISSING**",
         "- `litellm_v3_streaming_drop`: LiteLLM's v3 parallel_request_limiter computes these headers in a post-call hook",
