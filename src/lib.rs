@@ -31,6 +31,7 @@ pub mod suggest;
 pub mod triage;
 pub mod verdict;
 pub mod wait;
+pub mod words;
 
 use std::io::{IsTerminal, Write};
 

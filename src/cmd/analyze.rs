@@ -2,6 +2,7 @@
 //! rules, rendered in the probe's formats; every unreadable part named once on stderr. The
 //! same reading serves `ratecheck triage --from`.
 
+use crate::words::counted;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -50,34 +51,37 @@ pub(super) async fn judge(
     report.notes.insert(
         0,
         format!(
-            "read from evidence: {} exchanges with the five endpoints in {} files",
-            report.exchanges.len(),
-            files.len()
+            "read from evidence: {} with the five endpoints in {}",
+            counted(report.exchanges.len(), "exchange"),
+            counted(files.len(), "file")
         ),
     );
     if judged.skipped > 0 {
         report.notes.push(format!(
-            "{} responses left aside: not to one of the five endpoints, or no response at all",
-            judged.skipped
+            "{} left aside: not to one of the five endpoints, or no response at all",
+            counted(judged.skipped, "response")
         ));
     }
     if judged.elsewhere > 0 {
         report.notes.push(format!(
-            "{} exchanges with other gateways left aside ({}): one gateway is judged at a time; give each its own file",
-            judged.elsewhere,
+            "{} with other gateways left aside ({}): one gateway is judged at a time; give each its own file",
+            counted(judged.elsewhere, "exchange"),
             judged.other_origins.join(", ")
         ));
     }
     if judged.without_body > 0 {
         report.notes.push(format!(
-            "{} responses have no body in the evidence: their shape is read from `content-type` and the request's `stream` field",
-            judged.without_body
+            "{} no body in the evidence: their shape is read from `content-type` and the request's `stream` field",
+            match judged.without_body {
+                1 => "1 response has".to_string(),
+                n => format!("{n} responses have"),
+            }
         ));
     }
     if !errors.is_empty() {
         report.notes.push(format!(
-            "{} parts of the evidence could not be read (named on stderr): the verdict covers the rest",
-            errors.len()
+            "{} of the evidence could not be read (named on stderr): the verdict covers the rest",
+            counted(errors.len(), "part")
         ));
         report.outcome = Exit::Usage.into();
     }
@@ -97,17 +101,12 @@ pub(super) fn ended(report: &ProbeReport, errors: &[EvidenceError]) -> Ended {
     let mut ended = Ended::with(Exit::Usage);
     ended.error = Some(CliError {
         exit: Exit::Usage,
-        message: format!("{} of the evidence could not be read", plural(errors.len())),
+        message: format!(
+            "{} of the evidence could not be read",
+            counted(errors.len(), "part")
+        ),
         hint: Some("what could be read is judged above; fix or re-export the named parts (a HAR from the browser's Network tab, `curl -i` or `curl -v` output as printed)".into()),
         preceding: shown,
     });
     ended
-}
-
-fn plural(n: usize) -> String {
-    if n == 1 {
-        "1 part".into()
-    } else {
-        format!("{n} parts")
-    }
 }

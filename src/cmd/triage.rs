@@ -103,9 +103,9 @@ fn write_bundle(
             write_out(
                 out,
                 &format!(
-                    "triage bundle written to {} ({} findings, verdict {}, exit {})\n",
+                    "triage bundle written to {} ({}, verdict {}, exit {})\n",
                     path.display(),
-                    t.probe.findings.len(),
+                    crate::words::counted(t.probe.findings.len(), "finding"),
                     exit.name(),
                     exit.code()
                 ),

@@ -15,6 +15,7 @@ use super::{Client, Exchange, StreamInfo, TIMELINE_EVENTS, TimelineEvent, sse};
 use crate::endpoint::Endpoint;
 use crate::redact::Redactor;
 use crate::verdict::{Failure, FailureKind};
+use crate::words::counted;
 
 /// The largest non-stream body read, so a runaway response cannot exhaust memory.
 const MAX_BODY: usize = 8 << 20;
@@ -165,7 +166,7 @@ impl Client {
                         kind: FailureKind::StreamCut,
                         message: format!(
                             "the stream from `POST {path}` ended after {} without `[DONE]`, `message_stop` or `response.completed`",
-                            count_events(info.events)
+                            counted(info.events, "event")
                         ),
                     });
                     break;
@@ -175,7 +176,7 @@ impl Client {
                         kind: FailureKind::StreamCut,
                         message: format!(
                             "the stream from `POST {path}` broke after {}: {}",
-                            count_events(info.events),
+                            counted(info.events, "event"),
                             self.redactor.text(&root_cause(&e))
                         ),
                     });
@@ -187,7 +188,7 @@ impl Client {
                             kind: FailureKind::BadBody,
                             message: format!(
                                 "the stream from `POST {path}` sent {e} after {}: not read further",
-                                count_events(info.events)
+                                counted(info.events, "event")
                             ),
                         });
                         break;
@@ -208,12 +209,12 @@ impl Client {
             format!(
                 "the stream from `POST {path}` was still going after {} (`--max-time`), {} read: cut off there",
                 show_duration(self.settings.max_time),
-                count_events(events)
+                counted(events, "event")
             )
         } else {
             format!(
                 "the stream from `POST {path}` stalled after {}: no data for {}",
-                count_events(events),
+                counted(events, "event"),
                 show_duration(self.settings.timeout)
             )
         };
@@ -326,15 +327,6 @@ fn note_event(
             }
             _ => {}
         }
-    }
-}
-
-/// "1 event", "3 events".
-fn count_events(n: u32) -> String {
-    if n == 1 {
-        "1 event".into()
-    } else {
-        format!("{n} events")
     }
 }
 

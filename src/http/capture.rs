@@ -12,6 +12,7 @@ use super::{Client, Exchange, Shape, ms};
 use crate::endpoint::Mode;
 use crate::headers;
 use crate::verdict::{Failure, FailureKind};
+use crate::words::counted;
 
 impl Client {
     /// Everything after the response head, whichever HTTP stack delivered it: headers captured
@@ -109,7 +110,7 @@ impl Client {
                                 message: format!(
                                     "`POST {}` answered {status} with a JSON body holding {} that {} not UTF-8: JSON must be UTF-8 (RFC 8259), and a strict parser refuses it: {}",
                                     variant.endpoint.path(),
-                                    plural(not_utf8, "byte sequence"),
+                                    counted(not_utf8, "byte sequence"),
                                     if not_utf8 == 1 { "is" } else { "are" },
                                     self.excerpt(&bytes)
                                 ),
@@ -270,26 +271,26 @@ fn stream_broken(ex: &Exchange, status: u16) -> Option<String> {
         wrong.push(format!(
             "no {} among its {}{end}",
             contract::expected_events(ex.variant.endpoint),
-            plural(s.events, "event")
+            counted(s.events, "event")
         ));
     }
     if s.binary_lines > 0 {
         wrong.push(format!(
             "{} of bytes that are not text (not UTF-8, or control characters)",
-            plural(s.binary_lines, "line")
+            counted(s.binary_lines, "line")
         ));
     }
     if s.foreign_lines > 0 {
         wrong.push(format!(
             "{} that {} no SSE field",
-            plural(s.foreign_lines, "line"),
+            counted(s.foreign_lines, "line"),
             if s.foreign_lines == 1 { "is" } else { "are" }
         ));
     }
     if s.not_json > 0 {
         wrong.push(format!(
             "{} whose data is not a JSON object",
-            plural(s.not_json, "event")
+            counted(s.not_json, "event")
         ));
     }
     // Lines that are no field are ignored by the standard: alone, beside the endpoint's
@@ -307,22 +308,13 @@ fn stream_broken(ex: &Exchange, status: u16) -> Option<String> {
 /// A request sent without `stream` answered with an event stream.
 fn stream_for_json(ex: &Exchange, status: u16) -> String {
     let events = ex.stream.as_ref().map_or_else(String::new, |s| {
-        format!(" of {}", plural(s.events, "event"))
+        format!(" of {}", counted(s.events, "event"))
     });
     format!(
         "`POST {}` was asked for JSON (no `stream`) and answered {status} with a `text/event-stream`{events}: a client expecting {} cannot read it",
         ex.variant.endpoint.path(),
         contract::expected(ex.variant.endpoint)
     )
-}
-
-/// "1 event", "3 events".
-fn plural(n: u32, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
 }
 
 /// Whether a content type is `text/event-stream`, in any case, with or without parameters.

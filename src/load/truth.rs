@@ -75,8 +75,8 @@ pub fn findings(
             )));
         } else {
             notes.push(format!(
-                "at most {most} requests accepted per window ({} windows seen), advertised limit {limit}",
-                truth.windows
+                "at most {most} requests accepted per window ({} seen), advertised limit {limit}",
+                crate::words::counted(truth.windows, "window")
             ));
         }
     }

@@ -1,5 +1,6 @@
 //! The fleet check's report: the timeline of answers per instance, then the verdict lines.
 
+use crate::words::counted;
 use std::fmt::Write as _;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
@@ -124,10 +125,10 @@ fn verdict_lines(r: &FleetReport, out: &mut String, paint: impl Fn(&str, &str) -
     let exit = r.exit();
     let _ = writeln!(
         out,
-        "{} findings, {} warnings, {} requests in {:.1} s: exit {} ({})",
-        r.findings.len(),
-        r.warnings.len(),
-        r.answers.len(),
+        "{}, {}, {} in {:.1} s: exit {} ({})",
+        counted(r.findings.len(), "finding"),
+        counted(r.warnings.len(), "warning"),
+        counted(r.answers.len(), "request"),
         r.wall_ms / 1000.0,
         exit.code(),
         exit.name()

@@ -3,6 +3,7 @@
 //! The terminal summary prints one line per step and one line per failed expectation with
 //! expected and actual side by side, so a CI log answers "what broke" without a report file.
 
+use crate::words::counted;
 use std::fmt::Write as _;
 
 use super::{Format, md, md_text, paint};
@@ -131,8 +132,10 @@ pub fn summary(report: &RunReport, color: bool) -> String {
     let failed: usize = report.scenarios.iter().map(ScenarioReport::failed).sum();
     let _ = writeln!(
         out,
-        "{scenarios} scenarios: {passed} passed, {} failed; {checks} checks, {failed} failed; exit {} ({})",
+        "{}: {passed} passed, {} failed; {}, {failed} failed; exit {} ({})",
+        counted(scenarios, "scenario"),
         scenarios - passed,
+        counted(checks, "check"),
         report.outcome.exit_code,
         report.outcome.status
     );

@@ -591,7 +591,7 @@ async fn calls_to_another_gateway_are_left_aside() {
     assert!(
         report["notes"]
             .to_string()
-            .contains("1 exchanges with other gateways left aside (https://other.example.net/)"),
+            .contains("1 exchange with other gateways left aside (https://other.example.net/)"),
         "{report:#}"
     );
 }

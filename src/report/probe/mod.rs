@@ -138,8 +138,8 @@ pub fn column_head(v: Variant) -> (String, &'static str) {
 
 /// The one-line verdict.
 pub fn verdict(report: &ProbeReport) -> String {
+    use crate::words::counted;
     let n = report.findings.len();
-    let counted = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let w = report.warnings.len();
     let warnings = if w > 0 {
         format!(", {}", counted(w, "warning"))

@@ -12,30 +12,7 @@ use crate::report::paint;
 
 /// Renders the human report; with a `width`, a matrix wider than it is laid out by shape.
 pub fn render(report: &ProbeReport, color: bool, width: Option<u16>) -> String {
-    let mut out = String::new();
-    let gateway = match (&report.gateway.name, &report.gateway.version) {
-        (Some(n), Some(v)) => format!(", {n} {v}"),
-        (Some(n), None) => format!(", {n}"),
-        _ => String::new(),
-    };
-    match &report.evidence {
-        Some(files) => out.push_str(&format!(
-            "ratecheck analyze {} (target {}{gateway})\n",
-            files.join(", "),
-            report.target,
-        )),
-        None => out.push_str(&format!(
-            "ratecheck probe {} (model {}{gateway}, key from {}{})\n",
-            report.target,
-            report.model.as_deref().unwrap_or("—"),
-            report.key,
-            report
-                .proxy
-                .as_deref()
-                .map(|p| format!(", via proxy {p}"))
-                .unwrap_or_default(),
-        )),
-    }
+    let mut out = heading(report);
     if report.rounds > 1 {
         out.push_str(&format!(
             "{} rounds; the matrix shows round 1\n",
@@ -112,6 +89,39 @@ pub fn render(report: &ProbeReport, color: bool, width: Option<u16>) -> String {
         paint("!", "33", color)
     };
     out.push_str(&format!("\n{mark} {}\n", verdict(report)));
+    out
+}
+
+/// The first line: what was probed (or read), the model, the gateway, where the key came from.
+fn heading(report: &ProbeReport) -> String {
+    let mut out = String::new();
+    let gateway = match (&report.gateway.name, &report.gateway.version) {
+        (Some(n), Some(v)) => format!(", {n} {v}"),
+        (Some(n), None) => format!(", {n}"),
+        _ => String::new(),
+    };
+    match &report.evidence {
+        Some(files) => out.push_str(&format!(
+            "ratecheck analyze {} (target {}{gateway})\n",
+            files.join(", "),
+            report.target,
+        )),
+        None => out.push_str(&format!(
+            "ratecheck probe {} (model {}{gateway}, {}{})\n",
+            report.target,
+            report.model.as_deref().unwrap_or("—"),
+            if report.key == "none" {
+                "no key".to_string()
+            } else {
+                format!("key from {}", report.key)
+            },
+            report
+                .proxy
+                .as_deref()
+                .map(|p| format!(", via proxy {p}"))
+                .unwrap_or_default(),
+        )),
+    }
     out
 }
 
