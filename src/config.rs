@@ -16,6 +16,7 @@ use crate::load::threshold;
 use crate::load::{LoadSpec, SpecError};
 use crate::mock::MockConfig;
 use crate::probe::ProbeOptions;
+use crate::settings::{self, Setting};
 use crate::verdict::Exit;
 
 /// Environment variables searched for the API key, in order, when none is named.
@@ -169,8 +170,61 @@ pub fn headers(list: &[String]) -> Result<Vec<(String, String)>, CliError> {
     Ok(out)
 }
 
+/// A scenario's connection keys (`defaults.*`), which the connection flags replace or add to;
+/// empty for the commands that take no scenario.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConnectDefaults {
+    /// `defaults.timeout`.
+    pub timeout: Option<Duration>,
+    /// `defaults.max_time`.
+    pub max_time: Option<Duration>,
+    /// `defaults.insecure`.
+    pub insecure: bool,
+    /// `defaults.follow_redirects`.
+    pub follow_redirects: bool,
+    /// `defaults.cacert`, expanded.
+    pub cacert: Option<PathBuf>,
+    /// `defaults.headers`, expanded, as `Name: value`.
+    pub headers: Vec<String>,
+    /// `defaults.rate_headers`.
+    pub rate_headers: Vec<String>,
+    /// `defaults.secret_headers`.
+    pub secret_headers: Vec<String>,
+}
+
+/// The connection the flags give over `defaults`: a flag replaces the scenario's value; `-H`,
+/// `--rate-header` and `--secret-header` add to the scenario's lists; each value is checked by
+/// its setting's rule.
+pub fn connect(
+    flags: &ConnectArgs,
+    key: &KeySource,
+    defaults: &ConnectDefaults,
+) -> Result<ConnectSpec, CliError> {
+    let duration = |s: &Setting, flag: &Option<String>, scenario: Option<Duration>| match flag {
+        Some(t) => s.duration(t),
+        None => Ok(scenario.unwrap_or_else(|| s.default_duration())),
+    };
+    let timeout = duration(&settings::TIMEOUT, &flags.timeout, defaults.timeout)?;
+    let max_time = duration(&settings::MAX_TIME, &flags.max_time, defaults.max_time)?;
+    let joined = |scenario: &[String], flag: &[String]| [scenario, flag].concat();
+    let spec = connect_spec(
+        timeout,
+        flags.insecure || defaults.insecure,
+        &joined(&defaults.headers, &flags.headers),
+        key,
+        &joined(&defaults.rate_headers, &flags.rate_headers),
+        &joined(&defaults.secret_headers, &flags.secret_headers),
+    )?;
+    Ok(ConnectSpec {
+        follow_redirects: flags.follow_redirects || defaults.follow_redirects,
+        max_time,
+        cacert: cacert(flags.cacert.as_deref().or(defaults.cacert.as_deref()))?,
+        ..spec
+    })
+}
+
 /// The connection spec: timeout, TLS, extra headers and key, each checked.
-pub fn connect_spec(
+fn connect_spec(
     timeout: Duration,
     insecure: bool,
     header_flags: &[String],
@@ -178,9 +232,6 @@ pub fn connect_spec(
     rate_headers: &[String],
     secret_headers: &[String],
 ) -> Result<ConnectSpec, CliError> {
-    if timeout.is_zero() {
-        return Err(CliError::usage("`--timeout` must be more than zero"));
-    }
     let extra_headers = headers(header_flags)?;
     let (api_key, mut key_source) = match api_key(key)? {
         Some((k, from)) => (Some(k), Some(from)),
@@ -223,32 +274,9 @@ pub fn client_with_key(
     connect: &ConnectArgs,
     key: &KeySource,
 ) -> Result<Client, CliError> {
-    let spec = connect_spec(
-        match &connect.timeout {
-            Some(t) => flag_duration("--timeout", t)?,
-            None => DEFAULT_TIMEOUT,
-        },
-        connect.insecure,
-        &connect.headers,
-        key,
-        &connect.rate_headers,
-        &connect.secret_headers,
-    )?;
-    let max_time = match &connect.max_time {
-        Some(t) => flag_duration("--max-time", t)?,
-        None => DEFAULT_MAX_TIME,
-    };
-    if max_time.is_zero() {
-        return Err(CliError::usage("`--max-time` must be more than zero"));
-    }
     build_client(
         url,
-        ConnectSpec {
-            follow_redirects: connect.follow_redirects,
-            max_time,
-            cacert: cacert(connect.cacert.as_deref())?,
-            ..spec
-        },
+        self::connect(connect, key, &ConnectDefaults::default())?,
     )
 }
 
@@ -313,6 +341,23 @@ pub fn probe_options(select: &SelectArgs, repeat: u32) -> Result<ProbeOptions, C
 pub fn load_spec(args: &LoadArgs) -> Result<LoadSpec, CliError> {
     let duration =
         |flag: &str, v: &Option<String>| v.as_deref().map(|t| flag_duration(flag, t)).transpose();
+    let checked = |s: &Setting, v: &Option<String>| v.as_deref().map(|t| s.duration(t)).transpose();
+    let count = |n: Option<u64>| n.map(|n| n as f64);
+    for (setting, value) in [
+        (&settings::LOAD_RATE, args.rate),
+        (
+            &settings::LOAD_CONCURRENCY,
+            count(args.concurrency.map(|n| n as u64)),
+        ),
+        (&settings::LOAD_REQUESTS, count(args.requests)),
+        (&settings::LOAD_STREAM_FRACTION, args.stream_fraction),
+        (&settings::LOAD_RETRY_BUDGET, args.retry_budget),
+        (&settings::LOAD_MAX_ERROR_RATE, args.max_error_rate),
+    ] {
+        if let Some(v) = value {
+            setting.check_number(v)?;
+        }
+    }
     let fail_if = args
         .fail_if
         .iter()
@@ -322,7 +367,7 @@ pub fn load_spec(args: &LoadArgs) -> Result<LoadSpec, CliError> {
         rate: args.rate,
         poisson: args.poisson,
         concurrency: args.concurrency,
-        duration: duration("--duration", &args.duration)?,
+        duration: checked(&settings::LOAD_DURATION, &args.duration)?,
         grace: duration("--grace", &args.grace)?,
         requests: args.requests,
         endpoints: match &args.endpoints {
@@ -334,8 +379,8 @@ pub fn load_spec(args: &LoadArgs) -> Result<LoadSpec, CliError> {
         prompt_chars: args.prompt_chars,
         backoff: args.backoff,
         max_retries: args.max_retries,
-        backoff_base: duration("--backoff-base", &args.backoff_base)?,
-        backoff_cap: duration("--backoff-cap", &args.backoff_cap)?,
+        backoff_base: checked(&settings::LOAD_BACKOFF_BASE, &args.backoff_base)?,
+        backoff_cap: checked(&settings::LOAD_BACKOFF_CAP, &args.backoff_cap)?,
         max_wait: duration("--max-wait", &args.max_wait)?,
         retry_budget: args.retry_budget,
         pace: args.pace,
