@@ -49,6 +49,34 @@ impl CliError {
         }
     }
 
+    /// A failure of this machine's files or streams (exit 6): a report that cannot be written,
+    /// a file that exists and cannot be read.
+    pub fn io(message: impl Into<String>) -> Self {
+        CliError {
+            exit: Exit::Io,
+            ..CliError::usage(message)
+        }
+    }
+
+    /// A failure to run at all (exit 6): a port that cannot be bound, a runtime or TLS setup
+    /// that does not start.
+    pub fn runtime(message: impl Into<String>) -> Self {
+        CliError {
+            exit: Exit::Runtime,
+            ..CliError::usage(message)
+        }
+    }
+
+    /// A file the user named that could not be read: a usage error when it is not there
+    /// (a typo), an I/O failure when it is there and cannot be read.
+    pub fn unreadable(message: impl Into<String>, e: &std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            CliError::usage(message)
+        } else {
+            CliError::io(message)
+        }
+    }
+
     /// Adds a hint.
     #[must_use]
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -117,10 +145,10 @@ pub fn api_key(source: &KeySource) -> Result<Option<(String, String)>, CliError>
         KeySource::None => Ok(None),
         KeySource::File(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
-                CliError::usage(format!(
-                    "cannot read the API key file `{}`: {e}",
-                    path.display()
-                ))
+                CliError::unreadable(
+                    format!("cannot read the API key file `{}`: {e}", path.display()),
+                    &e,
+                )
             })?;
             let key = text.lines().next().unwrap_or_default().trim().to_string();
             if key.is_empty() {
@@ -285,8 +313,12 @@ pub fn cacert(path: Option<&std::path::Path>) -> Result<Option<Vec<u8>>, CliErro
     let Some(path) = path else {
         return Ok(None);
     };
-    let pem = std::fs::read(path)
-        .map_err(|e| CliError::usage(format!("cannot read `--cacert {}`: {e}", path.display())))?;
+    let pem = std::fs::read(path).map_err(|e| {
+        CliError::unreadable(
+            format!("cannot read `--cacert {}`: {e}", path.display()),
+            &e,
+        )
+    })?;
     if reqwest::Certificate::from_pem_bundle(&pem).map_or(true, |c| c.is_empty()) {
         return Err(CliError::usage(format!(
             "`--cacert {}` holds no PEM certificate",
@@ -302,7 +334,7 @@ pub fn cacert(path: Option<&std::path::Path>) -> Result<Option<Vec<u8>>, CliErro
 pub fn build_client(url: &str, spec: ConnectSpec) -> Result<Client, CliError> {
     let base = normalize_base(url).map_err(CliError::usage)?;
     Client::new(base, spec)
-        .map_err(|e| CliError::usage(format!("could not set up the HTTP client: {e:#}")))
+        .map_err(|e| CliError::runtime(format!("could not set up the HTTP client: {e:#}")))
 }
 
 /// Endpoints named on the command line, in order, without repeats.

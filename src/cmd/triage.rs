@@ -86,7 +86,7 @@ async fn from_evidence(args: &TriageArgs, out: &mut dyn Write) -> Result<Ended, 
     Ok(super::analyze::ended(&t.probe, &errors))
 }
 
-/// The bundle to `--out` (and a line saying so), or to stdout.
+/// The bundle to `-o` (and a line saying so), or to stdout.
 fn write_bundle(
     t: &crate::triage::Triage,
     args: &TriageArgs,
