@@ -369,27 +369,11 @@ pub fn probe_options(select: &SelectArgs, repeat: u32) -> Result<ProbeOptions, C
     })
 }
 
-/// The load spec the flags ask for; [`LoadSpec::resolve`] adds the defaults.
+/// The load spec the flags ask for; [`LoadSpec::resolve`] adds the defaults and checks each
+/// value by its setting's rule, as it does a scenario's `load` step.
 pub fn load_spec(args: &LoadArgs) -> Result<LoadSpec, CliError> {
     let duration =
         |flag: &str, v: &Option<String>| v.as_deref().map(|t| flag_duration(flag, t)).transpose();
-    let checked = |s: &Setting, v: &Option<String>| v.as_deref().map(|t| s.duration(t)).transpose();
-    let count = |n: Option<u64>| n.map(|n| n as f64);
-    for (setting, value) in [
-        (&settings::LOAD_RATE, args.rate),
-        (
-            &settings::LOAD_CONCURRENCY,
-            count(args.concurrency.map(|n| n as u64)),
-        ),
-        (&settings::LOAD_REQUESTS, count(args.requests)),
-        (&settings::LOAD_STREAM_FRACTION, args.stream_fraction),
-        (&settings::LOAD_RETRY_BUDGET, args.retry_budget),
-        (&settings::LOAD_MAX_ERROR_RATE, args.max_error_rate),
-    ] {
-        if let Some(v) = value {
-            setting.check_number(v)?;
-        }
-    }
     let fail_if = args
         .fail_if
         .iter()
@@ -399,7 +383,7 @@ pub fn load_spec(args: &LoadArgs) -> Result<LoadSpec, CliError> {
         rate: args.rate,
         poisson: args.poisson,
         concurrency: args.concurrency,
-        duration: checked(&settings::LOAD_DURATION, &args.duration)?,
+        duration: duration("--duration", &args.duration)?,
         grace: duration("--grace", &args.grace)?,
         requests: args.requests,
         endpoints: match &args.endpoints {
@@ -411,8 +395,8 @@ pub fn load_spec(args: &LoadArgs) -> Result<LoadSpec, CliError> {
         prompt_chars: args.prompt_chars,
         backoff: args.backoff,
         max_retries: args.max_retries,
-        backoff_base: checked(&settings::LOAD_BACKOFF_BASE, &args.backoff_base)?,
-        backoff_cap: checked(&settings::LOAD_BACKOFF_CAP, &args.backoff_cap)?,
+        backoff_base: duration("--backoff-base", &args.backoff_base)?,
+        backoff_cap: duration("--backoff-cap", &args.backoff_cap)?,
         max_wait: duration("--max-wait", &args.max_wait)?,
         retry_budget: args.retry_budget,
         pace: args.pace,
@@ -425,7 +409,7 @@ pub fn load_spec(args: &LoadArgs) -> Result<LoadSpec, CliError> {
 
 /// A [`SpecError`] in the words of the flags.
 pub fn spec_error(e: &SpecError) -> CliError {
-    match *e {
+    match e {
         SpecError::NoArrival => CliError::usage(
             "say how to send: `--rate N` (open loop) or `--concurrency N` (closed loop)",
         )
@@ -481,7 +465,7 @@ mod tests {
     fn spec_errors_speak_in_flags() {
         let e = spec_error(&SpecError::Field {
             field: "stream_fraction",
-            problem: "is a share from 0 to 1",
+            problem: "is a share from 0 to 1".into(),
         });
         assert_eq!(e.message, "`--stream-fraction` is a share from 0 to 1");
     }

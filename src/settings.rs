@@ -3,9 +3,10 @@
 //! its value must keep.
 //!
 //! Both readers consult this table. clap's range checks come from [`Setting::ranged`], `config`
-//! checks flag values with [`Setting::duration`] and [`Setting::check_number`], and the scenario
-//! lint checks keys with the same [`Rule`], so `--max-time 0` and `max_time: 0` are refused by
-//! one rule in one message. The tests walk clap's command tree: a flag missing from [`ALL`], a
+//! reads duration flags with [`Setting::duration`], the load engine's spec checks its values
+//! (from flags or a `load` step) with [`Rule::check_number`], and the scenario lint checks keys
+//! with the same [`Rule`] where it can locate them, so `--max-time 0` and `max_time: 0` are
+//! refused by one rule in one message. The tests walk clap's command tree: a flag missing from [`ALL`], a
 //! scenario key the reader rejects, or a README table out of step with [`markdown`] fails them.
 
 use std::time::Duration;
@@ -107,6 +108,12 @@ impl Setting {
         format!("--{}", self.id.replace('_', "-"))
     }
 
+    /// The scenario key's last part (`stream_fraction`), as the engines name a field.
+    pub fn key_name(&self) -> &'static str {
+        let path = self.key_path();
+        path.rsplit('.').next().unwrap_or(path)
+    }
+
     /// The scenario key's path (`defaults.max_time`), or the flag's id for command-line
     /// settings.
     fn key_path(&self) -> &'static str {
@@ -138,14 +145,6 @@ impl Setting {
     /// The default, as a whole number (every numeric default parses; a test proves it).
     pub fn default_int<T: std::str::FromStr + Default>(&self) -> T {
         self.default.parse().unwrap_or_default()
-    }
-
-    /// A flag's number checked against the rule, as a usage error naming the flag.
-    pub fn check_number(&self, value: f64) -> Result<(), CliError> {
-        match self.rule.check_number(value) {
-            Some(problem) => Err(CliError::usage(format!("`{}` {problem}", self.flag()))),
-            None => Ok(()),
-        }
     }
 
     /// What is wrong with a scenario's value, said of its key: "`defaults.max_time` must be
