@@ -39,7 +39,7 @@ fn every_flag_has_a_scenario_key_or_a_reason() {
     }
     assert!(
         missing.is_empty(),
-        "flags with neither a scenario key nor a command-line-only reason in src/settings.rs: {missing:?}"
+        "flags with neither a scenario key nor a command-line-only reason in src/settings/table.rs: {missing:?}"
     );
 }
 
