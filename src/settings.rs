@@ -132,11 +132,6 @@ impl Setting {
         }
     }
 
-    /// A flag's duration when given, the default otherwise.
-    pub fn duration_or_default(&self, text: Option<&str>) -> Result<Duration, CliError> {
-        self.duration(text.unwrap_or(self.default))
-    }
-
     /// The default, as a duration (every duration default parses; a test proves it).
     pub fn default_duration(&self) -> Duration {
         crate::duration::parse(self.default).unwrap_or_default()

@@ -319,7 +319,10 @@ impl Run<'_> {
         let started = jiff::Timestamp::now();
         let deadline = self.start + watch.duration;
         let window = Duration::from_secs_f64(self.opts.rules.window_ms / 1000.0);
-        let mut every = None;
+        // Until an answer names the counter and its limit, the quickest pace; then the pace
+        // is chosen once, and said.
+        let mut every = watch.every.unwrap_or(QUICKEST_WATCH);
+        let mut paced = false;
         let mut due = self.start;
         for k in 0..self.report.planned {
             if due >= deadline {
@@ -337,12 +340,13 @@ impl Run<'_> {
             if !self.record(pos, k + 1, at, &ex) {
                 return;
             }
-            let pace = *every.get_or_insert_with(|| {
-                let (pace, why) = watch.pace(self.report.limit, window);
+            if !paced && (watch.every.is_some() || self.report.header.is_some()) {
+                let why;
+                (every, why) = watch.pace(self.report.limit, window);
                 self.report.notes.push(format!("paced {why}"));
-                pace
-            });
-            due += pace;
+                paced = true;
+            }
+            due += every;
             let Some(header) = self.report.header.as_deref() else {
                 continue;
             };
@@ -448,7 +452,7 @@ fn conclude(report: &mut FleetReport, opts: &FleetOptions) {
 
 /// What a watch could not see: the rest of its duration, or counters it spent itself.
 fn watch_notes(report: &mut FleetReport, w: Watch, opts: &FleetOptions) {
-    if w.requests() > opts.max_requests {
+    if report.answers.len() >= opts.max_requests as usize && w.requests() > opts.max_requests {
         report.notes.push(format!(
             "`--max-requests {}` ended the watch before its {:.0} s",
             opts.max_requests,
@@ -479,5 +483,41 @@ fn via_note(report: &mut FleetReport) {
         report.notes.push(format!(
             "{bare} admitted answers through the load balancer carried no `{header}`, which the instances send: it strips the header, or routes to instances that do not send it"
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_watch_spends_at_most_half_the_advertised_limit() {
+        let auto = Watch {
+            duration: Duration::from_mins(5),
+            every: None,
+        };
+        let minute = Duration::from_mins(1);
+        // rpm 10: five requests per window, one every 12 s.
+        let (pace, why) = auto.pace(Some(10), minute);
+        assert_eq!(pace, Duration::from_secs(12));
+        assert!(
+            why.starts_with(
+                "one request every 12 s: half the advertised limit of 10 per 60 s window"
+            ),
+            "{why}"
+        );
+        // A generous limit is no reason to send more than one a second.
+        assert_eq!(auto.pace(Some(1000), minute).0, QUICKEST_WATCH);
+        // A limit of 1 cannot be halved: one request per window, the least that watches.
+        assert_eq!(auto.pace(Some(1), minute).0, minute);
+        let (pace, why) = auto.pace(None, minute);
+        assert_eq!(pace, QUICKEST_WATCH);
+        assert!(why.contains("no limit was advertised"), "{why}");
+        // `--every` is taken as given, whatever the limit.
+        let given = Watch {
+            every: Some(Duration::from_millis(500)),
+            ..auto
+        };
+        assert_eq!(given.pace(Some(10), minute).0, Duration::from_millis(500));
     }
 }
