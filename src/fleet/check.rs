@@ -101,7 +101,7 @@ impl Watch {
         (
             from_limit,
             format!(
-                "one request every {}: half the advertised limit of {limit} per {} window, so the watch never spends the key",
+                "one request every {}: half the advertised limit of {limit} per {} window, so the watch alone never spends the key",
                 secs(from_limit),
                 secs(window)
             ),
