@@ -16,6 +16,7 @@ use crate::load::threshold;
 use crate::load::{LoadSpec, SpecError};
 use crate::mock::MockConfig;
 use crate::probe::ProbeOptions;
+use crate::settings::{self, Setting};
 use crate::verdict::Exit;
 
 /// Environment variables searched for the API key, in order, when none is named.
@@ -45,6 +46,34 @@ impl CliError {
             message: message.into(),
             hint: None,
             preceding: Vec::new(),
+        }
+    }
+
+    /// A failure of this machine's files or streams (exit 6): a report that cannot be written,
+    /// a file that exists and cannot be read.
+    pub fn io(message: impl Into<String>) -> Self {
+        CliError {
+            exit: Exit::Io,
+            ..CliError::usage(message)
+        }
+    }
+
+    /// A failure to run at all (exit 6): a port that cannot be bound, a runtime or TLS setup
+    /// that does not start.
+    pub fn runtime(message: impl Into<String>) -> Self {
+        CliError {
+            exit: Exit::Runtime,
+            ..CliError::usage(message)
+        }
+    }
+
+    /// A file the user named that could not be read: a usage error when it is not there
+    /// (a typo), an I/O failure when it is there and cannot be read.
+    pub fn unreadable(message: impl Into<String>, e: &std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            CliError::usage(message)
+        } else {
+            CliError::io(message)
         }
     }
 
@@ -116,10 +145,10 @@ pub fn api_key(source: &KeySource) -> Result<Option<(String, String)>, CliError>
         KeySource::None => Ok(None),
         KeySource::File(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
-                CliError::usage(format!(
-                    "cannot read the API key file `{}`: {e}",
-                    path.display()
-                ))
+                CliError::unreadable(
+                    format!("cannot read the API key file `{}`: {e}", path.display()),
+                    &e,
+                )
             })?;
             let key = text.lines().next().unwrap_or_default().trim().to_string();
             if key.is_empty() {
@@ -169,8 +198,61 @@ pub fn headers(list: &[String]) -> Result<Vec<(String, String)>, CliError> {
     Ok(out)
 }
 
+/// A scenario's connection keys (`defaults.*`), which the connection flags replace or add to;
+/// empty for the commands that take no scenario.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConnectDefaults {
+    /// `defaults.timeout`.
+    pub timeout: Option<Duration>,
+    /// `defaults.max_time`.
+    pub max_time: Option<Duration>,
+    /// `defaults.insecure`.
+    pub insecure: bool,
+    /// `defaults.follow_redirects`.
+    pub follow_redirects: bool,
+    /// `defaults.cacert`, expanded.
+    pub cacert: Option<PathBuf>,
+    /// `defaults.headers`, expanded, as `Name: value`.
+    pub headers: Vec<String>,
+    /// `defaults.rate_headers`.
+    pub rate_headers: Vec<String>,
+    /// `defaults.secret_headers`.
+    pub secret_headers: Vec<String>,
+}
+
+/// The connection the flags give over `defaults`: a flag replaces the scenario's value; `-H`,
+/// `--rate-header` and `--secret-header` add to the scenario's lists; each value is checked by
+/// its setting's rule.
+pub fn connect(
+    flags: &ConnectArgs,
+    key: &KeySource,
+    defaults: &ConnectDefaults,
+) -> Result<ConnectSpec, CliError> {
+    let duration = |s: &Setting, flag: &Option<String>, scenario: Option<Duration>| match flag {
+        Some(t) => s.duration(t),
+        None => Ok(scenario.unwrap_or_else(|| s.default_duration())),
+    };
+    let timeout = duration(&settings::TIMEOUT, &flags.timeout, defaults.timeout)?;
+    let max_time = duration(&settings::MAX_TIME, &flags.max_time, defaults.max_time)?;
+    let joined = |scenario: &[String], flag: &[String]| [scenario, flag].concat();
+    let spec = connect_spec(
+        timeout,
+        flags.insecure || defaults.insecure,
+        &joined(&defaults.headers, &flags.headers),
+        key,
+        &joined(&defaults.rate_headers, &flags.rate_headers),
+        &joined(&defaults.secret_headers, &flags.secret_headers),
+    )?;
+    Ok(ConnectSpec {
+        follow_redirects: flags.follow_redirects || defaults.follow_redirects,
+        max_time,
+        cacert: cacert(flags.cacert.as_deref().or(defaults.cacert.as_deref()))?,
+        ..spec
+    })
+}
+
 /// The connection spec: timeout, TLS, extra headers and key, each checked.
-pub fn connect_spec(
+fn connect_spec(
     timeout: Duration,
     insecure: bool,
     header_flags: &[String],
@@ -178,9 +260,6 @@ pub fn connect_spec(
     rate_headers: &[String],
     secret_headers: &[String],
 ) -> Result<ConnectSpec, CliError> {
-    if timeout.is_zero() {
-        return Err(CliError::usage("`--timeout` must be more than zero"));
-    }
     let extra_headers = headers(header_flags)?;
     let (api_key, mut key_source) = match api_key(key)? {
         Some((k, from)) => (Some(k), Some(from)),
@@ -223,32 +302,9 @@ pub fn client_with_key(
     connect: &ConnectArgs,
     key: &KeySource,
 ) -> Result<Client, CliError> {
-    let spec = connect_spec(
-        match &connect.timeout {
-            Some(t) => flag_duration("--timeout", t)?,
-            None => DEFAULT_TIMEOUT,
-        },
-        connect.insecure,
-        &connect.headers,
-        key,
-        &connect.rate_headers,
-        &connect.secret_headers,
-    )?;
-    let max_time = match &connect.max_time {
-        Some(t) => flag_duration("--max-time", t)?,
-        None => DEFAULT_MAX_TIME,
-    };
-    if max_time.is_zero() {
-        return Err(CliError::usage("`--max-time` must be more than zero"));
-    }
     build_client(
         url,
-        ConnectSpec {
-            follow_redirects: connect.follow_redirects,
-            max_time,
-            cacert: cacert(connect.cacert.as_deref())?,
-            ..spec
-        },
+        self::connect(connect, key, &ConnectDefaults::default())?,
     )
 }
 
@@ -257,8 +313,12 @@ pub fn cacert(path: Option<&std::path::Path>) -> Result<Option<Vec<u8>>, CliErro
     let Some(path) = path else {
         return Ok(None);
     };
-    let pem = std::fs::read(path)
-        .map_err(|e| CliError::usage(format!("cannot read `--cacert {}`: {e}", path.display())))?;
+    let pem = std::fs::read(path).map_err(|e| {
+        CliError::unreadable(
+            format!("cannot read `--cacert {}`: {e}", path.display()),
+            &e,
+        )
+    })?;
     if reqwest::Certificate::from_pem_bundle(&pem).map_or(true, |c| c.is_empty()) {
         return Err(CliError::usage(format!(
             "`--cacert {}` holds no PEM certificate",
@@ -274,7 +334,7 @@ pub fn cacert(path: Option<&std::path::Path>) -> Result<Option<Vec<u8>>, CliErro
 pub fn build_client(url: &str, spec: ConnectSpec) -> Result<Client, CliError> {
     let base = normalize_base(url).map_err(CliError::usage)?;
     Client::new(base, spec)
-        .map_err(|e| CliError::usage(format!("could not set up the HTTP client: {e:#}")))
+        .map_err(|e| CliError::runtime(format!("could not set up the HTTP client: {e:#}")))
 }
 
 /// Endpoints named on the command line, in order, without repeats.
@@ -309,7 +369,8 @@ pub fn probe_options(select: &SelectArgs, repeat: u32) -> Result<ProbeOptions, C
     })
 }
 
-/// The load spec the flags ask for; [`LoadSpec::resolve`] adds the defaults.
+/// The load spec the flags ask for; [`LoadSpec::resolve`] adds the defaults and checks each
+/// value by its setting's rule, as it does a scenario's `load` step.
 pub fn load_spec(args: &LoadArgs) -> Result<LoadSpec, CliError> {
     let duration =
         |flag: &str, v: &Option<String>| v.as_deref().map(|t| flag_duration(flag, t)).transpose();
@@ -348,7 +409,7 @@ pub fn load_spec(args: &LoadArgs) -> Result<LoadSpec, CliError> {
 
 /// A [`SpecError`] in the words of the flags.
 pub fn spec_error(e: &SpecError) -> CliError {
-    match *e {
+    match e {
         SpecError::NoArrival => CliError::usage(
             "say how to send: `--rate N` (open loop) or `--concurrency N` (closed loop)",
         )
@@ -404,7 +465,7 @@ mod tests {
     fn spec_errors_speak_in_flags() {
         let e = spec_error(&SpecError::Field {
             field: "stream_fraction",
-            problem: "is a share from 0 to 1",
+            problem: "is a share from 0 to 1".into(),
         });
         assert_eq!(e.message, "`--stream-fraction` is a share from 0 to 1");
     }

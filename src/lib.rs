@@ -26,6 +26,7 @@ pub mod redact;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod settings;
 pub mod stop;
 pub mod suggest;
 pub mod triage;

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            let e = ratecheck::config::CliError::usage(format!(
+            let e = ratecheck::config::CliError::runtime(format!(
                 "could not start the async runtime: {e}"
             ));
             ratecheck::cmd::print_error(&mut err, &e);

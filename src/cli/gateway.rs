@@ -8,6 +8,7 @@ use clap::Args;
 use super::{ConnectArgs, SelectArgs};
 use crate::probe::analyze::CounterMode;
 use crate::report::Format;
+use crate::settings;
 
 /// `ratecheck probe`.
 #[derive(Debug, Args)]
@@ -19,7 +20,7 @@ pub struct ProbeArgs {
     pub select: SelectArgs,
 
     /// Rounds of the whole matrix, sent one after another, to check that counters move.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(long, default_value = settings::PROBE_REPEAT.default, value_parser = settings::PROBE_REPEAT.ranged::<u32>())]
     pub repeat: u32,
 
     /// Output format.
@@ -58,25 +59,25 @@ pub struct LimitsArgs {
     pub checks: Option<Vec<String>>,
 
     /// The most requests the run sends, all checks together.
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(10..=5000))]
+    #[arg(long, default_value = settings::LIMITS_MAX_REQUESTS.default, value_parser = settings::LIMITS_MAX_REQUESTS.ranged::<u32>())]
     pub max_requests: u32,
 
     /// The longest one wait for the key's limits to clear (a slot a defect kept, a spent
     /// window); the run waits at most three times.
-    #[arg(long, default_value = "90s", value_name = "DURATION")]
+    #[arg(long, default_value = settings::LIMITS_MAX_WAIT.default, value_name = "DURATION")]
     pub max_wait: String,
 
     /// The key's max_parallel_requests, when the gateway does not advertise it (LiteLLM's
     /// legacy limiter sends no header for it).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..=16))]
+    #[arg(long, value_name = "N", value_parser = settings::LIMITS_MAX_PARALLEL.ranged::<i64>())]
     pub max_parallel: Option<i64>,
 
     /// Pause before each counter reading, so a charge made just after an answer has landed.
-    #[arg(long, default_value = "300ms", value_name = "DURATION")]
+    #[arg(long, default_value = settings::LIMITS_SETTLE.default, value_name = "DURATION")]
     pub settle: String,
 
     /// max_tokens of the long generations that hold the key's concurrency slots.
-    #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    #[arg(long, default_value = settings::LIMITS_HOLD_TOKENS.default, value_parser = settings::LIMITS_HOLD_TOKENS.ranged::<u64>())]
     pub hold_tokens: u64,
 
     /// A second key for the concurrency checks, in this variable: one without
@@ -189,14 +190,14 @@ pub struct TriageArgs {
     pub from: Vec<PathBuf>,
 
     /// Write the bundle to this file (default: standard output).
-    #[arg(long, short = 'o', value_name = "FILE.md")]
-    pub out: Option<PathBuf>,
+    #[arg(long, short = 'o', visible_alias = "out", value_name = "FILE.md")]
+    pub output: Option<PathBuf>,
 
     #[command(flatten)]
     pub select: SelectArgs,
 
     /// Rounds of the probe matrix.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, default_value = settings::TRIAGE_REPEAT.default, value_parser = settings::TRIAGE_REPEAT.ranged::<u32>())]
     pub repeat: u32,
 
     /// Skip the 429 contract check (it spends up to `--exhaust-max` requests of the key's quota).
@@ -204,11 +205,11 @@ pub struct TriageArgs {
     pub skip_429: bool,
 
     /// Requests sent while looking for the limit.
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long, default_value = settings::EXHAUST_MAX.default, value_parser = settings::EXHAUST_MAX.ranged::<u32>())]
     pub exhaust_max: u32,
 
     /// Longest advertised wait honoured when checking recovery after the 429.
-    #[arg(long, default_value = "90s", value_name = "DURATION")]
+    #[arg(long, default_value = settings::EXHAUST_MAX_WAIT.default, value_name = "DURATION")]
     pub max_wait: String,
 
     #[command(flatten)]

@@ -6,6 +6,7 @@ use clap::Args;
 
 use super::ConnectArgs;
 use crate::report::Format;
+use crate::settings;
 
 /// `ratecheck fleet`.
 #[derive(Debug, Args)]
@@ -20,16 +21,16 @@ pub struct FleetArgs {
 
     /// The most requests to send. The check plans what the first answer's `remaining` leaves,
     /// plus two per instance, and says so before it starts.
-    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, default_value = settings::FLEET_MAX_REQUESTS.default, value_name = "N", value_parser = settings::FLEET_MAX_REQUESTS.ranged::<u32>())]
     pub max_requests: u32,
 
     /// The limiter's window (LiteLLM's `LITELLM_RATE_LIMIT_WINDOW_SIZE`): answers further apart
     /// are never compared as one window.
-    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    #[arg(long, default_value = settings::FLEET_WINDOW.default, value_name = "DURATION")]
     pub window: String,
 
     /// How long one instance may still refuse after another admitted in a new window.
-    #[arg(long, default_value = "2s", value_name = "DURATION")]
+    #[arg(long, default_value = settings::FLEET_TOLERANCE.default, value_name = "DURATION")]
     pub tolerance: String,
 
     /// The load balancer in front of the instances: it takes its turn with them, and its
@@ -42,14 +43,12 @@ pub struct FleetArgs {
     #[arg(long, value_name = "DURATION")]
     pub watch: Option<String>,
 
-    /// With `--watch`: one request this often, round robin over the instances.
-    #[arg(
-        long,
-        default_value = "1s",
-        value_name = "DURATION",
-        requires = "watch"
-    )]
-    pub every: String,
+    /// With `--watch`: one request this often, round robin over the instances. By default
+    /// the pace follows the limit the first answer advertises: at most half of it per
+    /// `--window`, and never more than one request a second, so the watch does not spend
+    /// the key.
+    #[arg(long, value_name = "DURATION", requires = "watch")]
+    pub every: Option<String>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]

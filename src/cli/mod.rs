@@ -23,7 +23,8 @@ use crate::probe::analyze::CounterMode;
 /// Reproduce, diagnose and verify rate-limit header bugs in LLM gateways.
 ///
 /// Exit codes: 0 no findings, 1 findings, 2 usage or input error, 3 target unreachable or
-/// authentication failed, 4 timeout, 5 broken response (stream cut, garbage body).
+/// authentication failed, 4 timeout, 5 broken response (stream cut, garbage body), 6 this
+/// machine failed the run (a report file that cannot be written, a port that cannot be bound).
 #[derive(Debug, Parser)]
 #[command(name = "ratecheck", version, about, long_about)]
 pub struct Cli {

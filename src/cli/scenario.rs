@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::ConnectArgs;
 use crate::report::Format;
 
 /// `ratecheck run`.
@@ -21,48 +22,6 @@ pub struct RunArgs {
     #[arg(long)]
     pub model: Option<String>,
 
-    /// Name of the environment variable holding the API key (replaces the scenario's `auth`).
-    #[arg(long, value_name = "VAR")]
-    pub api_key_env: Option<String>,
-
-    /// Read the API key from this file (replaces the scenario's `auth`).
-    #[arg(long, value_name = "FILE", conflicts_with = "api_key_env")]
-    pub api_key_file: Option<PathBuf>,
-
-    /// Extra request header, `Name: value` (repeatable), added to the scenario's.
-    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
-    pub headers: Vec<String>,
-
-    /// Time allowed to connect, to receive headers, and between two chunks (replaces
-    /// `defaults.timeout`; default 30s).
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<String>,
-
-    /// Accept invalid TLS certificates.
-    #[arg(long)]
-    pub insecure: bool,
-
-    /// A rate-limit header the operator named, added to the scenario's `rate_headers`
-    /// (repeatable).
-    #[arg(long = "rate-header", value_name = "NAME")]
-    pub rate_headers: Vec<String>,
-
-    /// A request header whose value is a secret: redacted in every output (repeatable).
-    #[arg(long = "secret-header", value_name = "NAME")]
-    pub secret_headers: Vec<String>,
-
-    /// Follow 307/308 redirects to the same origin (none are followed without it).
-    #[arg(long)]
-    pub follow_redirects: bool,
-
-    /// The longest one request may take, headers and whole body [default: 120s].
-    #[arg(long, value_name = "DURATION")]
-    pub max_time: Option<String>,
-
-    /// Also trust the CA certificates in this PEM file.
-    #[arg(long, value_name = "FILE")]
-    pub cacert: Option<PathBuf>,
-
     /// Warnings fail the run too, as `strict: true` in a scenario does.
     #[arg(long)]
     pub strict: bool,
@@ -71,6 +30,11 @@ pub struct RunArgs {
     /// or the whole report at the end.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+
+    /// Also write the whole report to this file (format from `--format`), as every command's
+    /// `-o` does; `--report-*` write further formats beside it.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 
     /// Write a JUnit XML report (one testcase per expectation).
     #[arg(long, value_name = "FILE")]
@@ -91,6 +55,11 @@ pub struct RunArgs {
     /// Fail when a header recorded in this baseline is missing now.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+
+    /// The connection: each flag replaces the scenario's `auth` or `defaults` key of the same
+    /// name; `-H`, `--rate-header` and `--secret-header` add to the scenario's.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 /// `ratecheck validate`.

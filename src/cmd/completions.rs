@@ -23,7 +23,7 @@ pub fn man(out: &mut dyn Write) -> Result<Ended, CliError> {
     let mut buf = Vec::new();
     clap_mangen::Man::new(Cli::command())
         .render(&mut buf)
-        .map_err(|e| CliError::usage(format!("could not render the manual page: {e}")))?;
+        .map_err(|e| CliError::runtime(format!("could not render the manual page: {e}")))?;
     write_out(out, &String::from_utf8_lossy(&buf))?;
     Ok(Ended::with(Exit::Ok))
 }

@@ -29,7 +29,7 @@ pub async fn probe_profile(profile: Profile) -> Result<ProbeReport, CliError> {
         0,
     )
     .await
-    .map_err(|e| CliError::usage(format!("could not start the simulator on 127.0.0.1: {e}")))?;
+    .map_err(|e| CliError::runtime(format!("could not start the simulator on 127.0.0.1: {e}")))?;
     let client = config::build_client(
         &server.url(),
         ConnectSpec {
@@ -58,7 +58,7 @@ pub async fn limits_on(defects: &[Defect]) -> Result<LimitsReport, CliError> {
         0,
     )
     .await
-    .map_err(|e| CliError::usage(format!("could not start the simulator on 127.0.0.1: {e}")))?;
+    .map_err(|e| CliError::runtime(format!("could not start the simulator on 127.0.0.1: {e}")))?;
     let key = |k: &str| ConnectSpec {
         timeout: Duration::from_secs(10),
         api_key: Some(k.into()),

@@ -8,6 +8,7 @@ use crate::cli::FleetArgs;
 use crate::config::{self, CliError};
 use crate::fleet::{self, Change, FleetOptions, Rules, Watch};
 use crate::report::fleet::render;
+use crate::settings;
 
 /// Runs `ratecheck fleet`.
 pub async fn run(args: &FleetArgs, color: bool, out: &mut dyn Write) -> Result<Ended, CliError> {
@@ -21,20 +22,19 @@ pub async fn run(args: &FleetArgs, color: bool, out: &mut dyn Write) -> Result<E
         .as_deref()
         .map(|u| config::client(u, &args.connect))
         .transpose()?;
-    let window = config::flag_duration("--window", &args.window)?;
-    let tolerance = config::flag_duration("--tolerance", &args.tolerance)?;
+    let window = settings::FLEET_WINDOW.duration(&args.window)?;
+    let tolerance = settings::FLEET_TOLERANCE.duration(&args.tolerance)?;
     let watch = match &args.watch {
         Some(d) => Some(Watch {
-            duration: config::flag_duration("--watch", d)?,
-            every: config::flag_duration("--every", &args.every)?,
+            duration: settings::FLEET_WATCH.duration(d)?,
+            every: args
+                .every
+                .as_deref()
+                .map(|e| settings::FLEET_EVERY.duration(e))
+                .transpose()?,
         }),
         None => None,
     };
-    if watch.is_some_and(|w| w.every.is_zero()) {
-        return Err(CliError::usage(
-            "`--every` must be longer than zero: the watch keeps a low request rate",
-        ));
-    }
     check_outputs(args.output.as_deref())?;
     let model = match clients[0].resolve_model(args.model.as_deref()).await {
         Ok(m) => m,
@@ -88,10 +88,16 @@ fn plan(opts: &FleetOptions, sources: usize) -> String {
     match opts.watch {
         Some(w) => {
             let n = w.requests().min(opts.max_requests);
+            let pace = match w.every {
+                Some(every) => format!("one request every {} ms", every.as_millis()),
+                None => format!(
+                    "paced from the first answer's advertised limit (at most half of it per {:.0} s window, at most one request a second)",
+                    opts.rules.window_ms / 1000.0
+                ),
+            };
             format!(
-                "one key over {sources} sources for {:.0} s: one request every {} ms, at most {n} requests{}",
+                "one key over {sources} sources for {:.0} s: {pace}, at most {n} requests{}",
                 w.duration.as_secs_f64(),
-                w.every.as_millis(),
                 if n < w.requests() {
                     " (`--max-requests`)"
                 } else {

@@ -9,6 +9,7 @@ use crate::config::{self, CliError, KeySource};
 use crate::endpoint::Endpoint;
 use crate::limits::{self, CheckId, LimitsOptions};
 use crate::report::limits::render;
+use crate::settings;
 
 /// Runs `ratecheck limits`.
 pub async fn run(args: &LimitsArgs, color: bool, out: &mut dyn Write) -> Result<Ended, CliError> {
@@ -29,8 +30,8 @@ pub async fn run(args: &LimitsArgs, color: bool, out: &mut dyn Write) -> Result<
         second = Some(s.knowing(main_key));
     }
     check_outputs(args.output.as_deref())?;
-    let max_wait = config::flag_duration("--max-wait", &args.max_wait)?;
-    let settle = config::flag_duration("--settle", &args.settle)?;
+    let max_wait = settings::LIMITS_MAX_WAIT.duration(&args.max_wait)?;
+    let settle = settings::LIMITS_SETTLE.duration(&args.settle)?;
     let endpoints = match &args.endpoints {
         Some(list) => config::endpoint_list("--endpoints", list)?,
         None => Endpoint::ALL.to_vec(),

@@ -144,10 +144,6 @@ async fn run_fault(fault: Fault, port: u16, out: &mut dyn Write) -> Result<Ended
 }
 
 fn listen_error(port: u16, e: &std::io::Error) -> CliError {
-    CliError {
-        exit: Exit::Unreachable,
-        message: format!("could not listen on 127.0.0.1:{port}: {e}"),
-        hint: Some("pick another `--port`, or `--port 0` for any free one".into()),
-        preceding: Vec::new(),
-    }
+    CliError::runtime(format!("could not listen on 127.0.0.1:{port}: {e}"))
+        .hint("pick another `--port`, or `--port 0` for any free one")
 }

@@ -142,7 +142,7 @@ pub fn print_error(err: &mut dyn Write, e: &CliError) {
 fn write_out(out: &mut dyn Write, text: &str) -> Result<(), CliError> {
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(|e| CliError::usage(format!("could not write the output: {e}")))
+        .map_err(|e| CliError::io(format!("could not write the output: {e}")))
 }
 
 /// Checks, before anything is sent, that every requested report can be written: its folder
@@ -154,7 +154,7 @@ fn check_outputs<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<(), Cl
             _ => std::path::PathBuf::from("."),
         };
         if !dir.is_dir() {
-            return Err(CliError::usage(format!(
+            return Err(CliError::io(format!(
                 "cannot write `{}`: the folder `{}` does not exist",
                 path.display(),
                 dir.display()
@@ -162,7 +162,7 @@ fn check_outputs<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<(), Cl
             .hint("create it, or choose another path; nothing was sent"));
         }
         if path.is_dir() {
-            return Err(CliError::usage(format!(
+            return Err(CliError::io(format!(
                 "cannot write `{}`: it is a folder",
                 path.display()
             )));
@@ -174,7 +174,7 @@ fn check_outputs<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<(), Cl
             }
             Err(e) => {
                 return Err(
-                    CliError::usage(format!("cannot write `{}`: {e}", path.display()))
+                    CliError::io(format!("cannot write `{}`: {e}", path.display()))
                         .hint("choose a folder you can write to; nothing was sent"),
                 );
             }
@@ -186,7 +186,7 @@ fn check_outputs<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<(), Cl
 /// Writes a requested report file.
 fn write_file(path: &Path, text: &str) -> Result<(), CliError> {
     std::fs::write(path, text)
-        .map_err(|e| CliError::usage(format!("could not write `{}`: {e}", path.display())))
+        .map_err(|e| CliError::io(format!("could not write `{}`: {e}", path.display())))
 }
 
 /// A probe report to stdout (fitted to the terminal) and to `-o FILE` (plain, uncoloured).

@@ -45,7 +45,7 @@ pub async fn run(args: &RecordArgs, color: bool, out: &mut dyn Write) -> Result<
     let mut recorder = Recorder::start(listen, upstream.clone())
         .await
         .map_err(|e| {
-            CliError::usage(format!("cannot listen on {listen}: {e}"))
+            CliError::runtime(format!("cannot listen on {listen}: {e}"))
                 .hint("pick another port with `--listen 127.0.0.1:PORT` (0 picks a free one)")
         })?;
     let shown = crate::redact::Redactor::default().url(&upstream);

@@ -10,7 +10,7 @@ use super::validate::read_all;
 use super::{Ended, check_outputs, write_file, write_out};
 use crate::baseline;
 use crate::cli::RunArgs;
-use crate::config::{self, CliError, KeySource};
+use crate::config::{self, CliError, ConnectDefaults, KeySource};
 use crate::http::Client;
 use crate::report::{Format, run as reporter};
 use crate::run::{Resolved, RunReport, run_scenario};
@@ -38,14 +38,10 @@ fn resolve(l: &Loaded, args: &RunArgs, stop: &Stop) -> Result<(Client, Resolved)
             .in_file(&file));
         }
     };
-    let mut headers: Vec<String> = Vec::new();
-    for (name, value) in &s.defaults.headers {
-        headers.push(format!("{name}: {}", expand(value)?));
-    }
-    headers.extend(args.headers.iter().cloned());
-    let flags = KeySource::from_flags(args.api_key_env.as_ref(), args.api_key_file.as_ref());
-    let key = if flags.is_given() {
-        flags
+    let flags = &args.connect;
+    let key = KeySource::from_flags(flags.api_key_env.as_ref(), flags.api_key_file.as_ref());
+    let key = if key.is_given() {
+        key
     } else if s.auth.none {
         KeySource::None
     } else if let Some(f) = &s.auth.file {
@@ -64,27 +60,27 @@ fn resolve(l: &Loaded, args: &RunArgs, stop: &Stop) -> Result<(Client, Resolved)
     } else {
         KeySource::Default
     };
-    let timeout = match (&args.timeout, &s.defaults.timeout) {
-        (Some(t), _) => config::flag_duration("--timeout", t)?,
-        (None, Some(d)) => d.0,
-        (None, None) => config::DEFAULT_TIMEOUT,
+    let d = &s.defaults;
+    let defaults = ConnectDefaults {
+        timeout: d.timeout.as_ref().map(|t| t.value.0),
+        max_time: d.max_time.as_ref().map(|t| t.value.0),
+        insecure: d.insecure,
+        follow_redirects: d.follow_redirects,
+        cacert: d
+            .cacert
+            .as_deref()
+            .map(expand)
+            .transpose()?
+            .map(PathBuf::from),
+        headers: d
+            .headers
+            .iter()
+            .map(|(name, value)| Ok(format!("{name}: {}", expand(value)?)))
+            .collect::<Result<_, CliError>>()?,
+        rate_headers: d.rate_headers.clone(),
+        secret_headers: d.secret_headers.clone(),
     };
-    let mut rate_headers = s.defaults.rate_headers.clone();
-    rate_headers.extend(args.rate_headers.iter().cloned());
-    let mut spec = config::connect_spec(
-        timeout,
-        args.insecure,
-        &headers,
-        &key,
-        &rate_headers,
-        &args.secret_headers,
-    )
-    .map_err(|e| e.in_file(&file))?;
-    spec.follow_redirects = args.follow_redirects;
-    if let Some(t) = &args.max_time {
-        spec.max_time = config::flag_duration("--max-time", t)?;
-    }
-    spec.cacert = config::cacert(args.cacert.as_deref())?;
+    let spec = config::connect(flags, &key, &defaults).map_err(|e| e.in_file(&file))?;
     let model = match (&args.model, &s.defaults.model) {
         (Some(m), _) => Some(m.clone()),
         (None, Some(m)) => Some(expand(m)?).filter(|m| !m.is_empty()),
@@ -111,6 +107,8 @@ fn resolve(l: &Loaded, args: &RunArgs, stop: &Stop) -> Result<(Client, Resolved)
 /// Runs `ratecheck run`.
 pub async fn run(args: &RunArgs, color: bool, out: &mut dyn Write) -> Result<Ended, CliError> {
     let start = Instant::now();
+    // The flags alone, checked once in their own words before any scenario is read.
+    config::connect(&args.connect, &KeySource::None, &ConnectDefaults::default())?;
     let loaded = read_all(&args.files, args.target.is_some())?;
     let base = match &args.baseline {
         Some(p) => Some(baseline::read(p).map_err(CliError::usage)?),
@@ -123,6 +121,7 @@ pub async fn run(args: &RunArgs, color: bool, out: &mut dyn Write) -> Result<End
     }
     check_outputs(
         [
+            &args.output,
             &args.save_baseline,
             &args.report_junit,
             &args.report_json,
@@ -198,7 +197,8 @@ pub async fn run(args: &RunArgs, color: bool, out: &mut dyn Write) -> Result<End
     Ok(ended)
 }
 
-/// Every file the flags ask for: the baseline to save, JUnit, JSON, Markdown.
+/// Every file the flags ask for: the baseline to save, the report in `--format`, JUnit, JSON,
+/// Markdown.
 fn write_reports(
     args: &RunArgs,
     report: &RunReport,
@@ -218,6 +218,9 @@ fn write_reports(
                 ),
             )?;
         }
+    }
+    if let Some(p) = &args.output {
+        write_file(p, &reporter::render(report, args.format, false))?;
     }
     if let Some(p) = &args.report_junit {
         write_file(p, &reporter::junit(report))?;

@@ -17,8 +17,8 @@ pub async fn run(args: &TriageArgs, out: &mut dyn Write) -> Result<Ended, CliErr
         return from_evidence(args, out).await;
     };
     let client = config::client(url, &args.connect)?;
-    check_outputs(args.out.as_deref())?;
-    let max_wait = config::flag_duration("--max-wait", &args.max_wait)?;
+    check_outputs(args.output.as_deref())?;
+    let max_wait = crate::settings::EXHAUST_MAX_WAIT.duration(&args.max_wait)?;
     let mut probe = config::probe_options(&args.select, args.repeat)?;
     probe.stop = crate::stop::Stop::on_ctrl_c();
     let (waiting, mut waits) = crate::wait::Waiting::channel();
@@ -69,7 +69,7 @@ pub async fn run(args: &TriageArgs, out: &mut dyn Write) -> Result<Ended, CliErr
 
 /// `triage --from FILE...`: the bundle from evidence, as `analyze` reads it; no request sent.
 async fn from_evidence(args: &TriageArgs, out: &mut dyn Write) -> Result<Ended, CliError> {
-    check_outputs(args.out.as_deref())?;
+    check_outputs(args.output.as_deref())?;
     let (report, errors) = super::analyze::judge(
         &args.from,
         crate::probe::analyze::CounterMode::Approximate,
@@ -86,7 +86,7 @@ async fn from_evidence(args: &TriageArgs, out: &mut dyn Write) -> Result<Ended, 
     Ok(super::analyze::ended(&t.probe, &errors))
 }
 
-/// The bundle to `--out` (and a line saying so), or to stdout.
+/// The bundle to `-o` (and a line saying so), or to stdout.
 fn write_bundle(
     t: &crate::triage::Triage,
     args: &TriageArgs,
@@ -97,7 +97,7 @@ fn write_bundle(
         .to_string();
     let text = render(t, &generated);
     let exit = t.exit();
-    match &args.out {
+    match &args.output {
         Some(path) => {
             write_file(path, &text)?;
             write_out(

@@ -39,23 +39,79 @@ pub struct FleetOptions {
     pub stop: crate::stop::Stop,
 }
 
-/// `--watch DURATION --every INTERVAL`.
+/// `--watch DURATION [--every INTERVAL]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Watch {
     /// How long to watch.
     pub duration: Duration,
-    /// One request this often, round robin.
-    pub every: Duration,
+    /// One request this often, round robin; none to pace from the advertised limit.
+    pub every: Option<Duration>,
 }
 
+/// The quickest pace a watch chooses itself: one request a second is enough to date a Redis
+/// loss, and a generous limit is no reason to send more.
+pub const QUICKEST_WATCH: Duration = Duration::from_secs(1);
+
+/// The share of the advertised limit a watch may spend per window. A watch that spends the
+/// whole limit is refused for the rest of each window and sees nothing; half leaves the other
+/// half to whatever else uses the key.
+const WATCH_SHARE: f64 = 0.5;
+
 impl Watch {
-    /// Requests a whole watch sends.
+    /// Requests a whole watch sends at most: at its pace, or at the quickest it may choose.
     pub fn requests(self) -> u32 {
-        let n = self.duration.as_secs_f64() / self.every.as_secs_f64().max(1e-3);
+        let every = self.every.unwrap_or(QUICKEST_WATCH);
+        let n = self.duration.as_secs_f64() / every.as_secs_f64().max(1e-3);
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // bounded just below
         let n = n.ceil().clamp(1.0, f64::from(u32::MAX)) as u32;
         n
     }
+
+    /// The pace to keep, and why, once the first answer said its limit (`None`: it did not)
+    /// for a window of `window`: `--every` when given; otherwise at most [`WATCH_SHARE`] of
+    /// the limit per window, never quicker than [`QUICKEST_WATCH`].
+    pub fn pace(self, limit: Option<u64>, window: Duration) -> (Duration, String) {
+        if let Some(every) = self.every {
+            return (
+                every,
+                format!("one request every {} (`--every`)", secs(every)),
+            );
+        }
+        let Some(limit) = limit.filter(|l| *l > 0) else {
+            return (
+                QUICKEST_WATCH,
+                format!(
+                    "one request every {}: no limit was advertised to pace from",
+                    secs(QUICKEST_WATCH)
+                ),
+            );
+        };
+        let share = (limit as f64 * WATCH_SHARE).max(1.0);
+        let from_limit = window.div_f64(share);
+        if from_limit <= QUICKEST_WATCH {
+            return (
+                QUICKEST_WATCH,
+                format!(
+                    "one request every {}: the advertised limit of {limit} per {} window leaves room for more, and a second is enough to date a change",
+                    secs(QUICKEST_WATCH),
+                    secs(window)
+                ),
+            );
+        }
+        (
+            from_limit,
+            format!(
+                "one request every {}: half the advertised limit of {limit} per {} window, so the watch alone never spends the key",
+                secs(from_limit),
+                secs(window)
+            ),
+        )
+    }
+}
+
+/// A duration as the pace notes say it: `12 s`, `1.5 s`.
+fn secs(d: Duration) -> String {
+    format!("{} s", (d.as_secs_f64() * 10.0).round() / 10.0)
 }
 
 /// The check's result.
@@ -254,15 +310,21 @@ impl Run<'_> {
         }
     }
 
-    /// Watches: one request every `every`, round robin, for `duration` (or the plan), and
-    /// every change of the fleet's state reported as it is seen.
+    /// Watches: one request at the pace [`Watch::pace`] chooses after the first answer, round
+    /// robin, for `duration` (or the plan), and every change of the fleet's state reported as
+    /// it is seen.
     async fn watch(&mut self, watch: Watch, progress: &mut dyn FnMut(&Change)) {
         let stop = self.opts.stop.clone();
         let mut tracker = Tracker::default();
         let started = jiff::Timestamp::now();
         let deadline = self.start + watch.duration;
+        let window = Duration::from_secs_f64(self.opts.rules.window_ms / 1000.0);
+        // Until an answer names the counter and its limit, the quickest pace; then the pace
+        // is chosen once, and said.
+        let mut every = watch.every.unwrap_or(QUICKEST_WATCH);
+        let mut paced = false;
+        let mut due = self.start;
         for k in 0..self.report.planned {
-            let due = self.start + watch.every * k;
             if due >= deadline {
                 return;
             }
@@ -278,6 +340,13 @@ impl Run<'_> {
             if !self.record(pos, k + 1, at, &ex) {
                 return;
             }
+            if !paced && (watch.every.is_some() || self.report.header.is_some()) {
+                let why;
+                (every, why) = watch.pace(self.report.limit, window);
+                self.report.notes.push(format!("paced {why}"));
+                paced = true;
+            }
+            due += every;
             let Some(header) = self.report.header.as_deref() else {
                 continue;
             };
@@ -383,20 +452,21 @@ fn conclude(report: &mut FleetReport, opts: &FleetOptions) {
 
 /// What a watch could not see: the rest of its duration, or counters it spent itself.
 fn watch_notes(report: &mut FleetReport, w: Watch, opts: &FleetOptions) {
-    if w.requests() > opts.max_requests {
+    if report.answers.len() >= opts.max_requests as usize && w.requests() > opts.max_requests {
         report.notes.push(format!(
             "`--max-requests {}` ended the watch before its {:.0} s",
             opts.max_requests,
             w.duration.as_secs_f64()
         ));
     }
-    let per_window = opts.rules.window_ms / (w.every.as_secs_f64() * 1000.0);
+    let Some(every) = w.every else { return };
+    let per_window = opts.rules.window_ms / (every.as_secs_f64() * 1000.0);
     if let Some(limit) = report.limit
         && per_window > limit as f64
     {
         report.notes.push(format!(
-            "one request every {} ms is {per_window:.0} per window, above the limit of {limit}: once it is spent the fleet refuses and its counter cannot be followed; a key with a higher limit, or a longer `--every`, watches the whole time",
-            w.every.as_millis()
+            "one request every {} ms is {per_window:.0} per window, above the limit of {limit}: once it is spent the fleet refuses and its counter cannot be followed; without `--every` the watch paces itself from the limit",
+            every.as_millis()
         ));
     }
 }
@@ -413,5 +483,41 @@ fn via_note(report: &mut FleetReport) {
         report.notes.push(format!(
             "{bare} admitted answers through the load balancer carried no `{header}`, which the instances send: it strips the header, or routes to instances that do not send it"
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_watch_spends_at_most_half_the_advertised_limit() {
+        let auto = Watch {
+            duration: Duration::from_mins(5),
+            every: None,
+        };
+        let minute = Duration::from_mins(1);
+        // rpm 10: five requests per window, one every 12 s.
+        let (pace, why) = auto.pace(Some(10), minute);
+        assert_eq!(pace, Duration::from_secs(12));
+        assert!(
+            why.starts_with(
+                "one request every 12 s: half the advertised limit of 10 per 60 s window"
+            ),
+            "{why}"
+        );
+        // A generous limit is no reason to send more than one a second.
+        assert_eq!(auto.pace(Some(1000), minute).0, QUICKEST_WATCH);
+        // A limit of 1 cannot be halved: one request per window, the least that watches.
+        assert_eq!(auto.pace(Some(1), minute).0, minute);
+        let (pace, why) = auto.pace(None, minute);
+        assert_eq!(pace, QUICKEST_WATCH);
+        assert!(why.contains("no limit was advertised"), "{why}");
+        // `--every` is taken as given, whatever the limit.
+        let given = Watch {
+            every: Some(Duration::from_millis(500)),
+            ..auto
+        };
+        assert_eq!(given.pace(Some(10), minute).0, Duration::from_millis(500));
     }
 }

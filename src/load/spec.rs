@@ -7,6 +7,7 @@ use super::backoff::{Backoff, Policy};
 use super::threshold::Condition;
 use super::{Arrival, LoadOptions, Pace, mix};
 use crate::endpoint::Endpoint;
+use crate::settings::{self, Setting};
 
 /// How long a run sends when neither a duration nor a request count is given.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
@@ -85,12 +86,19 @@ pub enum SpecError {
         /// The key, as a scenario writes it (`stream_fraction`).
         field: &'static str,
         /// What is wrong, completing "`field` …".
-        problem: &'static str,
+        problem: String,
     },
 }
 
-fn field(field: &'static str, problem: &'static str) -> SpecError {
-    SpecError::Field { field, problem }
+/// `value` kept to `setting`'s rule: the rule its flag and its scenario key are read by.
+fn keep(setting: &Setting, value: Option<f64>) -> Result<(), SpecError> {
+    match value.and_then(|v| setting.rule.check_number(v)) {
+        Some(problem) => Err(SpecError::Field {
+            field: setting.key_name(),
+            problem,
+        }),
+        None => Ok(()),
+    }
 }
 
 impl LoadSpec {
@@ -106,15 +114,19 @@ impl LoadSpec {
             (None, Some(_)) => None,
             (None, None) => Some(DEFAULT_DURATION),
         };
-        if duration.is_some_and(|d| d.is_zero()) {
-            return Err(field("duration", "must be more than zero"));
-        }
-        if self.requests == Some(0) {
-            return Err(field("requests", "must be more than zero"));
-        }
+        let secs = |d: Option<Duration>| d.map(|d| d.as_secs_f64());
         let fraction = self.stream_fraction.unwrap_or(0.0);
-        if !(0.0..=1.0).contains(&fraction) {
-            return Err(field("stream_fraction", "is a share from 0 to 1"));
+        let budget = self.retry_budget.unwrap_or(DEFAULT_RETRY_BUDGET);
+        for (setting, value) in [
+            (&settings::LOAD_DURATION, secs(duration)),
+            (&settings::LOAD_REQUESTS, self.requests.map(|n| n as f64)),
+            (&settings::LOAD_STREAM_FRACTION, Some(fraction)),
+            (&settings::LOAD_MAX_ERROR_RATE, self.max_error_rate),
+            (&settings::LOAD_RETRY_BUDGET, Some(budget)),
+            (&settings::LOAD_BACKOFF_BASE, secs(self.backoff_base)),
+            (&settings::LOAD_BACKOFF_CAP, secs(self.backoff_cap)),
+        ] {
+            keep(setting, value)?;
         }
         let endpoints = self
             .endpoints
@@ -122,17 +134,10 @@ impl LoadSpec {
             .unwrap_or_else(|| vec![Endpoint::Chat]);
         let mix = mix(&endpoints, fraction);
         if mix.is_empty() {
-            return Err(field("endpoints", "is empty"));
-        }
-        if self
-            .max_error_rate
-            .is_some_and(|r| !(0.0..=1.0).contains(&r))
-        {
-            return Err(field("max_error_rate", "is a share from 0 to 1"));
-        }
-        let budget = self.retry_budget.unwrap_or(DEFAULT_RETRY_BUDGET);
-        if !(0.0..=10.0).contains(&budget) {
-            return Err(field("retry_budget", "is a share such as 0.2"));
+            return Err(SpecError::Field {
+                field: "endpoints",
+                problem: "is empty".into(),
+            });
         }
         let d = Backoff::default();
         Ok(LoadOptions {
@@ -167,13 +172,14 @@ impl LoadSpec {
     }
 
     fn arrival(&self) -> Result<Arrival, SpecError> {
+        keep(&settings::LOAD_RATE, self.rate)?;
+        keep(
+            &settings::LOAD_CONCURRENCY,
+            self.concurrency.map(|n| n as f64),
+        )?;
         match (self.rate, self.concurrency) {
-            (Some(r), _) if !(r.is_finite() && r > 0.0) => {
-                Err(field("rate", "must be a positive number"))
-            }
             (Some(rate), _) if self.poisson => Ok(Arrival::Poisson { rate }),
             (Some(rate), _) => Ok(Arrival::Constant { rate }),
-            (None, Some(0)) => Err(field("concurrency", "must be at least 1")),
             (None, Some(concurrency)) => Ok(Arrival::Closed { concurrency }),
             (None, None) => Err(SpecError::NoArrival),
         }

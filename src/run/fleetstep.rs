@@ -6,6 +6,7 @@ use super::ctx::Ctx;
 use super::{Check, Planned, StepReport};
 use crate::fleet::{self, FleetOptions, Rules, Watch};
 use crate::scenario::FleetStep;
+use crate::settings;
 use crate::verdict::Finding;
 
 /// Runs a `fleet` step into `report`.
@@ -36,23 +37,24 @@ pub(super) async fn run(
     let via = f.via.is_some().then(|| clients.pop()).flatten();
     let opts = FleetOptions {
         model,
-        max_requests: f.max_requests.unwrap_or(100),
+        max_requests: f
+            .max_requests
+            .unwrap_or_else(|| settings::FLEET_MAX_REQUESTS.default_int()),
         rules: Rules {
             window_ms: f
                 .window
-                .as_ref()
-                .map_or(60_000.0, |d| d.0.as_secs_f64() * 1000.0),
+                .map_or_else(|| settings::FLEET_WINDOW.default_duration(), |d| d.0)
+                .as_secs_f64()
+                * 1000.0,
             tolerance_ms: f
                 .tolerance
-                .as_ref()
-                .map_or(2000.0, |d| d.0.as_secs_f64() * 1000.0),
+                .map_or_else(|| settings::FLEET_TOLERANCE.default_duration(), |d| d.0)
+                .as_secs_f64()
+                * 1000.0,
         },
         watch: f.watch.as_ref().map(|d| Watch {
             duration: d.0,
-            every: f
-                .every
-                .as_ref()
-                .map_or(std::time::Duration::from_secs(1), |e| e.0),
+            every: f.every.map(|e| e.0),
         }),
         stop: ctx.stop.clone(),
     };

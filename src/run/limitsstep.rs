@@ -7,6 +7,7 @@ use super::{Check, Planned, StepReport};
 use crate::endpoint::Endpoint;
 use crate::limits::{self, CheckId, LimitsOptions, Status};
 use crate::scenario::LimitsStep;
+use crate::settings;
 
 /// Runs a `limits` step into `report`.
 pub(super) async fn run(
@@ -36,14 +37,19 @@ pub(super) async fn run(
             .clone()
             .unwrap_or_else(|| Endpoint::ALL.to_vec()),
         checks: checks.clone(),
-        max_requests: l.max_requests.unwrap_or(200),
+        max_requests: l
+            .max_requests
+            .unwrap_or_else(|| settings::LIMITS_MAX_REQUESTS.default_int()),
         max_wait: l
             .max_wait
-            .as_ref()
-            .map_or(std::time::Duration::from_secs(90), |d| d.0),
+            .map_or_else(|| settings::LIMITS_MAX_WAIT.default_duration(), |d| d.0),
         max_parallel: l.max_parallel,
-        settle: std::time::Duration::from_millis(300),
-        hold_tokens: l.hold_tokens.unwrap_or(400),
+        settle: l
+            .settle
+            .map_or_else(|| settings::LIMITS_SETTLE.default_duration(), |d| d.0),
+        hold_tokens: l
+            .hold_tokens
+            .unwrap_or_else(|| settings::LIMITS_HOLD_TOKENS.default_int()),
         strict: ctx.strict,
         stop: ctx.stop.clone(),
         waiting: ctx.waiting.clone(),
@@ -107,22 +113,9 @@ fn second_key(
     l: &LimitsStep,
     report: &mut StepReport,
 ) -> Result<Option<crate::http::Client>, ()> {
-    Ok(match &l.concurrency_key_env {
-        Some(var) => match std::env::var(var) {
-            Ok(key) if !key.trim().is_empty() => {
-                match ctx.client.with_key(key.trim().to_string(), var.clone()) {
-                    Ok(c) => Some(c),
-                    Err(e) => {
-                        report.checks.push(Check::new(
-                            "the concurrency key can be used",
-                            false,
-                            "a client with the second key",
-                            format!("{e:#}"),
-                        ));
-                        return Err(());
-                    }
-                }
-            }
+    let found = match (&l.concurrency_key_env, &l.concurrency_key_file) {
+        (Some(var), _) => match std::env::var(var) {
+            Ok(key) if !key.trim().is_empty() => Some((key.trim().to_string(), var.clone())),
             _ => {
                 report.notes.push(format!(
                     "`{var}` is not set: the concurrency checks use the main key, if nothing caps its concurrency"
@@ -130,6 +123,36 @@ fn second_key(
                 None
             }
         },
-        None => None,
-    })
+        (None, Some(file)) => {
+            let path = ctx.expand(file, "concurrency_key_file", &mut report.checks);
+            match crate::config::api_key(&crate::config::KeySource::File(path.into())) {
+                Ok(found) => found,
+                Err(e) => {
+                    report.checks.push(Check::new(
+                        "the concurrency key can be read",
+                        false,
+                        "the key on the file's first line",
+                        e.message,
+                    ));
+                    return Err(());
+                }
+            }
+        }
+        (None, None) => None,
+    };
+    let Some((key, source)) = found else {
+        return Ok(None);
+    };
+    match ctx.client.with_key(key, source) {
+        Ok(c) => Ok(Some(c)),
+        Err(e) => {
+            report.checks.push(Check::new(
+                "the concurrency key can be used",
+                false,
+                "a client with the second key",
+                format!("{e:#}"),
+            ));
+            Err(())
+        }
+    }
 }

@@ -29,22 +29,27 @@ fn phase_specs(ctx: &Ctx<'_>, l: &LoadStep, leaf: &Planned<'_>) -> Vec<LoadSpec>
         prompt_chars: l.prompt_chars,
         backoff: l.backoff,
         max_retries: l.max_retries,
+        backoff_base: l.backoff_base.map(|d| d.0),
+        backoff_cap: l.backoff_cap.map(|d| d.0),
+        retry_budget: l.retry_budget,
         max_wait: l.max_wait.map(|d| d.0),
+        max_error_rate: l.max_error_rate,
         grace: l.grace.map(|d| d.0),
         pace: l.pace,
         fail_if: l.expect.fail_if.iter().map(|f| f.0.clone()).collect(),
         strict: ctx.strict,
         ..LoadSpec::default()
     };
+    let seed = l.seed.unwrap_or(1);
     match &l.phases {
         None => vec![LoadSpec {
-            seed: Some(1),
+            seed: Some(seed),
             ..base
         }],
         Some(p) => p
             .value
             .iter()
-            .zip(1u64..)
+            .zip(seed..)
             .map(|(ph, seed)| LoadSpec {
                 duration: Some(ph.duration.0),
                 rate: ph.rate.or(l.rate),

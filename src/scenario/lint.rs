@@ -11,8 +11,9 @@ use serde_saphyr::Spanned;
 
 use super::vars::references;
 use super::{
-    FleetStep, ForEachStep, LimitsStep, LoadStep, Loaded, RequestStep, ScenarioError, Step,
+    Dur, FleetStep, ForEachStep, LimitsStep, LoadStep, Loaded, RequestStep, ScenarioError, Step,
 };
+use crate::settings::{self, Setting};
 
 /// Names every run defines.
 const BUILTIN: [&str; 2] = ["model", "target"];
@@ -44,6 +45,17 @@ pub fn check(loaded: &Loaded, target_given: bool) -> Result<(), ScenarioError> {
     for v in s.defaults.headers.values() {
         l.text(v, "defaults.headers")?;
     }
+    if let Some(f) = &s.defaults.cacert {
+        l.text(f, "defaults.cacert")?;
+    }
+    for (setting, value) in [
+        (&settings::TIMEOUT, &s.defaults.timeout),
+        (&settings::MAX_TIME, &s.defaults.max_time),
+    ] {
+        if let Some(v) = value {
+            l.keeps(setting, Some(v.value.0.as_secs_f64()), at(&v.referenced))?;
+        }
+    }
     l.steps(&s.steps, "steps")?;
     let leaves = count_leaves(&s.steps.value);
     if leaves > MAX_LEAVES {
@@ -58,6 +70,16 @@ pub fn check(loaded: &Loaded, target_given: bool) -> Result<(), ScenarioError> {
         ));
     }
     Ok(())
+}
+
+/// A value's position in its file.
+fn at(span: &serde_saphyr::Location) -> (u64, u64) {
+    (span.line(), span.column())
+}
+
+/// A duration as the number a rule checks.
+fn secs(d: Option<Dur>) -> Option<f64> {
+    d.map(|d| d.0.as_secs_f64())
 }
 
 /// Most leaf steps a scenario may unroll to: loops multiply, and a typo in `times` must not
@@ -100,6 +122,20 @@ impl Linter<'_> {
         )
     }
 
+    /// `value`, under `setting`'s scenario key, kept to the setting's rule: the flag's rule,
+    /// in the flag's words.
+    fn keeps(
+        &self,
+        setting: &Setting,
+        value: Option<f64>,
+        at: (u64, u64),
+    ) -> Result<(), ScenarioError> {
+        match value.and_then(|v| setting.scenario_problem(v)) {
+            Some(problem) => Err(self.error_at(at.0, at.1, problem)),
+            None => Ok(()),
+        }
+    }
+
     fn steps(
         &mut self,
         steps: &Spanned<Vec<Spanned<Step>>>,
@@ -123,9 +159,7 @@ impl Linter<'_> {
         match &step.value {
             Step::Probe(p) => {
                 self.opt(p.name.as_ref(), "name")?;
-                if p.repeat == Some(0) {
-                    return Err(self.error_at(at.0, at.1, "`probe.repeat` must be at least 1"));
-                }
+                self.keeps(&settings::PROBE_REPEAT, p.repeat.map(f64::from), at)?;
                 if p.endpoints.as_ref().is_some_and(Vec::is_empty) {
                     return Err(self.error_at(at.0, at.1, "`probe.endpoints` is empty"));
                 }
@@ -134,13 +168,7 @@ impl Linter<'_> {
             Step::Exhaust(x) => {
                 self.opt(x.name.as_ref(), "name")?;
                 self.opt(x.model.as_ref(), "model")?;
-                if x.max_requests == Some(0) {
-                    return Err(self.error_at(
-                        at.0,
-                        at.1,
-                        "`exhaust.max_requests` must be at least 1",
-                    ));
-                }
+                self.keeps(&settings::EXHAUST_MAX, x.max_requests.map(f64::from), at)?;
                 for rule in x.expect.headers.values() {
                     self.opt(rule.equals.as_ref(), "equals")?;
                 }
@@ -180,15 +208,22 @@ impl Linter<'_> {
                 }
             }
         }
-        if l.max_requests.is_some_and(|n| n < 10) {
-            return Err(self.error_at(at.0, at.1, "`limits.max_requests` must be at least 10"));
-        }
-        if l.max_parallel.is_some_and(|n| !(1..=16).contains(&n)) {
-            return Err(self.error_at(at.0, at.1, "`limits.max_parallel` must be from 1 to 16"));
-        }
-        if l.hold_tokens == Some(0) {
-            return Err(self.error_at(at.0, at.1, "`limits.hold_tokens` must be at least 1"));
-        }
+        self.opt(l.concurrency_key_file.as_ref(), "concurrency_key_file")?;
+        self.keeps(
+            &settings::LIMITS_MAX_REQUESTS,
+            l.max_requests.map(f64::from),
+            at,
+        )?;
+        self.keeps(
+            &settings::LIMITS_MAX_PARALLEL,
+            l.max_parallel.map(|n| n as f64),
+            at,
+        )?;
+        self.keeps(
+            &settings::LIMITS_HOLD_TOKENS,
+            l.hold_tokens.map(|n| n as f64),
+            at,
+        )?;
         Ok(())
     }
 
@@ -207,18 +242,20 @@ impl Linter<'_> {
                 "`fleet.instances` needs two base URLs or more: one instance has no one to agree with",
             ));
         }
-        if f.max_requests == Some(0) {
-            return Err(self.error_at(at.0, at.1, "`fleet.max_requests` must be at least 1"));
-        }
+        self.keeps(
+            &settings::FLEET_MAX_REQUESTS,
+            f.max_requests.map(f64::from),
+            at,
+        )?;
+        self.keeps(&settings::FLEET_WINDOW, secs(f.window), at)?;
+        self.keeps(&settings::FLEET_WATCH, secs(f.watch), at)?;
+        self.keeps(&settings::FLEET_EVERY, secs(f.every), at)?;
         if f.every.is_some() && f.watch.is_none() {
             return Err(self.error_at(
                 at.0,
                 at.1,
                 "`fleet.every` paces a watch: set `watch` too, or drop `every`",
             ));
-        }
-        if f.every.as_ref().is_some_and(|d| d.0.is_zero()) {
-            return Err(self.error_at(at.0, at.1, "`fleet.every` must be longer than zero"));
         }
         Ok(())
     }
@@ -279,20 +316,26 @@ impl Linter<'_> {
                 "`load` needs `rate` (open loop) or `concurrency` (closed loop), on the step or on every phase",
             ));
         }
-        if ld.rate.is_some_and(|r| !(r.is_finite() && r > 0.0))
-            || phases.is_some_and(|p| {
-                p.value
-                    .iter()
-                    .any(|ph| ph.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)))
-            })
-        {
-            return Err(self.error_at(at.0, at.1, "`load.rate` must be a positive number"));
+        let phase_values = phases.iter().flat_map(|p| &p.value);
+        for rate in phase_values.clone().map(|ph| ph.rate).chain([ld.rate]) {
+            self.keeps(&settings::LOAD_RATE, rate, at)?;
         }
-        if ld
-            .stream_fraction
-            .is_some_and(|f| !(0.0..=1.0).contains(&f))
+        for workers in phase_values
+            .map(|ph| ph.concurrency)
+            .chain([ld.concurrency])
         {
-            return Err(self.error_at(at.0, at.1, "`load.stream_fraction` is a share from 0 to 1"));
+            self.keeps(&settings::LOAD_CONCURRENCY, workers.map(|n| n as f64), at)?;
+        }
+        for (setting, value) in [
+            (&settings::LOAD_DURATION, secs(ld.duration)),
+            (&settings::LOAD_REQUESTS, ld.requests.map(|n| n as f64)),
+            (&settings::LOAD_STREAM_FRACTION, ld.stream_fraction),
+            (&settings::LOAD_BACKOFF_BASE, secs(ld.backoff_base)),
+            (&settings::LOAD_BACKOFF_CAP, secs(ld.backoff_cap)),
+            (&settings::LOAD_RETRY_BUDGET, ld.retry_budget),
+            (&settings::LOAD_MAX_ERROR_RATE, ld.max_error_rate),
+        ] {
+            self.keeps(setting, value, at)?;
         }
         Ok(())
     }

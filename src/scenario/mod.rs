@@ -93,10 +93,23 @@ pub struct Defaults {
     /// Model for `/v1/embeddings` (default: `model`).
     pub embedding_model: Option<String>,
     /// Time allowed to connect, to receive headers, and between two chunks (default 30s).
-    pub timeout: Option<Dur>,
+    pub timeout: Option<Spanned<Dur>>,
+    /// The longest one request may take, headers and whole body (default 120s).
+    pub max_time: Option<Spanned<Dur>>,
+    /// Also trust the CA certificates in this PEM file (`${VAR}` expands).
+    pub cacert: Option<String>,
+    /// Accept invalid TLS certificates.
+    #[serde(default)]
+    pub insecure: bool,
+    /// Follow 307/308 redirects to the same origin.
+    #[serde(default)]
+    pub follow_redirects: bool,
     /// Extra request headers on every request.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// Request headers whose values are secrets, redacted in every output like the key.
+    #[serde(default)]
+    pub secret_headers: Vec<String>,
     /// Operator-named rate-limit headers, compared across shapes like the known dialects.
     #[serde(default)]
     pub rate_headers: Vec<String>,
@@ -348,10 +361,14 @@ pub struct LimitsStep {
     pub max_wait: Option<Dur>,
     /// The key's max_parallel_requests, when the gateway does not advertise it.
     pub max_parallel: Option<i64>,
+    /// Pause before each counter reading (default 300ms).
+    pub settle: Option<Dur>,
     /// max_tokens of the long generations that hold the key's slots (default 400).
     pub hold_tokens: Option<u64>,
     /// The variable holding a second key for the concurrency checks.
     pub concurrency_key_env: Option<String>,
+    /// The file whose first line is that second key (`${VAR}` expands).
+    pub concurrency_key_file: Option<String>,
 }
 
 /// `repeat`: the inner steps, several times. `${iteration}` counts from 1.
@@ -410,8 +427,18 @@ pub struct LoadStep {
     pub backoff: Option<crate::load::backoff::Policy>,
     /// Retries per request (default 3).
     pub max_retries: Option<u32>,
+    /// First computed backoff wait (default 500ms).
+    pub backoff_base: Option<Dur>,
+    /// Longest computed backoff wait (default 30s).
+    pub backoff_cap: Option<Dur>,
+    /// Retries allowed as a share of the last 10 s of requests, plus 10 per 10 s (default 0.2).
+    pub retry_budget: Option<f64>,
     /// Longest advised wait honoured (default 120s).
     pub max_wait: Option<Dur>,
+    /// Share of attempts that may fail, throttles aside, before the step fails (default 0.05).
+    pub max_error_rate: Option<f64>,
+    /// Seed for arrivals, the mix and jitter (default 1; phases count on from it).
+    pub seed: Option<u64>,
     /// After `duration`: how long requests in flight may finish (default 5s).
     pub grace: Option<Dur>,
     /// `headers`: pace from `remaining` and reset.

@@ -34,6 +34,12 @@ pub enum Exit {
     Protocol,
     /// 5 as well: every answer was a server error (5xx), so nothing could be checked.
     ServerError,
+    /// 6: this machine failed the run: a report or standard output could not be written, a
+    /// file that exists could not be read.
+    Io,
+    /// 6 as well: this machine could not run it: a port could not be bound, the async runtime
+    /// or the TLS setup did not start.
+    Runtime,
 }
 
 impl Exit {
@@ -46,6 +52,7 @@ impl Exit {
             Exit::Unreachable | Exit::AuthFailed => 3,
             Exit::Timeout => 4,
             Exit::Protocol | Exit::ServerError => 5,
+            Exit::Io | Exit::Runtime => 6,
         }
     }
 
@@ -60,6 +67,8 @@ impl Exit {
             Exit::Timeout => "timeout",
             Exit::Protocol => "protocol",
             Exit::ServerError => "server_error",
+            Exit::Io => "io",
+            Exit::Runtime => "runtime",
         }
     }
 
@@ -73,7 +82,8 @@ impl Exit {
             Exit::Protocol | Exit::ServerError => 2,
             Exit::Timeout => 3,
             Exit::Unreachable | Exit::AuthFailed => 4,
-            Exit::Usage => 5,
+            Exit::Io | Exit::Runtime => 5,
+            Exit::Usage => 6,
         };
         if rank(other) > rank(self) {
             other
@@ -95,7 +105,8 @@ pub fn decide(faults: impl IntoIterator<Item = Exit>, found: bool) -> Exit {
 pub struct Outcome {
     /// Process exit code (see the README's exit-code table).
     pub exit_code: u8,
-    /// `ok`, `findings`, `usage`, `unreachable`, `timeout` or `protocol`.
+    /// `ok`, `findings`, `usage`, `unreachable`, `auth_failed`, `timeout`, `protocol`,
+    /// `server_error`, `io` or `runtime`.
     pub status: &'static str,
 }
 

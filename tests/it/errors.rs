@@ -81,13 +81,54 @@ async fn bad_flags_are_usage_errors() {
             vec!["probe", url, "--api-key-file", "/nonexistent/key"],
             "cannot read the API key file",
         ),
-        // Output paths are checked before anything is sent, not after the work is done.
         (
-            vec!["probe", url, "-o", "/nonexistent/dir/report.json"],
+            vec!["probe", url, "--max-time", "0"],
+            "`--max-time` must be more than zero",
+        ),
+    ] {
+        let run = ratecheck(&args, &[]).await;
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert_clean(&run.stderr);
+        assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
+    }
+}
+
+/// Each kind of error has its exit code: a flag the user got wrong 2; a file this machine cannot
+/// write or read although it is there, or a port it cannot bind, 6 — nothing the user typed is
+/// wrong, and a CI job must not read it as one.
+#[tokio::test]
+async fn each_error_kind_has_its_exit_code() {
+    let url = "http://127.0.0.1:9";
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/openai-compatible-contract.yaml"
+    );
+    let dir = std::env::temp_dir();
+    let folder = dir.to_str().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = format!("127.0.0.1:{}", taken.local_addr().unwrap().port());
+    for (args, code, needle) in [
+        // Usage: the command line is wrong.
+        (vec!["probe", url, "--timeout", "soon"], 2, "--timeout"),
+        (
+            vec!["probe", url, "--api-key-file", "/nonexistent/key"],
+            2,
+            "cannot read the API key file",
+        ),
+        // I/O: reports are checked before anything is sent, not after the work is done.
+        (
+            vec!["probe", url, "-o", "/nonexistent-dir/x.json"],
+            6,
             "does not exist",
         ),
         (
             vec!["triage", url, "--out", "/nonexistent/dir/bundle.md"],
+            6,
+            "does not exist",
+        ),
+        (
+            vec!["triage", url, "--output", "/nonexistent/dir/bundle.md"],
+            6,
             "does not exist",
         ),
         (
@@ -99,11 +140,41 @@ async fn bad_flags_are_usage_errors() {
                 "--report-html",
                 "/nonexistent/dir/r.html",
             ],
+            6,
             "does not exist",
+        ),
+        (
+            vec![
+                "run",
+                scenario,
+                "--target",
+                url,
+                "-o",
+                "/nonexistent/dir/r.json",
+            ],
+            6,
+            "does not exist",
+        ),
+        (
+            vec!["run", scenario, "--target", url, "--report-junit", folder],
+            6,
+            "it is a folder",
+        ),
+        // A key file that is there and cannot be read as a file.
+        (
+            vec!["probe", url, "--api-key-file", folder],
+            6,
+            "cannot read the API key file",
+        ),
+        // Runtime: this machine cannot do what was asked.
+        (
+            vec!["record", "--upstream", url, "--listen", taken.as_str()],
+            6,
+            "cannot listen",
         ),
     ] {
         let run = ratecheck(&args, &[]).await;
-        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert_eq!(run.code, code, "{args:?}: {}", run.stderr);
         assert_clean(&run.stderr);
         assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
     }

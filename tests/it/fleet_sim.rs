@@ -368,3 +368,66 @@ async fn a_fleet_step_with_one_instance_is_refused_at_its_line() {
         run.stderr
     );
 }
+
+/// `fleet --watch` on an rpm-10 key paces itself from the advertised limit: half of it per
+/// window (one request every 12 s), so a bounded watch is never refused by its own pacing and
+/// says the pace it chose; `--every` still overrides it, and a quick one spends the key.
+#[tokio::test]
+async fn a_watch_paces_itself_from_the_advertised_limit() {
+    let cfg = MockConfig {
+        rpm: 10,
+        window: Duration::from_mins(1),
+        ..MockConfig::default()
+    };
+    let fleet = MockFleet::start(&cfg, 2, 0).await.unwrap();
+    let watch = |key: &'static str, extra: &[&str]| {
+        let mut args = vec!["fleet".to_string()];
+        args.extend(fleet.urls());
+        args.extend(
+            ["--watch", "13s", "--format", "json"]
+                .iter()
+                .chain(extra)
+                .map(ToString::to_string),
+        );
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            crate::support::ratecheck(&args, &[("RATECHECK_API_KEY", key)]).await
+        }
+    };
+    let (paced, quick) = tokio::join!(
+        watch("sk-pace-1", &[]),
+        watch("sk-pace-2", &["--every", "500ms"])
+    );
+    let refused = |report: &serde_json::Value| {
+        report["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["status"] == 429)
+            .count()
+    };
+    let report = fleet_json(&paced);
+    assert_eq!(refused(&report), 0, "{report:#}");
+    assert_eq!(report["answers"].as_array().unwrap().len(), 2, "{report:#}");
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains(
+            "paced one request every 12 s: half the advertised limit of 10 per 60 s window"
+        ),
+        "{notes}"
+    );
+    assert!(
+        paced
+            .stderr
+            .contains("paced from the first answer's advertised limit"),
+        "{}",
+        paced.stderr
+    );
+    let report = fleet_json(&quick);
+    assert!(refused(&report) > 0, "{report:#}");
+    assert!(
+        report["notes"].to_string().contains("(`--every`)"),
+        "{report:#}"
+    );
+    fleet.shutdown().await;
+}

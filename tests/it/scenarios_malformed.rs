@@ -161,6 +161,18 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "2:3",
         "the steps unroll to 16000000000000000000 requests-bearing steps; at most 100000",
     ),
+    (
+        "27-zero-max-time",
+        "defaults:\n  max_time: 0s\nsteps:\n  - probe: {}\n",
+        "2:13",
+        "`defaults.max_time` must be more than zero",
+    ),
+    (
+        "28-load-key-out-of-range",
+        "steps:\n  - load:\n      rate: 5\n      retry_budget: 11\n",
+        "2:5",
+        "`load.retry_budget` must be from 0 to 10",
+    ),
 ];
 
 fn write_case(name: &str, text: &str) -> String {
@@ -214,6 +226,34 @@ async fn run_refuses_malformed_scenarios_before_sending() {
             r.stderr
         );
     }
+}
+
+/// `--max-time 0` is refused by `run` as by `probe`, in the same words, before any scenario
+/// is read or anything sent; the scenario's `max_time: 0` is refused located in its file.
+#[tokio::test]
+async fn run_refuses_a_zero_max_time_as_probe_does() {
+    let port = closed_port().await;
+    let target = format!("http://127.0.0.1:{port}");
+    let probe = ratecheck(&["probe", &target, "--max-time", "0"], &[]).await;
+    let path = write_case("zero-max-time-flag", "steps:\n  - probe: {}\n");
+    let run = ratecheck(&["run", &path, "--target", &target, "--max-time", "0"], &[]).await;
+    for r in [&probe, &run] {
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert_eq!(
+            r.stderr.lines().next().unwrap_or_default(),
+            "ratecheck: error: `--max-time` must be more than zero"
+        );
+    }
+    let path = write_case("zero-max-time-key", CASES[26].1);
+    let run = ratecheck(&["run", &path, "--target", &target], &[]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "{path}:2:13: `defaults.max_time` must be more than zero"
+        )),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test]
