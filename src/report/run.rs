@@ -98,6 +98,24 @@ pub fn scenario_tail(s: &ScenarioReport, color: bool) -> String {
     out
 }
 
+/// Checks and failed checks over every scenario and the baseline comparison (one check per
+/// header that went missing, or one that passed when none did), as the console and JUnit
+/// count them both.
+fn totals(report: &RunReport) -> (usize, usize) {
+    let checks: usize = report.scenarios.iter().map(|s| s.checks().count()).sum();
+    let failed: usize = report.scenarios.iter().map(ScenarioReport::failed).sum();
+    let (cases, missing) = baseline_counts(report);
+    (checks + cases, failed + missing)
+}
+
+/// The baseline's checks and failures: one per header that went missing, or one passed.
+fn baseline_counts(report: &RunReport) -> (usize, usize) {
+    report
+        .baseline
+        .as_ref()
+        .map_or((0, 0), |b| (b.missing.len().max(1), b.missing.len()))
+}
+
 /// The last lines of a run: baseline comparison and the totals.
 pub fn summary(report: &RunReport, color: bool) -> String {
     let mut out = String::new();
@@ -128,11 +146,22 @@ pub fn summary(report: &RunReport, color: bool) -> String {
         .iter()
         .filter(|s| s.failed() == 0 && s.aborted.is_none())
         .count();
-    let checks: usize = report.scenarios.iter().map(|s| s.checks().count()).sum();
-    let failed: usize = report.scenarios.iter().map(ScenarioReport::failed).sum();
+    // The same totals as the JUnit report's: the baseline's headers are checks too.
+    let (checks, failed) = totals(report);
+    let baseline = report
+        .baseline
+        .as_ref()
+        .filter(|b| !b.missing.is_empty())
+        .map(|b| {
+            format!(
+                " ({} missing from the baseline)",
+                counted(b.missing.len(), "header")
+            )
+        })
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "{}: {passed} passed, {} failed; {}, {failed} failed; exit {} ({})",
+        "{}: {passed} passed, {} failed; {}, {failed} failed{baseline}; exit {} ({})",
         counted(scenarios, "scenario"),
         scenarios - passed,
         counted(checks, "check"),
@@ -176,11 +205,7 @@ pub fn junit(report: &RunReport) -> String {
         .iter()
         .filter(|s| s.aborted.is_some())
         .count();
-    let baseline_cases = report
-        .baseline
-        .as_ref()
-        .map_or(0, |b| b.missing.len().max(1));
-    let baseline_failures = report.baseline.as_ref().map_or(0, |b| b.missing.len());
+    let (baseline_cases, baseline_failures) = baseline_counts(report);
     let _ = writeln!(
         out,
         "<testsuites name=\"ratecheck\" tests=\"{}\" failures=\"{}\" errors=\"{errors}\" time=\"{:.3}\">",

@@ -332,6 +332,15 @@ async fn baseline_recorded_on_fixed_gateway_fails_on_v3() {
         "MISSING `x-ratelimit-api_key-remaining-requests` on streaming chat/completions: in the baseline, missing now"
     ));
     validate_junit(&junit);
+    // The console and JUnit count the same checks: the baseline's missing headers are checks.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let root = xml.lines().find(|l| l.starts_with("<testsuites")).unwrap();
+    let attr = |name: &str| -> String {
+        let from = root.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        root[from..].split('"').next().unwrap().to_string()
+    };
+    let said = format!("{} checks, {} failed (", attr("tests"), attr("failures"));
+    assert!(r.stdout.contains(&said), "{said}: {}", r.stdout);
     fixed.shutdown().await;
     v3.shutdown().await;
 }
