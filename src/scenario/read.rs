@@ -18,24 +18,38 @@ pub struct ScenarioError {
     pub column: u64,
     /// What is wrong, in one line.
     pub message: String,
-    /// The offending source line, when there is one.
+    /// The offending source line, when there is one, with its secrets redacted.
     pub snippet: Option<String>,
+    /// The column in `snippet` under which the caret goes: redaction shortens the line, so
+    /// it differs from `column` (which stays the file's, for editors) when a secret comes
+    /// before it.
+    pub caret: u64,
 }
 
 impl ScenarioError {
     /// An error at a position in `source`.
     pub fn at(file: &str, source: &str, line: u64, column: u64, message: &str) -> Self {
-        let snippet = usize::try_from(line)
+        let raw = usize::try_from(line)
             .ok()
             .and_then(|l| l.checked_sub(1))
             .and_then(|l| source.lines().nth(l))
-            .map(|text| text.trim_end().to_string());
+            .map(str::trim_end);
+        // The caret's column on the redacted line: the redacted text before the column.
+        let caret = raw.map_or(column, |text| {
+            let before: String = text
+                .chars()
+                .take(usize::try_from(column.saturating_sub(1)).unwrap_or(0))
+                .collect();
+            let shown = crate::redact::credentials_in_source(&before);
+            u64::try_from(shown.chars().count()).unwrap_or(u64::MAX) + 1
+        });
         ScenarioError {
             file: file.to_string(),
             line,
             column: column.max(1),
             message: crate::redact::credentials_in_source(message),
-            snippet: snippet.map(|s| crate::redact::credentials_in_source(&s)),
+            snippet: raw.map(crate::redact::credentials_in_source),
+            caret: caret.max(1),
         }
     }
 
@@ -43,7 +57,7 @@ impl ScenarioError {
     pub fn excerpt(&self) -> Option<String> {
         let text = self.snippet.as_ref()?;
         let width = self.line.to_string().len();
-        let pad = usize::try_from(self.column.saturating_sub(1)).unwrap_or(0);
+        let pad = usize::try_from(self.caret.saturating_sub(1)).unwrap_or(0);
         // Tabs keep their width so the caret stays under the right character.
         let lead: String = text
             .chars()
@@ -82,6 +96,7 @@ pub fn read(path: &Path, target_given: bool) -> Result<Loaded, ScenarioError> {
         column: 0,
         message: format!("cannot read the scenario: {e}"),
         snippet: None,
+        caret: 0,
     })?;
     parse(path, source, target_given)
 }

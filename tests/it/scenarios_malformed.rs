@@ -360,3 +360,31 @@ async fn a_located_error_does_not_quote_a_credential() {
         }
     }
 }
+
+/// The caret stays under what is wrong on the line as shown, with a secret before it
+/// redacted, while `file:line:col` still names the column in the file.
+#[tokio::test]
+async fn the_caret_points_into_the_redacted_line() {
+    let text = "target: http://127.0.0.1:1\ndefaults:\n  headers: {Authorization: \"Bearer sk-abcdefghijklmnopqrstuvwxyz0123456789\", X-Other: \"${NOPE_VAR}\"}\nsteps: []\n";
+    let path = write_case("caret-after-secret", text);
+    let r = ratecheck(&["validate", &path], &[]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let raw = text.lines().nth(2).unwrap();
+    let column = raw.find("${NOPE_VAR}").unwrap() + 1;
+    assert!(
+        r.stderr
+            .contains(&format!(":3:{column}: undefined variable `NOPE_VAR`")),
+        "{}",
+        r.stderr
+    );
+    let mut lines = r.stderr.lines().skip_while(|l| !l.starts_with("3 | "));
+    let shown = lines.next().unwrap().trim_start_matches("3 | ");
+    let caret = lines.next().unwrap().trim_start_matches("  | ");
+    assert!(shown.contains("[redacted]"), "{shown}");
+    assert_eq!(
+        &shown[caret.len() - 1..],
+        "${NOPE_VAR}\"}",
+        "{}",
+        r.stderr
+    );
+}
