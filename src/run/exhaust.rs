@@ -207,7 +207,7 @@ pub(super) async fn run(
         }
         Reached::Never(accepted) if x.if_not_reached == IfNotReached::Note => {
             report.notes.push(format!(
-                    "the limit was not reached: all {accepted} requests were accepted, so the 429 contract went unchecked (raise the request cap above the key's limit, or use a key with a small one)"
+                    "the limit was not reached: all {accepted} requests were accepted, so the 429 contract went unchecked (raise the request cap above the key's limit — `--exhaust-max` for `triage`, `max_requests` in a scenario's `exhaust` step — or use a key with a small limit)"
                 ));
             return;
         }
