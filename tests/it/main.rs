@@ -68,3 +68,6 @@ mod limits_sim;
 /// `ratecheck limits` on real LiteLLM 1.80.0, 1.106.12 and 1.110.2 and the legacy limiter,
 /// each behind an upstream on loopback: each release's own limiter defects.
 mod limits_e2e;
+
+/// The README stays true to the code.
+mod readme;

@@ -381,10 +381,5 @@ async fn the_caret_points_into_the_redacted_line() {
     let shown = lines.next().unwrap().trim_start_matches("3 | ");
     let caret = lines.next().unwrap().trim_start_matches("  | ");
     assert!(shown.contains("[redacted]"), "{shown}");
-    assert_eq!(
-        &shown[caret.len() - 1..],
-        "${NOPE_VAR}\"}",
-        "{}",
-        r.stderr
-    );
+    assert_eq!(&shown[caret.len() - 1..], "${NOPE_VAR}\"}", "{}", r.stderr);
 }
