@@ -102,6 +102,8 @@ pub enum ErrorClass {
     Timeout,
     /// No connection.
     Connect,
+    /// The TLS handshake failed: a certificate refused, or no TLS spoken.
+    Tls,
     /// A stream or body cut mid-way.
     CutStream,
     /// A body that is not what it claims.
@@ -121,6 +123,7 @@ impl ErrorClass {
             ErrorClass::Redirect => "redirect (3xx), not followed",
             ErrorClass::Timeout => "timeout",
             ErrorClass::Connect => "connect",
+            ErrorClass::Tls => "tls",
             ErrorClass::CutStream => "cut stream",
             ErrorClass::BadBody => "bad body",
         }
@@ -139,6 +142,7 @@ impl ErrorClass {
     pub fn failure_kind(self) -> Option<FailureKind> {
         match self {
             ErrorClass::Connect => Some(FailureKind::Connect),
+            ErrorClass::Tls => Some(FailureKind::Tls(crate::verdict::TlsCause::Other)),
             ErrorClass::Auth => Some(FailureKind::Auth),
             ErrorClass::Timeout => Some(FailureKind::Timeout),
             ErrorClass::CutStream => Some(FailureKind::StreamCut),
@@ -157,6 +161,7 @@ pub fn error_class(ex: &Exchange) -> Option<ErrorClass> {
     if let Some(f) = &ex.failure {
         return Some(match f.kind {
             FailureKind::Connect => ErrorClass::Connect,
+            FailureKind::Tls(_) => ErrorClass::Tls,
             FailureKind::Timeout => ErrorClass::Timeout,
             FailureKind::StreamCut => ErrorClass::CutStream,
             FailureKind::BadBody | FailureKind::ShapeContract => ErrorClass::BadBody,

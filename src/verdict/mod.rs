@@ -26,6 +26,9 @@ pub enum Exit {
     Usage,
     /// 3: target unreachable.
     Unreachable,
+    /// 3 as well: the target was reached, but the TLS handshake failed (its certificate
+    /// refused, or no TLS spoken).
+    TlsFailed,
     /// 3 as well: the target answered 401 or 403: authentication failed.
     AuthFailed,
     /// 4: the target accepted the connection but did not answer in time.
@@ -49,7 +52,7 @@ impl Exit {
             Exit::Ok => 0,
             Exit::Findings => 1,
             Exit::Usage => 2,
-            Exit::Unreachable | Exit::AuthFailed => 3,
+            Exit::Unreachable | Exit::TlsFailed | Exit::AuthFailed => 3,
             Exit::Timeout => 4,
             Exit::Protocol | Exit::ServerError => 5,
             Exit::Io | Exit::Runtime => 6,
@@ -63,6 +66,7 @@ impl Exit {
             Exit::Findings => "findings",
             Exit::Usage => "usage",
             Exit::Unreachable => "unreachable",
+            Exit::TlsFailed => "tls_failed",
             Exit::AuthFailed => "auth_failed",
             Exit::Timeout => "timeout",
             Exit::Protocol => "protocol",
@@ -81,7 +85,7 @@ impl Exit {
             Exit::Findings => 1,
             Exit::Protocol | Exit::ServerError => 2,
             Exit::Timeout => 3,
-            Exit::Unreachable | Exit::AuthFailed => 4,
+            Exit::Unreachable | Exit::TlsFailed | Exit::AuthFailed => 4,
             Exit::Io | Exit::Runtime => 5,
             Exit::Usage => 6,
         };
@@ -105,8 +109,8 @@ pub fn decide(faults: impl IntoIterator<Item = Exit>, found: bool) -> Exit {
 pub struct Outcome {
     /// Process exit code (see the README's exit-code table).
     pub exit_code: u8,
-    /// `ok`, `findings`, `usage`, `unreachable`, `auth_failed`, `timeout`, `protocol`,
-    /// `server_error`, `io` or `runtime`.
+    /// `ok`, `findings`, `usage`, `unreachable`, `tls_failed`, `auth_failed`, `timeout`,
+    /// `protocol`, `server_error`, `io` or `runtime`.
     pub status: &'static str,
 }
 
@@ -120,11 +124,15 @@ impl From<Exit> for Outcome {
 }
 
 /// Why an exchange did not complete normally.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+///
+/// Reports name it by one word ([`FailureKind::name`]); a TLS failure's cause stays out of that
+/// word, as its message already says it, and only chooses the hint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FailureKind {
-    /// No TCP/TLS connection.
+    /// No TCP connection.
     Connect,
+    /// The TCP connection was made, but the TLS handshake failed.
+    Tls(TlsCause),
     /// The target accepted the connection but sent no headers in time, or a stream stalled.
     Timeout,
     /// The stream or body ended early or broke mid-way.
@@ -141,11 +149,80 @@ pub enum FailureKind {
     ServerError,
 }
 
+/// What a TLS handshake failed on: each cause has its own remedy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TlsCause {
+    /// The certificate is signed by no CA this machine or `--cacert` trusts.
+    UnknownIssuer,
+    /// A self-signed certificate that neither this machine's roots nor `--cacert` hold.
+    SelfSigned,
+    /// The certificate was issued for other names than the one connected to.
+    WrongName,
+    /// The certificate's validity period has ended.
+    Expired,
+    /// The certificate's validity period has not begun.
+    NotYetValid,
+    /// The port answered the handshake with something that is not TLS.
+    NotTls,
+    /// Anything else: a bad signature, a revoked certificate, an alert from the server, no
+    /// protocol version or cipher in common.
+    Other,
+}
+
+impl TlsCause {
+    /// What the user can do about it.
+    pub fn hint(self) -> &'static str {
+        match self {
+            TlsCause::UnknownIssuer | TlsCause::SelfSigned => {
+                "pass `--cacert FILE` with the CA that issued the gateway's certificate, or with the self-signed certificate itself, in PEM (as curl takes it); `--insecure` skips the check"
+            }
+            TlsCause::WrongName => {
+                "connect by a name the certificate was issued for, or reissue it with this host in its subjectAltName; `--insecure` skips the check"
+            }
+            TlsCause::Expired => "renew the gateway's certificate, or check this machine's clock",
+            TlsCause::NotYetValid => {
+                "check this machine's clock, or the certificate's start date (notBefore)"
+            }
+            TlsCause::NotTls => "the port does not speak TLS: use http://",
+            TlsCause::Other => {
+                "check the gateway's certificate and TLS settings (ratecheck speaks TLS 1.2 and 1.3); `--insecure` skips the certificate check"
+            }
+        }
+    }
+}
+
 impl FailureKind {
+    /// Every kind, TLS by one of its causes: for reading a report's name back.
+    const NAMED: [FailureKind; 8] = [
+        FailureKind::Connect,
+        FailureKind::Tls(TlsCause::Other),
+        FailureKind::Timeout,
+        FailureKind::StreamCut,
+        FailureKind::BadBody,
+        FailureKind::ShapeContract,
+        FailureKind::Auth,
+        FailureKind::ServerError,
+    ];
+
+    /// The stable one-word name reports give it (`connect`, `tls`, `timeout`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureKind::Connect => "connect",
+            FailureKind::Tls(_) => "tls",
+            FailureKind::Timeout => "timeout",
+            FailureKind::StreamCut => "stream_cut",
+            FailureKind::BadBody => "bad_body",
+            FailureKind::ShapeContract => "shape_contract",
+            FailureKind::Auth => "auth",
+            FailureKind::ServerError => "server_error",
+        }
+    }
+
     /// A short label, as reports count failures by class.
     pub fn label(self) -> &'static str {
         match self {
             FailureKind::Connect => "no connection",
+            FailureKind::Tls(_) => "TLS refused",
             FailureKind::Timeout => "timeout",
             FailureKind::StreamCut => "cut",
             FailureKind::BadBody => "unreadable body",
@@ -159,6 +236,7 @@ impl FailureKind {
     pub fn exit(self) -> Exit {
         match self {
             FailureKind::Connect => Exit::Unreachable,
+            FailureKind::Tls(_) => Exit::TlsFailed,
             FailureKind::Auth => Exit::AuthFailed,
             FailureKind::Timeout => Exit::Timeout,
             FailureKind::StreamCut | FailureKind::BadBody | FailureKind::ShapeContract => {
@@ -169,11 +247,11 @@ impl FailureKind {
     }
 
     /// Whether going on after this failure cannot help: the next request would meet the same
-    /// refused connection, refused key or hanging target.
+    /// refused connection, refused certificate, refused key or hanging target.
     pub fn stops_run(self) -> bool {
         matches!(
             self,
-            FailureKind::Connect | FailureKind::Auth | FailureKind::Timeout
+            FailureKind::Connect | FailureKind::Tls(_) | FailureKind::Auth | FailureKind::Timeout
         )
     }
 
@@ -183,6 +261,7 @@ impl FailureKind {
             FailureKind::Connect => format!(
                 "is the gateway running at {target}? Check the host, the port and http vs https"
             ),
+            FailureKind::Tls(cause) => cause.hint().into(),
             FailureKind::Auth => "the gateway refused the key: set it in `RATECHECK_API_KEY` (or `LITELLM_API_KEY`, `OPENAI_API_KEY`), or name its variable with `--api-key-env VAR`".into(),
             FailureKind::Timeout => {
                 "the target accepted the connection but did not answer; raise `--timeout` or check the gateway's upstream".into()
@@ -195,6 +274,37 @@ impl FailureKind {
     }
 }
 
+impl Serialize for FailureKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FailureKind {
+    /// A report read back keeps a TLS failure's kind, not its cause: the message still says it.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        FailureKind::NAMED
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| {
+                serde::de::Error::unknown_variant(
+                    &name,
+                    &[
+                        "connect",
+                        "tls",
+                        "timeout",
+                        "stream_cut",
+                        "bad_body",
+                        "shape_contract",
+                        "auth",
+                        "server_error",
+                    ],
+                )
+            })
+    }
+}
+
 /// A failure with its one-line description.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Failure {
@@ -202,6 +312,18 @@ pub struct Failure {
     pub kind: FailureKind,
     /// What happened, in one line.
     pub message: String,
+}
+
+impl Failure {
+    /// The message, with what helps when the kind alone does not say it (a TLS failure's
+    /// remedy), for reports that have no hint line of their own: `load`'s first error of each
+    /// class.
+    pub fn with_remedy(&self) -> String {
+        match self.kind {
+            FailureKind::Tls(cause) => format!("{} — {}", self.message, cause.hint()),
+            _ => self.message.clone(),
+        }
+    }
 }
 
 /// Why a run stopped before sending everything.
@@ -258,11 +380,27 @@ mod tests {
             assert_eq!(usize::from(e.code()), i);
         }
         assert_eq!(Exit::AuthFailed.code(), 3);
+        assert_eq!(Exit::TlsFailed.code(), 3);
         assert_eq!(Exit::Findings.worst(Exit::Protocol), Exit::Protocol);
         assert_eq!(Exit::Unreachable.worst(Exit::Findings), Exit::Unreachable);
         assert_eq!(decide([], false), Exit::Ok);
         assert_eq!(decide([], true), Exit::Findings);
         assert_eq!(decide([Exit::Timeout, Exit::Protocol], true), Exit::Timeout);
+    }
+
+    /// A failure kind is written as one word and read back from it; a TLS failure's cause
+    /// stays out of the word.
+    #[test]
+    fn failure_kinds_round_trip_by_name() {
+        for kind in FailureKind::NAMED {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.name()));
+            assert_eq!(serde_json::from_str::<FailureKind>(&json).unwrap(), kind);
+        }
+        let expired = FailureKind::Tls(TlsCause::Expired);
+        assert_eq!(serde_json::to_string(&expired).unwrap(), "\"tls\"");
+        assert_eq!(expired.exit(), Exit::TlsFailed);
+        assert!(serde_json::from_str::<FailureKind>("\"tcp\"").is_err());
     }
 
     /// Every schema that names finding kinds names exactly these.

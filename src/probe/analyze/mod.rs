@@ -261,7 +261,10 @@ fn exchange_failures(exchanges: &[Exchange], partial: bool, out: &mut Vec<Findin
                     ));
                 }
                 // Connect and auth failures stop the probe and are reported as its abort.
-                FailureKind::Connect | FailureKind::Auth | FailureKind::ServerError => {}
+                FailureKind::Connect
+                | FailureKind::Tls(_)
+                | FailureKind::Auth
+                | FailureKind::ServerError => {}
             }
         }
         if ex.shape == Shape::Error && ex.failure.is_none() {
