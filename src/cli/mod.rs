@@ -148,7 +148,8 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "DURATION")]
     pub max_time: Option<String>,
 
-    /// Also trust the CA certificates in this PEM file (a gateway with a private CA).
+    /// Also trust the certificates in this PEM file: a gateway's private CA, or its own
+    /// self-signed certificate, as curl takes it.
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<PathBuf>,
 

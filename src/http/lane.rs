@@ -24,7 +24,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::h1::{Decoded, Framing, HeadError, Parsed, parse_head};
-use super::tls::{Wire, tls_config};
+use super::tls::{Wire, lane_config};
 use super::{Client, Exchange, Request, ms, show_duration};
 use crate::endpoint::Endpoint;
 use crate::verdict::{Failure, FailureKind};
@@ -89,7 +89,7 @@ impl Lane {
                 // `[::1]` in a URL, `::1` in a certificate.
                 let name = host.trim_start_matches('[').trim_end_matches(']');
                 let name = ServerName::try_from(name.to_string()).ok()?;
-                Some((tls_config(&client.settings)?, name))
+                Some((lane_config(&client.settings)?, name))
             }
             _ => return None,
         };
@@ -162,16 +162,14 @@ impl Lane {
                 .await
             {
                 Ok(tls) => Ok(Wire::Tls(Box::new(tls))),
-                Err(e) => {
-                    let cause = super::base::root_cause(&e);
-                    Err(Failure {
+                Err(e) => Err(super::handshake::failure(&e, self.to.client.peer(addr))
+                    .unwrap_or_else(|| Failure {
                         kind: FailureKind::Connect,
                         message: format!(
-                            "the TLS handshake with {addr} failed: {cause}{}",
-                            super::connect_advice(&cause, "https")
+                            "the TLS handshake with {addr} failed: {}",
+                            super::base::root_cause(&e)
                         ),
-                    })
-                }
+                    })),
             }
         };
         match tokio::time::timeout(timeout, connecting).await {

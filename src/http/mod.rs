@@ -6,16 +6,19 @@
 //!
 //! `exchange` holds that data; `capture` turns a response head into it and `body` reads what
 //! follows (JSON, or an SSE stream event by event); `lane` is the load workers' direct
-//! connection, `h1` how it reads HTTP/1.1 and `tls` its TLS; `proxy` reads the environment's
-//! proxy; `base` holds URL normalisation and the small formatting helpers the rest of the crate
-//! shares.
+//! connection and `h1` how it reads HTTP/1.1; `tls` is the TLS both connections use, `cert` its
+//! check of a self-signed certificate `--cacert` holds, and `handshake` what a failed handshake
+//! means; `proxy` reads the environment's proxy; `base` holds URL normalisation and the small
+//! formatting helpers the rest of the crate shares.
 
 mod base;
 mod body;
 mod capture;
+mod cert;
 mod contract;
 mod exchange;
 mod h1;
+mod handshake;
 mod lane;
 pub mod proxy;
 pub mod sse;
@@ -62,6 +65,16 @@ fn redirect_policy(follow: bool) -> reqwest::redirect::Policy {
 /// Installs the TLS crypto provider once; later calls are no-ops.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The TLS settings of a client of the target's (reqwest's, offering HTTP/2 and HTTP/1.1),
+/// trusting what every command trusts: the platform's roots and `cacert` (PEM), a self-signed
+/// certificate `cacert` holds as curl trusts it, or nothing checked with `insecure`.
+pub fn tls_client_config(
+    cacert: Option<&[u8]>,
+    insecure: bool,
+) -> anyhow::Result<rustls::ClientConfig> {
+    tls::client_config(cacert, insecure, &[b"h2", b"http/1.1"])
 }
 
 /// The time allowed to connect, to receive headers, and between two chunks, unless set.
@@ -157,9 +170,10 @@ impl Client {
     pub fn new(base: reqwest::Url, settings: ConnectSpec) -> anyhow::Result<Self> {
         install_crypto_provider();
         let proxy = proxy::for_target(&base);
+        let tls = tls_client_config(settings.cacert.as_deref(), settings.insecure)?;
         let mut inner = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .connect_timeout(settings.timeout)
-            .danger_accept_invalid_certs(settings.insecure)
             .user_agent(concat!("ratecheck/", env!("CARGO_PKG_VERSION")))
             .redirect(redirect_policy(settings.follow_redirects))
             .referer(false)
@@ -170,11 +184,7 @@ impl Client {
             // never saw. Through a proxy, each plain-HTTP request gets its own connection.
             inner = inner.pool_max_idle_per_host(0);
         }
-        let inner = match &settings.cacert {
-            Some(pem) => inner.tls_certs_merge(reqwest::Certificate::from_pem_bundle(pem)?),
-            None => inner,
-        }
-        .build()?;
+        let inner = inner.build()?;
         let redactor = Redactor::for_target(
             &base,
             settings.api_key.as_deref(),
@@ -470,16 +480,17 @@ impl Client {
                 FailureKind::Timeout,
                 format!("timed out talking to {host}: {}", root_cause(e)),
             )
+        } else if let Some(failure) = handshake::failure(e, self.peer(&host)) {
+            (failure.kind, failure.message)
         } else if e.is_connect() {
             let cause = root_cause(e);
-            let advice = connect_advice(&cause, self.base.scheme());
             let via = self
                 .proxy()
                 .map(|p| format!(" through the proxy {p}"))
                 .unwrap_or_default();
             (
                 FailureKind::Connect,
-                format!("could not connect to {host}{via}: {cause}{advice}"),
+                format!("could not connect to {host}{via}: {cause}"),
             )
         } else if root_cause(e).contains("HTTP version") || root_cause(e).contains("HTTP/0.9") {
             (
@@ -507,33 +518,15 @@ impl Client {
             message: self.redactor.text(&message),
         }
     }
-}
 
-/// What to do about a connection that failed in TLS, from the cause rustls gives.
-pub(crate) fn connect_advice(cause: &str, scheme: &str) -> &'static str {
-    let has = |words: &[&str]| words.iter().any(|w| cause.contains(w));
-    if has(&[
-        "UnknownIssuer",
-        "CaUsedAsEndEntity",
-        "self-signed",
-        "SelfSigned",
-    ]) {
-        " (the certificate is not signed by a CA this machine trusts: pass `--cacert FILE` with the gateway's CA in PEM, or `--insecure` to skip the check)"
-    } else if has(&["NotValidForName", "not valid for name"]) {
-        " (the certificate was issued for another name: connect by the name it names)"
-    } else if has(&["Expired", "expired"]) {
-        " (the certificate has expired, or this machine's clock is wrong)"
-    } else if scheme == "https"
-        && has(&[
-            "InvalidContentType",
-            "corrupt message",
-            "record overflow",
-            "invalid message",
-        ])
-    {
-        " (the port does not speak TLS: use http://)"
-    } else {
-        ""
+    /// The target as a TLS failure names it: `host:port` (`addr`) and the host its
+    /// certificate must name.
+    fn peer<'a>(&'a self, addr: &'a str) -> handshake::Peer<'a> {
+        handshake::Peer {
+            addr,
+            host: self.base.host_str().unwrap_or_default(),
+            cacert: self.settings.cacert.is_some(),
+        }
     }
 }
 

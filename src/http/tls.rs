@@ -1,5 +1,5 @@
-//! TLS for load's lanes: the connection's byte stream (plain TCP or rustls over it) and the
-//! client settings, trusting what the general client trusts.
+//! TLS to the target: the client settings both the general client and load's lanes use, and
+//! the lanes' byte stream (plain TCP, or rustls over it).
 
 use std::io;
 use std::pin::Pin;
@@ -58,37 +58,121 @@ impl AsyncWrite for Wire {
     }
 }
 
-/// The TLS settings for lanes, trusting what the general client trusts: the platform's roots and
-/// `--cacert` (rustls-platform-verifier, as reqwest uses it), or nothing checked with
-/// `--insecure`. `None` when it cannot be built; the general client is used then.
-pub(super) fn tls_config(settings: &super::ConnectSpec) -> Option<Arc<rustls::ClientConfig>> {
+/// The TLS settings every connection to the target uses, the general client's and the lanes':
+/// the platform's roots and `--cacert` (rustls-platform-verifier, as reqwest uses it), with
+/// curl's trust in a self-signed certificate `--cacert` holds (see [`Pinned`]); or nothing
+/// checked with `insecure`. `alpn` is offered in order.
+pub(crate) fn client_config(
+    cacert: Option<&[u8]>,
+    insecure: bool,
+    alpn: &[&[u8]],
+) -> anyhow::Result<rustls::ClientConfig> {
     let provider = rustls::crypto::CryptoProvider::get_default()
         .cloned()
         .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
-    let verifier: Arc<dyn ServerCertVerifier> = if settings.insecure {
+    let verifier: Arc<dyn ServerCertVerifier> = if insecure {
         Arc::new(Unchecked(provider.clone()))
     } else {
-        let extra: Vec<CertificateDer<'static>> = match &settings.cacert {
-            Some(pem) => CertificateDer::pem_slice_iter(pem)
-                .collect::<Result<_, _>>()
-                .ok()?,
+        let extra: Vec<CertificateDer<'static>> = match cacert {
+            Some(pem) => CertificateDer::pem_slice_iter(pem).collect::<Result<_, _>>()?,
             None => Vec::new(),
         };
-        let verifier = if extra.is_empty() {
+        let platform = if extra.is_empty() {
             rustls_platform_verifier::Verifier::new(provider.clone())
         } else {
-            rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
-        };
-        Arc::new(verifier.ok()?)
+            rustls_platform_verifier::Verifier::new_with_extra_roots(
+                extra.iter().cloned(),
+                provider.clone(),
+            )
+        }?;
+        Arc::new(Pinned {
+            platform: Arc::new(platform),
+            held: extra,
+            algorithms: provider.signature_verification_algorithms,
+        })
     };
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .ok()?
+        .with_safe_default_protocol_versions()?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Some(Arc::new(config))
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(config)
+}
+
+/// The TLS settings for lanes, which speak HTTP/1.1 only. `None` when they cannot be built;
+/// the general client is used then.
+pub(super) fn lane_config(settings: &super::ConnectSpec) -> Option<Arc<rustls::ClientConfig>> {
+    client_config(
+        settings.cacert.as_deref(),
+        settings.insecure,
+        &[b"http/1.1"],
+    )
+    .ok()
+    .map(Arc::new)
+}
+
+/// The platform's verdict first; a certificate it refuses that is byte for byte one that
+/// `--cacert` holds, and self-signed, is then checked as curl checks it: its dates and its
+/// name (see [`super::cert`]). The handshake's signatures are verified as usual, with the
+/// certificate's key.
+#[derive(Debug)]
+struct Pinned {
+    platform: Arc<dyn ServerCertVerifier>,
+    /// The certificates `--cacert` holds.
+    held: Vec<CertificateDer<'static>>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let refused = match self.platform.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Ok(verified) => return Ok(verified),
+            Err(refused) => refused,
+        };
+        if !self.held.iter().any(|p| p.as_ref() == end_entity.as_ref()) {
+            return Err(refused);
+        }
+        match super::cert::check_pinned(end_entity, server_name, now, &self.algorithms) {
+            None => Err(refused),
+            Some(checked) => checked.map(|()| ServerCertVerified::assertion()),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.platform.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.platform.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.platform.supported_verify_schemes()
+    }
 }
 
 /// `--insecure`: any certificate is accepted, signatures still checked against its key.

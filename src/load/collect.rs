@@ -285,7 +285,7 @@ impl Collector {
                 if let Some(f) = ex.and_then(|ex| ex.failure.as_ref()) {
                     self.first_errors
                         .entry(c)
-                        .or_insert_with(|| f.message.clone());
+                        .or_insert_with(|| f.with_remedy());
                 }
                 if matches!(
                     c,
@@ -409,7 +409,7 @@ impl Collector {
             notes.insert(
                 0,
                 format!(
-                    "the run ended early: {streak} attempts in a row failed (refused connection, refused key or no answer in time) before any succeeded; the target looks down: {message}"
+                    "the run ended early: {streak} attempts in a row failed (a refused connection, certificate or key, or no answer in time) before any succeeded; the target looks down or refuses this client: {message}"
                 ),
             );
         }

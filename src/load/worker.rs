@@ -158,7 +158,7 @@ impl<T: Transport> Shared<T> {
             None => self.dead_streak.store(0, Ordering::SeqCst),
             Some(f) => {
                 if self.dead_streak.fetch_add(1, Ordering::SeqCst) + 1 == self.give_up_after {
-                    self.send_record(Record::TargetDown(self.give_up_after, f.message.clone()));
+                    self.send_record(Record::TargetDown(self.give_up_after, f.with_remedy()));
                     self.advance(ENDING);
                 }
             }
