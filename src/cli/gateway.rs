@@ -152,6 +152,15 @@ pub struct RecordArgs {
     #[arg(long)]
     pub allow_remote: bool,
 
+    /// Also trust the certificates in this PEM file: the upstream's private CA, or its own
+    /// self-signed certificate, as curl takes it.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Accept invalid TLS certificates from the upstream.
+    #[arg(long)]
+    pub insecure: bool,
+
     /// Stop after this long (default: at Ctrl-C).
     #[arg(long, value_name = "DURATION")]
     pub duration: Option<String>,

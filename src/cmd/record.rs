@@ -42,7 +42,8 @@ pub async fn run(args: &RecordArgs, color: bool, out: &mut dyn Write) -> Result<
             .into_iter()
             .chain(args.save.as_deref()),
     )?;
-    let mut recorder = Recorder::start(listen, upstream.clone())
+    let cacert = config::cacert(args.cacert.as_deref())?;
+    let mut recorder = Recorder::start(listen, upstream.clone(), cacert.as_deref(), args.insecure)
         .await
         .map_err(|e| {
             CliError::runtime(format!("cannot listen on {listen}: {e}"))
@@ -92,8 +93,12 @@ fn live(s: &Seen) {
     if let Some(why) = &s.error {
         let _ = writeln!(
             std::io::stderr(),
-            "  {} → 502 from the recorder: {why}\n    hint: is the gateway running at `--upstream`? the client was told the same",
-            s.request
+            "  {} → 502 from the recorder: {why}\n    hint: {}",
+            s.request,
+            s.hint.map_or_else(
+                || "is the gateway running at `--upstream`? the client was told the same".into(),
+                |h| format!("{h}; the client was told the same")
+            )
         );
         return;
     }

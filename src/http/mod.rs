@@ -28,6 +28,7 @@ pub use base::{ms, normalize_base, show_duration};
 pub use exchange::{
     Exchange, Request, Shape, StreamInfo, TIMELINE_EVENTS, TimelineEvent, Usage, no_headers,
 };
+pub(crate) use handshake::{Peer as TlsPeer, failure as tls_failure};
 pub use lane::Lane;
 
 use std::time::{Duration, Instant};

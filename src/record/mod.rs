@@ -56,6 +56,9 @@ pub struct Seen {
     pub bytes: usize,
     /// Why the upstream gave nothing to relay (the client got a 502 saying so).
     pub error: Option<String>,
+    /// What the operator can do about `error`, when more is known than that the upstream did
+    /// not answer (a TLS failure's remedy).
+    pub hint: Option<&'static str>,
 }
 
 /// What the recorder shares between connections.
@@ -63,6 +66,8 @@ pub struct Seen {
 struct Shared {
     client: reqwest::Client,
     upstream: reqwest::Url,
+    /// Whether `--cacert` added certificates to trust, as TLS failures say.
+    cacert: bool,
     records: Arc<Mutex<Vec<Record>>>,
     seen: tokio::sync::mpsc::UnboundedSender<Seen>,
     budget: Arc<std::sync::atomic::AtomicUsize>,
@@ -81,13 +86,21 @@ pub struct Recorder {
 
 impl Recorder {
     /// Binds `listen` and relays to `upstream` (a base URL: the request's path is appended to
-    /// its path).
+    /// its path), trusting what the other commands trust: the platform's roots and `cacert`
+    /// (PEM), or nothing checked with `insecure`.
     ///
     /// # Errors
     /// When the address cannot be bound, or the HTTP client cannot be built.
-    pub async fn start(listen: SocketAddr, upstream: reqwest::Url) -> anyhow::Result<Self> {
+    pub async fn start(
+        listen: SocketAddr,
+        upstream: reqwest::Url,
+        cacert: Option<&[u8]>,
+        insecure: bool,
+    ) -> anyhow::Result<Self> {
         crate::http::install_crypto_provider();
+        let tls = crate::http::tls_client_config(cacert, insecure)?;
         let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             // Relayed as sent: the client decompresses what it asked to be compressed.
             .no_gzip()
             .no_brotli()
@@ -103,6 +116,7 @@ impl Recorder {
         let shared = Shared {
             client,
             upstream,
+            cacert: cacert.is_some(),
             records: records.clone(),
             seen: tx,
             budget: Arc::new(std::sync::atomic::AtomicUsize::new(RECORDING_BUDGET)),
@@ -207,7 +221,7 @@ async fn relay(State(s): State<Shared>, req: Request) -> Response {
     let resp = match out.body(body.clone()).send().await {
         Ok(r) => r,
         Err(e) => {
-            let why = unanswered(&url, &request_headers, &e);
+            let (why, hint) = unanswered(&url, &request_headers, &e, s.cacert);
             let _ = s.seen.send(Seen {
                 request,
                 status: 502,
@@ -215,6 +229,7 @@ async fn relay(State(s): State<Shared>, req: Request) -> Response {
                 total_ms: crate::http::ms(sent.elapsed()),
                 bytes: 0,
                 error: Some(why.clone()),
+                hint,
             });
             return error(502, &format!("ratecheck record: {why}"));
         }
@@ -265,21 +280,46 @@ async fn relay(State(s): State<Shared>, req: Request) -> Response {
 }
 
 /// Why the upstream gave no answer: its address and the innermost cause (`Connection refused`),
-/// without the request's secrets.
-fn unanswered(url: &reqwest::Url, headers: &[(String, String)], e: &reqwest::Error) -> String {
+/// or what its TLS failed on and what to do about it, without the request's secrets.
+fn unanswered(
+    url: &reqwest::Url,
+    headers: &[(String, String)],
+    e: &reqwest::Error,
+    cacert: bool,
+) -> (String, Option<&'static str>) {
+    let redactor = crate::redact::Redactor::for_target(url, None, headers, &[]);
+    let addr = format!(
+        "{}:{}",
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or_default()
+    );
+    let peer = crate::http::TlsPeer {
+        addr: &addr,
+        host: url.host_str().unwrap_or_default(),
+        cacert,
+    };
+    if let Some(f) = crate::http::tls_failure(e, peer) {
+        let hint = match f.kind {
+            crate::verdict::FailureKind::Tls(cause) => Some(cause.hint()),
+            _ => None,
+        };
+        return (redactor.text(&f.message), hint);
+    }
     let mut cause = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         cause = s.to_string();
         source = s.source();
     }
-    let redactor = crate::redact::Redactor::for_target(url, None, headers, &[]);
     let mut origin = url.clone();
     origin.set_path("/");
-    format!(
-        "{} did not answer: {}",
-        redactor.url(&origin),
-        redactor.text(&cause)
+    (
+        format!(
+            "{} did not answer: {}",
+            redactor.url(&origin),
+            redactor.text(&cause)
+        ),
+        None,
     )
 }
 

@@ -73,6 +73,7 @@ impl<S> Tee<S> {
             total_ms,
             bytes: self.relayed,
             error: None,
+            hint: None,
         });
         self.sink
             .lock()

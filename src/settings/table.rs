@@ -167,6 +167,8 @@ pub const ALL: &[Setting] = &[
     cli(&["record"], "upstream", RECORDER),
     cli(&["record"], "listen", RECORDER),
     cli(&["record"], "allow_remote", RECORDER),
+    cli(&["record"], "cacert", RECORDER),
+    cli(&["record"], "insecure", RECORDER),
     cli(&["record"], "duration", RECORDER),
     cli(&["record"], "save", RECORDER),
     // The simulator, the demo, the shell.
