@@ -52,6 +52,10 @@ mod load_sim;
 /// Property tests: the header-value parsers and the scenario reader on generated input.
 mod properties;
 
+/// TLS as curl does it: a self-signed `--cacert` certificate through `probe`, `load` and
+/// `record`; each refusal a TLS failure with its cause.
+mod tls;
+
 /// Through a real proxy (tinyproxy): `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` honoured.
 mod proxy;
 

@@ -130,13 +130,13 @@ pub fn finding_kinds(owner: &serde_json::Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// A private CA, a leaf certificate for 127.0.0.1 signed by it, and an HTTPS gateway using it
-/// (`tests/tls/server.py`); the server is killed when the guard drops.
+/// An HTTPS gateway on 127.0.0.1 (`tests/tls/server.py`) serving a certificate; the server is
+/// killed, by its PID, when the guard drops.
 pub struct TlsGateway {
     child: std::process::Child,
     /// `127.0.0.1:PORT`.
     pub url: String,
-    /// The CA's certificate, PEM.
+    /// The certificate to trust for it, PEM: the CA's, or the server's own if self-signed.
     pub ca: std::path::PathBuf,
 }
 
@@ -147,32 +147,48 @@ impl Drop for TlsGateway {
     }
 }
 
-pub fn tls_gateway(dir: &std::path::Path) -> TlsGateway {
-    use std::io::BufRead;
+/// Runs `script` with `sh` in `dir`, and asserts that it succeeded.
+pub fn sh(dir: &std::path::Path, script: &str) {
     use std::process::{Command, Stdio};
-    let sh = |script: &str| {
-        let ok = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .current_dir(dir)
-            .stderr(Stdio::null())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "{script}");
-    };
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "{script}");
+}
+
+/// A private CA, a leaf certificate for 127.0.0.1 signed by it, and an HTTPS gateway using it.
+pub fn tls_gateway(dir: &std::path::Path) -> TlsGateway {
     sh(
+        dir,
         "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=ratecheck-test-ca",
     );
-    sh("openssl req -newkey rsa:2048 -nodes -keyout leaf.key -out leaf.csr -subj /CN=127.0.0.1");
     sh(
+        dir,
+        "openssl req -newkey rsa:2048 -nodes -keyout leaf.key -out leaf.csr -subj /CN=127.0.0.1",
+    );
+    sh(
+        dir,
         "printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > ext.cnf && openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out leaf.pem -days 2 -extfile ext.cnf",
     );
+    let mut gw = tls_server(&dir.join("leaf.pem"), &dir.join("leaf.key"));
+    gw.ca = dir.join("ca.pem");
+    gw
+}
+
+/// An HTTPS gateway serving `cert` (PEM) with `key`; `ca` is `cert` itself.
+pub fn tls_server(cert: &std::path::Path, key: &std::path::Path) -> TlsGateway {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls/server.py");
     let mut child = Command::new("python3")
         .arg(script)
-        .arg(dir.join("leaf.pem"))
-        .arg(dir.join("leaf.key"))
+        .arg(cert)
+        .arg(key)
         .stdout(Stdio::piped())
         .spawn()
         .expect("python3 for the TLS gateway");
@@ -184,6 +200,6 @@ pub fn tls_gateway(dir: &std::path::Path) -> TlsGateway {
     TlsGateway {
         child,
         url: format!("127.0.0.1:{port}"),
-        ca: dir.join("ca.pem"),
+        ca: cert.to_path_buf(),
     }
 }

@@ -4,8 +4,8 @@
     python3 server.py CERT.pem KEY.pem      (prints "listening on PORT", serves until killed)
 
 Answers every POST with a chat completion and OpenAI-style rate-limit headers, GET /v1/models
-with one model. The certificate chain is made by the test (a private CA and a leaf for
-127.0.0.1), so that trusting it takes `--cacert`.
+with one model. The certificate is made by the test (a leaf for 127.0.0.1 signed by a private
+CA, or a self-signed certificate), so that trusting it takes `--cacert`.
 """
 
 import json
