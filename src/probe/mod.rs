@@ -55,13 +55,48 @@ impl Default for ProbeOptions {
     }
 }
 
-/// The gateway, as its headers reveal it.
+/// The gateway, as its headers reveal it, and the provider behind it when its headers reach
+/// the client (see [`analyze::fingerprint`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Gateway {
-    /// Product name (`LiteLLM`, or the `server` header).
+    /// Product name (`LiteLLM`, `Portkey`, `Kong`, …) from headers only that product sends;
+    /// else the `server` header's value.
     pub name: Option<String>,
-    /// Version, when a header tells it.
+    /// Version, when a header tells it (`x-litellm-version`, `via: 1.1 kong/3.11.0`).
     pub version: Option<String>,
+    /// How `name` was read: from the product's own headers, or from the `server` header alone
+    /// (which a gateway may pass through from its upstream).
+    pub named_by: Option<NamedBy>,
+    /// The header that named it (`x-portkey-trace-id`), with its value when the value is what
+    /// named it (`via: 1.1 kong/3.11.0`, `server: envoy`); `server` when it was that alone.
+    pub evidence: Option<String>,
+    /// The provider the gateway sends requests to, when its headers reach the client.
+    pub upstream: Option<Upstream>,
+}
+
+/// What named a gateway or an upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NamedBy {
+    /// Headers only that product sends.
+    Headers,
+    /// The `server` header's value alone.
+    Server,
+}
+
+/// The provider behind a gateway.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Upstream {
+    /// The provider (`OpenAI`, `Anthropic`, …) from its own headers; else the `server` header
+    /// the gateway passed through.
+    pub name: String,
+    /// How `name` was read.
+    pub named_by: NamedBy,
+    /// The header that named it (`openai-organization`, `x-inference-provider`), as for the
+    /// gateway.
+    pub evidence: String,
+    /// The `server` header the gateway passed through, beside a provider named by its headers.
+    pub server: Option<String>,
 }
 
 /// Everything a probe found: the data every reporter prints from.

@@ -4,9 +4,11 @@
 //! hand-made exchanges: failures of single exchanges (here), malformed or inconsistent values
 //! within one response (`values`), headers present on one shape and missing on another with the
 //! LiteLLM v3 signature named when it matches (`shapes`), and counters that do not move the way
-//! requests say they should (`counters`).
+//! requests say they should (`counters`). `identity` names the gateway and the provider behind
+//! it from the same headers.
 
 mod counters;
+mod identity;
 mod shapes;
 #[cfg(test)]
 mod tests;
@@ -14,6 +16,7 @@ mod values;
 mod versions;
 
 pub use counters::CounterMode;
+pub use identity::fingerprint;
 pub use versions::{KnownDefect, LITELLM_DEFECTS, defects_of, limiter_notes};
 
 use std::collections::BTreeSet;
@@ -22,33 +25,6 @@ use crate::endpoint::{Mode, Variant};
 use crate::headers::{Family, LITELLM_VERSION};
 use crate::http::{Exchange, Shape};
 use crate::verdict::{FailureKind, Finding, FindingKind, by_level};
-
-use super::Gateway;
-
-/// Reads the gateway's name and version from its headers.
-pub fn fingerprint(exchanges: &[Exchange]) -> Gateway {
-    let mut gw = Gateway::default();
-    for ex in exchanges {
-        if let Some(v) = ex.header(LITELLM_VERSION) {
-            gw.name = Some("LiteLLM".into());
-            gw.version = Some(v.to_string());
-            return gw;
-        }
-        if ex
-            .rate_headers
-            .iter()
-            .any(|h| matches!(h.family, Family::LitellmKeyLimit | Family::LitellmInfo))
-        {
-            gw.name = Some("LiteLLM".into());
-        }
-        if gw.name.is_none()
-            && let Some(server) = ex.header("server")
-        {
-            gw.name = Some(server.to_string());
-        }
-    }
-    gw
-}
 
 /// What the checks found, split by the strength of the evidence.
 #[derive(Debug, Clone, Default, PartialEq)]
