@@ -114,6 +114,27 @@ pub fn probe_report() -> ProbeReport {
     }
 }
 
+/// The probe report on one non-streaming chat answer carrying `headers`: what the gateway and
+/// upstream are named from them.
+pub fn probe_report_answered_with(headers: &[(&str, &str)]) -> ProbeReport {
+    let mut with_type = headers.to_vec();
+    with_type.push(("content-type", "application/json"));
+    let exchanges = vec![exchange(
+        1,
+        variant(Endpoint::Chat, Mode::NonStreaming),
+        Shape::JsonObject,
+        &with_type,
+    )];
+    let mut report = probe_report();
+    report.gateway = analyze::fingerprint(&exchanges);
+    report.exchanges = exchanges;
+    report.findings.clear();
+    report.warnings.clear();
+    report.notes.clear();
+    report.outcome = Exit::Ok.into();
+    report
+}
+
 fn step(position: &str, kind: &'static str, name: &str, checks: Vec<Check>) -> StepReport {
     StepReport {
         position: position.into(),

@@ -50,6 +50,63 @@ fn probe_json() {
     ));
 }
 
+/// Who answered, as each format names it: a gateway passing its upstream's `server` through,
+/// the same with the upstream's own headers, a gateway that claims its `server`, a provider
+/// reached directly, and nothing to go by.
+#[test]
+fn probe_identity_in_every_format() {
+    let cases: [(&str, &[(&str, &str)]); 5] = [
+        (
+            "Portkey, the upstream's server passed through",
+            &[
+                ("server", "fake-openai-upstream/1"),
+                ("x-portkey-trace-id", "5b1e"),
+            ],
+        ),
+        (
+            "Portkey in front of OpenAI",
+            &[
+                ("server", "fake-openai-upstream/1"),
+                ("x-portkey-trace-id", "5b1e"),
+                ("openai-organization", "org-1"),
+            ],
+        ),
+        (
+            "Kong answering itself",
+            &[
+                ("server", "kong/3.11.0.2-enterprise-edition"),
+                ("x-kong-request-id", "r"),
+            ],
+        ),
+        (
+            "OpenAI directly",
+            &[("server", "cloudflare"), ("openai-organization", "org-1")],
+        ),
+        (
+            "nothing to go by",
+            &[("x-ratelimit-remaining-requests", "9")],
+        ),
+    ];
+    let mut out = String::new();
+    for (what, headers) in cases {
+        let report = fixtures::probe_report_answered_with(headers);
+        let table = probe::render(&report, Format::Table, false);
+        let markdown = probe::render(&report, Format::Markdown, false);
+        let json: serde_json::Value =
+            serde_json::from_str(&probe::render(&report, Format::Json, false)).unwrap();
+        out.push_str(&format!("## {what}\n{}\n", table.lines().next().unwrap()));
+        for line in markdown
+            .lines()
+            .filter(|l| l.starts_with("- gateway") || l.starts_with("- upstream"))
+        {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push_str(&format!("{}\n\n", json["gateway"]));
+    }
+    assert_snapshot!(out);
+}
+
 #[test]
 fn run_summary() {
     assert_snapshot!(run::render(&fixtures::run_report(), Format::Table, false));

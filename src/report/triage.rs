@@ -25,11 +25,10 @@ pub fn render(t: &Triage, generated: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# ratecheck triage: `{}`\n", p.target);
     let _ = writeln!(out, "- generated: {generated}\n- tool: {}", p.tool);
-    let gateway = match (&p.gateway.name, &p.gateway.version) {
-        (Some(n), Some(v)) => format!("{} {}", md(n), md(v)),
-        (Some(n), None) => format!("{} (version not revealed)", md(n)),
-        _ => "not identified from headers".into(),
-    };
+    let gateway = crate::report::probe::gateway_markdown(&p.gateway);
+    let upstream = crate::report::probe::upstream_markdown(&p.gateway)
+        .map(|u| format!("- upstream: {u}\n"))
+        .unwrap_or_default();
     let server = p
         .exchanges
         .iter()
@@ -54,7 +53,7 @@ pub fn render(t: &Triage, generated: &str) -> String {
     };
     let _ = writeln!(
         out,
-        "- gateway: {gateway}\n- `server` header: {}\n{sent}\n- verdict: **{}** (exit {})\n",
+        "- gateway: {gateway}\n{upstream}- `server` header: {}\n{sent}\n- verdict: **{}** (exit {})\n",
         md(server),
         t.exit().name(),
         t.exit().code()

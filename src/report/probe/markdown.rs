@@ -1,6 +1,6 @@
 //! The probe's Markdown report: a ticket-ready summary, matrix and findings.
 
-use super::{Cell, column_head, matrix, verdict};
+use super::{Cell, column_head, gateway_markdown, matrix, upstream_markdown, verdict};
 use crate::probe::ProbeReport;
 use crate::report::{md as escape, md_text};
 
@@ -15,12 +15,14 @@ pub fn render(report: &ProbeReport) -> String {
     if let Some(p) = &report.proxy {
         out.push_str(&format!("- via proxy: {}\n", md_text(p)));
     }
-    if let Some(name) = &report.gateway.name {
+    if report.gateway.name.is_some() {
         out.push_str(&format!(
-            "- gateway: {} {}\n",
-            md_text(name),
-            md_text(report.gateway.version.as_deref().unwrap_or(""))
+            "- gateway: {}\n",
+            gateway_markdown(&report.gateway)
         ));
+    }
+    if let Some(upstream) = upstream_markdown(&report.gateway) {
+        out.push_str(&format!("- upstream: {upstream}\n"));
     }
     out.push_str(&format!(
         "- model: `{}`\n- verdict: **{}**\n\n",

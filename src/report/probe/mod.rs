@@ -9,7 +9,8 @@ use crate::endpoint::{Mode, Variant};
 use crate::headers::Family;
 use crate::headers::values::shown;
 use crate::http::Exchange;
-use crate::probe::ProbeReport;
+use crate::probe::{Gateway, NamedBy, ProbeReport};
+use crate::report::md_text;
 
 /// Renders a probe report in the chosen format, the table at full width.
 pub fn render(report: &ProbeReport, format: Format, color: bool) -> String {
@@ -55,6 +56,75 @@ pub struct Matrix {
     pub rows: Vec<(String, Vec<Cell>)>,
     /// Upstream `llm_provider-*` rows, shown apart.
     pub provider_rows: Vec<(String, Vec<Cell>)>,
+}
+
+/// Who answered, as the one-line summaries say it: `gateway Portkey`, or `server cloudflare`
+/// when only the `server` header names it; then `upstream OpenAI (server cloudflare)`, or
+/// `upstream server fake-openai-upstream/1` when only the `server` header the gateway passed
+/// through names it.
+pub fn identity(gw: &Gateway) -> Vec<String> {
+    let mut parts = Vec::new();
+    match (gw.named_by, &gw.name) {
+        (Some(NamedBy::Headers), Some(name)) => parts.push(match &gw.version {
+            Some(v) => format!("gateway {name} {v}"),
+            None => format!("gateway {name}"),
+        }),
+        (Some(NamedBy::Server), Some(name)) => parts.push(format!("server {name}")),
+        _ => {}
+    }
+    if let Some(u) = &gw.upstream {
+        parts.push(match (u.named_by, &u.server) {
+            (NamedBy::Server, _) => format!("upstream server {}", u.name),
+            (NamedBy::Headers, Some(server)) => format!("upstream {} (server {server})", u.name),
+            (NamedBy::Headers, None) => format!("upstream {}", u.name),
+        });
+    }
+    parts
+}
+
+/// A header name as code in Markdown, backticks inside it made harmless.
+fn code(name: &str) -> String {
+    format!("`{}`", name.replace('`', "'"))
+}
+
+/// The gateway as the Markdown report and the triage bundle name it: the product, its version
+/// and the header that named it; or what the `server` header says when nothing else does.
+pub fn gateway_markdown(gw: &Gateway) -> String {
+    let evidence = gw.evidence.as_deref().map(code).unwrap_or_default();
+    match (gw.named_by, &gw.name) {
+        (Some(NamedBy::Headers), Some(name)) => match &gw.version {
+            Some(v) => format!("{} {} (named by {evidence})", md_text(name), md_text(v)),
+            None => format!(
+                "{} (named by {evidence}; version not revealed)",
+                md_text(name)
+            ),
+        },
+        (Some(NamedBy::Server), Some(name)) => format!(
+            "not named by headers of its own; `server`: {}",
+            md_text(name)
+        ),
+        _ => "not identified from headers".into(),
+    }
+}
+
+/// The upstream as the Markdown report and the triage bundle name it, when one is seen.
+pub fn upstream_markdown(gw: &Gateway) -> Option<String> {
+    let u = gw.upstream.as_ref()?;
+    Some(match (u.named_by, &u.server) {
+        (NamedBy::Server, _) => format!(
+            "named only by the `server` header the gateway passed through: {}",
+            md_text(&u.name)
+        ),
+        (NamedBy::Headers, server) => format!(
+            "{} (named by {}{})",
+            md_text(&u.name),
+            code(&u.evidence),
+            server
+                .as_deref()
+                .map(|s| format!("; `server` passed through: {}", md_text(s)))
+                .unwrap_or_default()
+        ),
+    })
 }
 
 /// Builds the matrix from the first exchange of each variant.

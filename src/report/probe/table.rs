@@ -6,7 +6,7 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Attribute, Cell as TCell, Color, ContentArrangement, Table};
 
-use super::{Cell, column_head, matrix, verdict};
+use super::{Cell, column_head, identity, matrix, verdict};
 use crate::probe::ProbeReport;
 use crate::report::paint;
 
@@ -95,11 +95,10 @@ pub fn render(report: &ProbeReport, color: bool, width: Option<u16>) -> String {
 /// The first line: what was probed (or read), the model, the gateway, where the key came from.
 fn heading(report: &ProbeReport) -> String {
     let mut out = String::new();
-    let gateway = match (&report.gateway.name, &report.gateway.version) {
-        (Some(n), Some(v)) => format!(", {n} {v}"),
-        (Some(n), None) => format!(", {n}"),
-        _ => String::new(),
-    };
+    let gateway: String = identity(&report.gateway)
+        .iter()
+        .flat_map(|part| [", ", part.as_str()])
+        .collect();
     match &report.evidence {
         Some(files) => out.push_str(&format!(
             "ratecheck analyze {} (target {}{gateway})\n",
