@@ -32,7 +32,12 @@ struct Capture {
 
 /// Reads every top-level `.http` capture.
 fn corpus() -> Vec<Capture> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    captures_in("tests/corpus")
+}
+
+/// Reads every `.http` capture in `dir` (relative to the crate).
+fn captures_in(dir: &str) -> Vec<Capture> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(Result::ok)
@@ -66,6 +71,108 @@ fn corpus() -> Vec<Capture> {
             c
         })
         .collect()
+}
+
+/// Who each capture shows answered, as `probe` names it: the gateway (`Kong 3.11…` named by
+/// its own headers, `server: …` named by the `server` header alone, `-` unnamed) and the
+/// upstream (`OpenAI` named by its own headers, `; server: …` the `server` header passed
+/// through beside it, `server: …` that header alone, `-` none seen).
+#[rustfmt::skip]
+const IDENTITY: &[(&str, &str, &str)] = &[
+    ("anthropic-messages-2024-openllmetry.http", "server: cloudflare", "Anthropic"),
+    ("anthropic-messages-no-requests-bucket-openllmetry.http", "server: cloudflare", "Anthropic"),
+    ("anthropic-messages-retry-after-on-200-crewai.http", "server: cloudflare", "Anthropic"),
+    ("anthropic-messages-stream-llm-anthropic.http", "server: cloudflare", "Anthropic"),
+    ("anthropic-messages-stream-no-headers-langchaingo.http", "server: cloudflare", "Anthropic"),
+    // Anthropic's OpenAI-compatible endpoint sends nothing of Anthropic's own.
+    ("anthropic-openai-compat-mirascope.http", "server: cloudflare", "-"),
+    // Azure OpenAI answers through Microsoft's own API Management.
+    ("azure-openai-chat-openllmetry.http", "Azure API Management", "Azure OpenAI"),
+    ("azure-openai-chat-remaining-only-openllmetry.http", "Azure API Management", "Azure OpenAI"),
+    ("azure-openai-chat-stream-openllmetry.http", "Azure API Management", "Azure OpenAI"),
+    ("cerebras-chat-docs-example.http", "-", "Cerebras"),
+    ("cohere-chat-stream-openllmetry.http", "Envoy", "-"),
+    ("cohere-generate-trial-limits-langchaingo.http", "Envoy", "Cohere"),
+    ("deepseek-chat-stream-openllmetry.http", "server: CW", "DeepSeek"),
+    // The issue's paste kept no header of Envoy Gateway's own.
+    ("envoy-gateway-global-ratelimit-4292.http", "-", "-"),
+    ("exa-search-crewai.http", "server: cloudflare", "-"),
+    ("gemini-generatecontent-crewai.http", "server: scaffolding on HTTPServer2", "Google"),
+    ("github-rest-remaining-zero-pygithub.http", "server: GitHub.com", "GitHub"),
+    ("github-rest-repo-get-pygithub.http", "server: github.com", "GitHub"),
+    ("groq-chat-openllmetry.http", "server: cloudflare", "-"),
+    ("groq-chat-stream-openllmetry.http", "server: cloudflare", "Groq"),
+    ("huggingface-hub-model-info-pydantic-ai.http", "-", "-"),
+    ("huggingface-router-chat-langchaingo.http", "Hugging Face router", "hyperbolic; server: cloudflare"),
+    ("kong-ai-rate-limiting-advanced-openai-partly-used.http", "Kong AI Gateway 3.11.0.2-enterprise-edition", "OpenAI; server: cloudflare"),
+    ("kong-ai-rate-limiting-advanced-openai.http", "Kong AI Gateway 3.11.0.2-enterprise-edition", "OpenAI; server: cloudflare"),
+    ("kong-ai-semantic-cache-hit.http", "Kong 3.11.0.2-enterprise-edition", "-"),
+    ("kong-ai-semantic-cache-miss-openai.http", "Kong AI Gateway 3.11.0.2-enterprise-edition", "OpenAI; server: cloudflare"),
+    ("kong-rate-limiting-plugin-httpbin.http", "Kong 3.11.0.2-enterprise-edition", "server: gunicorn"),
+    // The Mirascope router passes OpenAI's headers through and adds none of its own.
+    ("mirascope-router-openai-responses-stream.http", "server: cloudflare", "OpenAI"),
+    ("mirascope-router-openai-stream.http", "server: cloudflare", "OpenAI"),
+    ("mistral-chat-curl-client-ts-169.http", "-", "Mistral"),
+    // Mistral's API answers through Kong.
+    ("mistral-chat-openllmetry.http", "Kong", "Mistral; server: cloudflare"),
+    ("mistral-chat-stream-openllmetry.http", "Kong", "Mistral; server: cloudflare"),
+    ("mistral-chat-stream-ratelimitbysize-openinference.http", "Kong", "Mistral; server: cloudflare"),
+    ("ollama-api-show-crewai.http", "-", "-"),
+    ("ollama-chat-stream-langchaingo.http", "-", "-"),
+    ("openai-chat-input-images-crewai.http", "server: cloudflare", "OpenAI"),
+    ("openai-chat-no-ratelimit-headers-community.http", "server: cloudflare", "OpenAI"),
+    ("openai-chat-project-requests-crewai.http", "server: cloudflare", "OpenAI"),
+    ("openai-chat-stream-langchaingo.http", "server: cloudflare", "OpenAI"),
+    ("openai-chat-stream-project-tokens-crewai.http", "server: cloudflare", "OpenAI"),
+    ("openai-chat-usage-based-community.http", "-", "OpenAI"),
+    ("openai-completions-usage-based-plda-server.http", "server: cloudflare", "OpenAI"),
+    ("openai-responses-llm.http", "server: cloudflare", "OpenAI"),
+    ("openai-responses-mirascope.http", "server: cloudflare", "OpenAI"),
+    ("openai-responses-stream-llm.http", "server: cloudflare", "OpenAI"),
+    ("openai-responses-stream-no-ratelimit-mirascope.http", "server: cloudflare", "OpenAI"),
+    ("openai-responses-web-search-no-ratelimit-mirascope.http", "server: cloudflare", "OpenAI"),
+    ("openrouter-chat-stream-langchaingo.http", "server: cloudflare", "-"),
+    ("perplexity-chat-stream-langchaingo.http", "server: cloudflare", "-"),
+    // The cassette kept OpenAI's headers and no `x-portkey-*` one: Portkey cannot be named.
+    ("portkey-prompt-completion-openinference.http", "server: cloudflare", "OpenAI"),
+    ("replicate-model-version-openllmetry.http", "server: cloudflare", "-"),
+    ("together-chat-2025-mirascope.http", "server: cloudflare", "Together AI"),
+    ("together-chat-openllmetry.http", "server: cloudflare", "Together AI"),
+    ("vllm-chat-openllmetry.http", "server: uvicorn", "-"),
+    ("vllm-chat-stream-openllmetry.http", "server: uvicorn", "-"),
+    ("refusals/gemini-generatecontent-429-crewai.http", "server: scaffolding on HTTPServer2", "Google"),
+    ("refusals/github-rest-rate-limit-exceeded-pygithub.http", "server: GitHub.com", "GitHub"),
+    ("refusals/kong-ai-rate-limiting-advanced-429.http", "Kong AI Gateway 3.11.0.2-enterprise-edition", "-"),
+    ("refusals/kong-rate-limiting-plugin-429.http", "Kong 3.11.0.2-enterprise-edition", "-"),
+    ("refusals/openrouter-chat-429-langchaingo.http", "server: cloudflare", "-"),
+];
+
+/// The gateway and upstream of a probe report's `gateway`, written as in [`IDENTITY`].
+fn identity(gateway: &serde_json::Value) -> (String, String) {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let shown = match (gateway["named_by"].as_str(), gateway["version"].as_str()) {
+        (Some("headers"), Some(v)) => format!("{} {v}", text(&gateway["name"])),
+        (Some("headers"), None) => text(&gateway["name"]),
+        (Some("server"), _) => format!("server: {}", text(&gateway["name"])),
+        _ => "-".into(),
+    };
+    let u = &gateway["upstream"];
+    let upstream = match (u["named_by"].as_str(), u["server"].as_str()) {
+        (None, _) => "-".into(),
+        (Some("server"), _) => format!("server: {}", text(&u["name"])),
+        (_, Some(server)) => format!("{}; server: {server}", text(&u["name"])),
+        (_, None) => text(&u["name"]),
+    };
+    (shown, upstream)
+}
+
+/// What [`IDENTITY`] expects of the capture `file` (`refusals/…` for a refusal).
+fn expected_identity(file: &str) -> (String, String) {
+    let (_, gateway, upstream) = IDENTITY
+        .iter()
+        .find(|(f, _, _)| *f == file)
+        .unwrap_or_else(|| panic!("{file}: no expected identity in IDENTITY"));
+    ((*gateway).to_string(), (*upstream).to_string())
 }
 
 /// Headers the replay sets itself, to match the body it sends.
@@ -242,11 +349,15 @@ fn the_corpus_is_real_and_cited() {
 
 #[tokio::test]
 async fn healthy_captures_replayed_on_every_shape_raise_no_finding() {
-    let mut accused = Vec::new();
+    let (mut accused, mut misnamed) = (Vec::new(), Vec::new());
     for c in corpus() {
         let (url, task) = replay(&c, &BTreeSet::new()).await;
         let (code, report) = probe(&url, &[]).await;
         task.abort();
+        let named = identity(&report["gateway"]);
+        if named != expected_identity(&c.file) {
+            misnamed.push(format!("{}: named {named:?}", c.file));
+        }
         if code != 0 || !report["findings"].as_array().unwrap().is_empty() {
             accused.push(format!(
                 "{} ({}): exit {code}, {:?}",
@@ -261,6 +372,41 @@ async fn healthy_captures_replayed_on_every_shape_raise_no_finding() {
         "healthy gateways accused:\n{}",
         accused.join("\n")
     );
+    assert!(
+        misnamed.is_empty(),
+        "gateways or upstreams misnamed:\n{}",
+        misnamed.join("\n")
+    );
+}
+
+/// Every capture, refusals included, is in [`IDENTITY`] once; each refusal, replayed, names
+/// its gateway and upstream as expected (the healthy ones are checked as they are replayed
+/// above).
+#[tokio::test]
+async fn every_capture_names_its_gateway_and_upstream() {
+    let refusals = captures_in("tests/corpus/refusals");
+    let mut files: Vec<String> = corpus().into_iter().map(|c| c.file).collect();
+    files.extend(refusals.iter().map(|c| format!("refusals/{}", c.file)));
+    let listed: Vec<String> = IDENTITY.iter().map(|(f, _, _)| (*f).to_string()).collect();
+    files.sort();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(
+        files, sorted,
+        "IDENTITY lists exactly the corpus, once each"
+    );
+    let mut misnamed = Vec::new();
+    for c in refusals {
+        let (url, task) = replay(&c, &BTreeSet::new()).await;
+        let (_, report) = probe(&url, &[]).await;
+        task.abort();
+        let file = format!("refusals/{}", c.file);
+        let named = identity(&report["gateway"]);
+        if named != expected_identity(&file) {
+            misnamed.push(format!("{file}: named {named:?}"));
+        }
+    }
+    assert!(misnamed.is_empty(), "{}", misnamed.join("\n"));
 }
 
 /// The checks this issue added, on the same healthy captures: `ratecheck fleet` over two
