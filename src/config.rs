@@ -404,6 +404,19 @@ pub fn load_spec(args: &LoadArgs) -> Result<LoadSpec, CliError> {
         seed: args.seed,
         strict: args.strict,
         max_error_rate: args.max_error_rate,
+        segment: match (args.segment, args.segments) {
+            (Some(s), _) => Some(s),
+            (None, Some(n)) => Some(
+                crate::load::Segment::of_job(
+                    n,
+                    std::env::var(crate::load::segment::JOB_INDEX_VAR)
+                        .ok()
+                        .as_deref(),
+                )
+                .map_err(CliError::usage)?,
+            ),
+            (None, None) => None,
+        },
     })
 }
 

@@ -169,6 +169,17 @@ pub struct LoadArgs {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
+    /// Run shard K of a test split over N processes (`2/4`): this process sends its exact
+    /// share of the rate, workers, in-flight cap and requests, the shares adding up to the
+    /// whole.
+    #[arg(long, value_name = "K/N", conflicts_with = "segments")]
+    pub segment: Option<crate::load::Segment>,
+
+    /// Split the test over N processes, this one's shard from `JOB_COMPLETION_INDEX` (0-based,
+    /// as a Kubernetes Indexed Job sets it in each pod).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::load::segment::MAX_SEGMENTS)))]
+    pub segments: Option<u32>,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

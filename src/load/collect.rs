@@ -93,6 +93,7 @@ impl Collector {
             max_in_flight: opts.max_in_flight,
             max_error_rate: opts.max_error_rate,
             seed: opts.seed,
+            segment: opts.segment,
         };
         Collector {
             target,

@@ -156,7 +156,9 @@ async fn open_loop<T: Transport>(
     let rate = rate.max(1e-6);
     let mut rng = fastrand::Rng::with_seed(sh.opts.seed);
     let cap = Arc::new(Semaphore::new(sh.opts.max_in_flight.max(1)));
-    let mut offset = 0.0f64;
+    // A shard of an evenly spaced test sends its stripe of the whole schedule.
+    let first = sh.opts.first_send.as_secs_f64();
+    let mut offset = first;
     let mut slot: u64 = 0;
     loop {
         let intended = sh.start + Duration::from_secs_f64(offset);
@@ -173,7 +175,7 @@ async fn open_loop<T: Transport>(
         offset = if poisson {
             offset + -(1.0 - rng.f64()).ln() / rate
         } else {
-            slot as f64 / rate
+            first + slot as f64 / rate
         };
         let now = Instant::now();
         if let Some(fate) = sh.held(now) {

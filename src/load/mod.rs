@@ -17,6 +17,7 @@ mod dispatch;
 mod pace;
 mod record;
 pub(crate) mod report;
+pub mod segment;
 pub mod spec;
 pub mod stats;
 #[cfg(test)]
@@ -46,6 +47,7 @@ pub use report::{
     First429, Latencies, LoadReport, Requests, SCHEMA_VERSION, Schedule, Settings, ShapeReport,
     Truth,
 };
+pub use segment::Segment;
 pub use spec::{LoadSpec, SpecError};
 pub use threshold::Threshold;
 use worker::{CUT_OFF, INTERRUPTED, RunState, Shared};
@@ -188,6 +190,11 @@ pub struct LoadOptions {
     pub max_error_rate: f64,
     /// Seed for arrivals, the mix and jitter: the same seed gives the same schedule.
     pub seed: u64,
+    /// The shard of a split test this run is, if it is one.
+    pub segment: Option<Segment>,
+    /// Open loop, evenly spaced: when the first request is sent after the start (a shard's
+    /// stripe of the whole test's schedule); zero otherwise.
+    pub first_send: Duration,
 }
 
 /// The mix for `endpoints` in equal shares, `stream_fraction` of each streamed where it can be.

@@ -41,6 +41,9 @@ pub struct Settings {
     pub seed: u64,
     /// Share of attempts that may fail (throttles aside) before the run fails.
     pub max_error_rate: f64,
+    /// The shard of a split test this run was, its settings its share of the whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<super::Segment>,
 }
 
 /// How the schedule went.
@@ -286,6 +289,14 @@ impl LoadReport {
             ),
             format!("mix: {}", s.mix.join(", ")),
         ];
+        if let Some(seg) = s.segment {
+            lines.insert(
+                0,
+                format!(
+                    "segment {seg} of a split test: the settings below are this shard's exact share"
+                ),
+            );
+        }
         let sc = &r.schedule;
         lines.push(match sc.target_rate {
             Some(t) => format!(

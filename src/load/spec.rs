@@ -74,6 +74,8 @@ pub struct LoadSpec {
     pub strict: bool,
     /// Share of attempts that may fail, throttles aside (default 5 %).
     pub max_error_rate: Option<f64>,
+    /// The shard of a split test this run is: its exact share of the whole.
+    pub segment: Option<super::Segment>,
 }
 
 /// Why a spec cannot run. `field` is the scenario key; flags spell it `--field-name`.
@@ -140,7 +142,7 @@ impl LoadSpec {
             });
         }
         let d = Backoff::default();
-        Ok(LoadOptions {
+        let mut opts = LoadOptions {
             arrival,
             max_in_flight: self
                 .concurrency
@@ -168,7 +170,18 @@ impl LoadSpec {
             strict: self.strict,
             max_error_rate: self.max_error_rate.unwrap_or(DEFAULT_MAX_ERROR_RATE),
             seed: self.seed.unwrap_or(1),
-        })
+            segment: None,
+            first_send: Duration::ZERO,
+        };
+        if let Some(segment) = self.segment {
+            segment
+                .apply(&mut opts)
+                .map_err(|problem| SpecError::Field {
+                    field: "segment",
+                    problem,
+                })?;
+        }
+        Ok(opts)
     }
 
     fn arrival(&self) -> Result<Arrival, SpecError> {

@@ -320,6 +320,8 @@ impl Default for LoadOptions {
             strict: false,
             max_error_rate: 0.05,
             seed: 1,
+            segment: None,
+            first_send: Duration::ZERO,
         }
     }
 }

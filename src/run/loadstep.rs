@@ -38,6 +38,7 @@ fn phase_specs(ctx: &Ctx<'_>, l: &LoadStep, leaf: &Planned<'_>) -> Vec<LoadSpec>
         pace: l.pace,
         fail_if: l.expect.fail_if.iter().map(|f| f.0.clone()).collect(),
         strict: ctx.strict,
+        segment: l.segment,
         ..LoadSpec::default()
     };
     let seed = l.seed.unwrap_or(1);

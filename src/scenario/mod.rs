@@ -439,6 +439,8 @@ pub struct LoadStep {
     pub max_error_rate: Option<f64>,
     /// Seed for arrivals, the mix and jitter (default 1; phases count on from it).
     pub seed: Option<u64>,
+    /// This run's shard of a test split over several processes: `K/N`.
+    pub segment: Option<crate::load::Segment>,
     /// After `duration`: how long requests in flight may finish (default 5s).
     pub grace: Option<Dur>,
     /// `headers`: pace from `remaining` and reset.

@@ -149,6 +149,8 @@ pub const ALL: &[Setting] = &[
     LOAD_MAX_ERROR_RATE,
     key(&["load"], "fail_if", "load.expect.fail_if", "[\"p99_ms>2000\"]", "", Rule::Any),
     key(&["load"], "seed", "load.seed", "7", "1", Rule::Any),
+    key(&["load"], "segment", "load.segment", "2/4", "", Rule::Any),
+    cli(&["load"], "segments", "takes the shard from the pod's `JOB_COMPLETION_INDEX`; a scenario names its shard with `segment`"),
     cli(&["load"], "report_html", "where a report goes is the caller's choice; a scenario's reports are `run`'s"),
     // fleet.
     key(&["fleet"], "urls", "fleet.instances", "[\"http://a:4000\", \"http://b:4000\"]", "", Rule::Any),

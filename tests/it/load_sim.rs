@@ -296,3 +296,77 @@ async fn a_failing_gateway_fails_the_run() {
     let (code, report, _) = load_json(&url, &lenient).await;
     assert_eq!(code, 0, "{report:#}");
 }
+
+/// A test split over four processes sends, shard by shard, exactly its share: the shards'
+/// requests add up to the whole, each reports its segment, and `--segments N` takes the shard
+/// from `JOB_COMPLETION_INDEX` as a Kubernetes Indexed Job sets it.
+#[tokio::test]
+async fn four_segments_send_exactly_the_whole_test() {
+    let server = sim(Profile::LitellmFixed, 100_000, Duration::from_mins(1)).await;
+    let url = server.url();
+    let whole = [
+        "--model",
+        "m",
+        "--requests",
+        "402",
+        "-c",
+        "6",
+        "--max-retries",
+        "0",
+    ];
+    let mut sent = 0;
+    let mut shares = Vec::new();
+    for k in 1..=4 {
+        let segment = format!("{k}/4");
+        let args = [&whole[..], &["--segment", &segment]].concat();
+        let (code, report, stderr) = load_json(&url, &args).await;
+        assert_eq!(code, 0, "{stderr}\n{report:#}");
+        assert_eq!(report["settings"]["segment"]["index"], k, "{report:#}");
+        assert_eq!(report["settings"]["segment"]["count"], 4);
+        let logical = report["requests"]["logical"].as_u64().unwrap();
+        shares.push(logical);
+        sent += logical;
+    }
+    // 402 over 4: ⌊402·k/4⌋ − ⌊402·(k−1)/4⌋.
+    assert_eq!(shares, [100, 101, 100, 101]);
+    assert_eq!(sent, 402);
+    let (code, whole_run, _) = load_json(&url, &whole).await;
+    assert_eq!(code, 0);
+    assert_eq!(whole_run["requests"]["logical"].as_u64().unwrap(), sent);
+
+    // The pod's index, from 0: shard 3 of 4.
+    let mut args = vec!["load", url.as_str(), "--format", "json"];
+    args.extend(whole);
+    args.extend(["--segments", "4"]);
+    let r = ratecheck(&args, &[("JOB_COMPLETION_INDEX", "2")]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["settings"]["segment"]["index"], 3, "{report:#}");
+    assert_eq!(report["requests"]["logical"], 100);
+    // Without the variable, or with an index out of range: a usage error naming it.
+    for env in [vec![], vec![("JOB_COMPLETION_INDEX", "4")]] {
+        let r = ratecheck(&args, &env).await;
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(r.stderr.contains("JOB_COMPLETION_INDEX"), "{}", r.stderr);
+    }
+    // A shard left with no worker is refused before anything is sent.
+    let r = ratecheck(
+        &[
+            "load",
+            &url,
+            "--model",
+            "m",
+            "-c",
+            "2",
+            "--requests",
+            "8",
+            "--segment",
+            "1/4",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("would run no worker"), "{}", r.stderr);
+    server.shutdown().await;
+}

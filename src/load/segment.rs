@@ -1,0 +1,222 @@
+//! Execution segments: one load test split over N processes, each sending its exact share.
+//!
+//! Shard K of N (from 1) takes `⌊total·K/N⌋ − ⌊total·(K−1)/N⌋` of every whole number — workers,
+//! the in-flight cap, the request count — so the shares add up to the whole with no rounding
+//! drift whatever N is (k6's execution segments do the same). A rate is divided by N; an evenly
+//! spaced one is striped, shard K's first send (K−1)/rate after the start, so that the shards
+//! together send on the whole test's schedule. Poisson arrivals are divided too: the sum of N
+//! independent Poisson streams of rate/N is a Poisson stream of the rate, so each shard draws
+//! from its own seed.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{Arrival, LoadOptions};
+
+/// The variable a Kubernetes Indexed Job sets in each pod: its index, from 0.
+pub const JOB_INDEX_VAR: &str = "JOB_COMPLETION_INDEX";
+
+/// Most shards one test may be split into.
+pub const MAX_SEGMENTS: u32 = 10_000;
+
+/// Shard `index` of `count`, from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Segment {
+    /// This shard, from 1 to `count`.
+    pub index: u32,
+    /// How many shards the test is split into.
+    pub count: u32,
+}
+
+impl fmt::Display for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl FromStr for Segment {
+    type Err = String;
+
+    /// `K/N`, K from 1 to N.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("`{s}` is not a segment: write K/N, K from 1 to N (`2/4`)");
+        let (k, n) = s.trim().split_once('/').ok_or_else(bad)?;
+        let index: u32 = k.trim().parse().map_err(|_| bad())?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        Segment::new(index, count).ok_or_else(bad)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Segment {
+    /// A scenario's `segment: 2/4`, read as the flag reads it.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Segment {
+    /// Shard `index` of `count`, when `1 ≤ index ≤ count ≤ MAX_SEGMENTS`.
+    pub fn new(index: u32, count: u32) -> Option<Segment> {
+        (index >= 1 && index <= count && count <= MAX_SEGMENTS).then_some(Segment { index, count })
+    }
+
+    /// The shard a pod of an Indexed Job of `count` completions runs: its 0-based
+    /// `JOB_COMPLETION_INDEX` (`value`) plus one. The error says what is wrong with the
+    /// variable.
+    pub fn of_job(count: u32, value: Option<&str>) -> Result<Segment, String> {
+        let Some(value) = value else {
+            return Err(format!(
+                "`--segments {count}` takes this process's segment from `{JOB_INDEX_VAR}`, which is not set: run it as a Kubernetes Indexed Job, or name the segment with `--segment K/{count}`"
+            ));
+        };
+        value
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .and_then(|i| Segment::new(i.checked_add(1)?, count))
+            .ok_or_else(|| {
+                format!(
+                    "`{JOB_INDEX_VAR}={value}` is not an index from 0 to {} for `--segments {count}`",
+                    count.saturating_sub(1)
+                )
+            })
+    }
+
+    /// This shard's share of `total`: `⌊total·K/N⌋ − ⌊total·(K−1)/N⌋`. The shares of every
+    /// shard add up to `total` exactly.
+    pub fn share(&self, total: u64) -> u64 {
+        let upto = |k: u32| {
+            let v = u128::from(total) * u128::from(k) / u128::from(self.count);
+            u64::try_from(v).unwrap_or(u64::MAX)
+        };
+        upto(self.index) - upto(self.index - 1)
+    }
+
+    /// `opts` cut down to this shard. Fails when the shard would be left with no worker or no
+    /// request, which no split of fewer than N can avoid.
+    pub fn apply(&self, opts: &mut LoadOptions) -> Result<(), String> {
+        let n = f64::from(self.count);
+        let k = f64::from(self.index);
+        match opts.arrival {
+            Arrival::Closed { concurrency } => {
+                let mine = self.share(u64::try_from(concurrency).unwrap_or(u64::MAX));
+                if mine == 0 {
+                    return Err(format!(
+                        "{self} would run no worker: `concurrency` {concurrency} is less than {} shards",
+                        self.count
+                    ));
+                }
+                opts.arrival = Arrival::Closed {
+                    concurrency: usize::try_from(mine).unwrap_or(usize::MAX),
+                };
+            }
+            Arrival::Constant { rate } => {
+                opts.arrival = Arrival::Constant { rate: rate / n };
+                // The stripe: the whole test's schedule is every 1/rate; this shard's sends
+                // are the K-th of every N.
+                opts.first_send = Duration::from_secs_f64((k - 1.0) / rate.max(1e-9));
+            }
+            Arrival::Poisson { rate } => {
+                opts.arrival = Arrival::Poisson { rate: rate / n };
+            }
+        }
+        let cap = self
+            .share(u64::try_from(opts.max_in_flight).unwrap_or(u64::MAX))
+            .max(1);
+        opts.max_in_flight = usize::try_from(cap).unwrap_or(usize::MAX);
+        if let Some(total) = opts.requests {
+            let mine = self.share(total);
+            if mine == 0 {
+                return Err(format!(
+                    "{self} would send no request: `requests` {total} is less than {} shards",
+                    self.count
+                ));
+            }
+            opts.requests = Some(mine);
+        }
+        // Each shard its own arrivals, mix and jitter; the same seed and segment give the same
+        // schedule again.
+        opts.seed = opts
+            .seed
+            .wrapping_add(u64::from(self.index - 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        opts.segment = Some(*self);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_add_up_to_the_whole() {
+        for n in 1..=13u32 {
+            for total in [0u64, 1, 2, 7, 10, 99, 100, 101, 1000, 4097, u64::MAX / 3] {
+                let sum: u128 = (1..=n)
+                    .map(|k| u128::from(Segment::new(k, n).unwrap().share(total)))
+                    .sum();
+                assert_eq!(sum, u128::from(total), "{total} over {n}");
+                // No shard takes more than one above another.
+                let shares: Vec<u64> = (1..=n)
+                    .map(|k| Segment::new(k, n).unwrap().share(total))
+                    .collect();
+                let (lo, hi) = (shares.iter().min().unwrap(), shares.iter().max().unwrap());
+                assert!(hi - lo <= 1, "{shares:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn segments_are_read_as_users_write_them() {
+        assert_eq!("2/4".parse(), Ok(Segment { index: 2, count: 4 }));
+        assert_eq!(" 1 / 1 ".parse(), Ok(Segment { index: 1, count: 1 }));
+        for bad in ["0/4", "5/4", "4", "a/b", "1/0", "", "1/20000"] {
+            assert!(bad.parse::<Segment>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            Segment::of_job(4, Some("0")),
+            Ok(Segment { index: 1, count: 4 })
+        );
+        assert_eq!(
+            Segment::of_job(4, Some("3")),
+            Ok(Segment { index: 4, count: 4 })
+        );
+        assert!(
+            Segment::of_job(4, Some("4"))
+                .unwrap_err()
+                .contains("from 0 to 3")
+        );
+        assert!(
+            Segment::of_job(4, None)
+                .unwrap_err()
+                .contains(JOB_INDEX_VAR)
+        );
+    }
+
+    #[test]
+    fn even_arrivals_are_striped_over_the_shards() {
+        // 40 requests per second over 4 shards: 10 each, the shards a quarter-gap apart.
+        let starts: Vec<Duration> = (1..=4)
+            .map(|k| {
+                let mut o = LoadOptions {
+                    arrival: Arrival::Constant { rate: 40.0 },
+                    ..LoadOptions::default()
+                };
+                Segment::new(k, 4).unwrap().apply(&mut o).unwrap();
+                assert_eq!(o.arrival, Arrival::Constant { rate: 10.0 });
+                o.first_send
+            })
+            .collect();
+        let ms: Vec<u128> = starts.iter().map(Duration::as_millis).collect();
+        assert_eq!(ms, [0, 25, 50, 75]);
+        let mut o = LoadOptions {
+            arrival: Arrival::Closed { concurrency: 3 },
+            ..LoadOptions::default()
+        };
+        assert!(Segment::new(1, 4).unwrap().apply(&mut o).is_err());
+    }
+}
