@@ -175,6 +175,11 @@ pub struct LoadArgs {
     #[arg(long, value_name = "K/N", conflicts_with = "segments")]
     pub segment: Option<crate::load::Segment>,
 
+    /// Start sending at this moment (RFC 3339, `2026-12-03T15:00:00Z`, or Unix seconds), so
+    /// that the shards of a split test start together; at most a day ahead.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
+
     /// Split the test over N processes, this one's shard from `JOB_COMPLETION_INDEX` (0-based,
     /// as a Kubernetes Indexed Job sets it in each pod).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::load::segment::MAX_SEGMENTS)))]

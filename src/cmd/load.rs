@@ -24,6 +24,13 @@ pub async fn run(args: &LoadArgs, color: bool, out: &mut dyn Write) -> Result<En
     // Check the flags before asking the gateway for a model: a usage error sends nothing.
     spec.resolve(String::new(), None)
         .map_err(|e| config::spec_error(&e))?;
+    let start_at = |at: &str| {
+        load::segment::wait_for_start(at, jiff::Timestamp::now())
+            .map_err(|e| CliError::usage(format!("`--start-at`: {e}")))
+    };
+    if let Some(at) = &args.start_at {
+        start_at(at)?;
+    }
     let model = client
         .resolve_model(args.model.as_deref())
         .await
@@ -36,10 +43,29 @@ pub async fn run(args: &LoadArgs, color: bool, out: &mut dyn Write) -> Result<En
     let opts = spec
         .resolve(model, args.embedding_model.clone())
         .map_err(|e| config::spec_error(&e))?;
+    let mut notices = Vec::new();
+    // The shards of a split test start together: wait for the common start, Ctrl-C still
+    // ending the run (with its reports, of nothing sent).
+    let mut stopped = false;
+    if let Some(at) = &args.start_at {
+        let (wait, ago) = start_at(at)?;
+        if ago > std::time::Duration::ZERO {
+            notices.push(format!(
+                "the start time passed {:.1} s ago: sending at once",
+                ago.as_secs_f64()
+            ));
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = tokio::signal::ctrl_c() => stopped = true,
+        }
+    }
     let bar = spinner("{spinner} {elapsed} {msg}");
     let target = client.display_base();
-    let stop = async {
-        let _ = tokio::signal::ctrl_c().await;
+    let stop = async move {
+        if !stopped {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     };
     let key_warning = super::command_line_key(&client, &args.url);
     let transport = Target::for_load(client.lean());
@@ -60,6 +86,7 @@ pub async fn run(args: &LoadArgs, color: bool, out: &mut dyn Write) -> Result<En
     }
     let mut ended = Ended::with(report.exit());
     ended.notices.extend(key_warning);
+    ended.notices.extend(notices);
     if report.interrupted {
         ended
             .notices

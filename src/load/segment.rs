@@ -19,6 +19,36 @@ use super::{Arrival, LoadOptions};
 /// The variable a Kubernetes Indexed Job sets in each pod: its index, from 0.
 pub const JOB_INDEX_VAR: &str = "JOB_COMPLETION_INDEX";
 
+/// The furthest ahead a common start may be set.
+pub const MAX_START_AHEAD: Duration = Duration::from_hours(24);
+
+/// How long to wait, from `now`, for a start at `text` (RFC 3339, or Unix seconds): zero
+/// when it has passed, with how long ago in the second value. At most [`MAX_START_AHEAD`].
+pub fn wait_for_start(text: &str, now: jiff::Timestamp) -> Result<(Duration, Duration), String> {
+    let at: jiff::Timestamp = match text.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() => jiff::Timestamp::from_duration(
+            jiff::SignedDuration::try_from_secs_f64(secs).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?,
+        _ => text.trim().parse().map_err(|e| {
+            format!("`{text}` is not a time: write RFC 3339 (`2026-12-03T15:00:00Z`) or Unix seconds ({e})")
+        })?,
+    };
+    let ahead = now.duration_until(at);
+    if ahead.is_negative() {
+        let ago = Duration::try_from(ahead.checked_neg().unwrap_or(jiff::SignedDuration::MAX))
+            .unwrap_or(Duration::MAX);
+        return Ok((Duration::ZERO, ago));
+    }
+    let wait = Duration::try_from(ahead).unwrap_or(Duration::MAX);
+    if wait > MAX_START_AHEAD {
+        return Err(format!(
+            "`{text}` is more than a day ahead: a common start is for shards launched together"
+        ));
+    }
+    Ok((wait, Duration::ZERO))
+}
+
 /// Most shards one test may be split into.
 pub const MAX_SEGMENTS: u32 = 10_000;
 
@@ -194,6 +224,30 @@ mod tests {
             Segment::of_job(4, None)
                 .unwrap_err()
                 .contains(JOB_INDEX_VAR)
+        );
+    }
+
+    #[test]
+    fn a_common_start_is_read_as_rfc_3339_or_unix_seconds() {
+        let now: jiff::Timestamp = "2026-12-03T15:00:00Z".parse().unwrap();
+        assert_eq!(
+            wait_for_start("2026-12-03T15:00:30Z", now),
+            Ok((Duration::from_secs(30), Duration::ZERO))
+        );
+        let unix = now.as_second() + 5;
+        assert_eq!(
+            wait_for_start(&unix.to_string(), now),
+            Ok((Duration::from_secs(5), Duration::ZERO))
+        );
+        assert_eq!(
+            wait_for_start("2026-12-03T14:59:58Z", now),
+            Ok((Duration::ZERO, Duration::from_secs(2)))
+        );
+        assert!(wait_for_start("2026-12-05T15:00:00Z", now).is_err());
+        assert!(
+            wait_for_start("soon", now)
+                .unwrap_err()
+                .contains("RFC 3339")
         );
     }
 

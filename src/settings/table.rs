@@ -150,6 +150,7 @@ pub const ALL: &[Setting] = &[
     key(&["load"], "fail_if", "load.expect.fail_if", "[\"p99_ms>2000\"]", "", Rule::Any),
     key(&["load"], "seed", "load.seed", "7", "1", Rule::Any),
     key(&["load"], "segment", "load.segment", "2/4", "", Rule::Any),
+    cli(&["load"], "start_at", "a wall-clock moment shared by the processes of one split test, given to each as it is launched; a scenario's steps run in order"),
     cli(&["load"], "segments", "takes the shard from the pod's `JOB_COMPLETION_INDEX`; a scenario names its shard with `segment`"),
     cli(&["load"], "report_html", "where a report goes is the caller's choice; a scenario's reports are `run`'s"),
     // fleet.

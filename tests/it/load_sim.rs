@@ -370,3 +370,44 @@ async fn four_segments_send_exactly_the_whole_test() {
     assert!(r.stderr.contains("would run no worker"), "{}", r.stderr);
     server.shutdown().await;
 }
+
+/// `--start-at` holds the run until the common start of a split test's shards; a start that
+/// has passed sends at once and says so; a time that is no time is a usage error.
+#[tokio::test]
+async fn shards_wait_for_their_common_start() {
+    let server = sim(Profile::LitellmFixed, 100_000, Duration::from_mins(1)).await;
+    let url = server.url();
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let at = format!("{:.3}", unix + 2.0);
+    let run = ["--model", "m", "--requests", "4", "-c", "2"];
+    let started = std::time::Instant::now();
+    let (code, report, stderr) = load_json(&url, &[&run[..], &["--start-at", &at]].concat()).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(started.elapsed() >= Duration::from_millis(1900));
+    assert_eq!(report["requests"]["logical"], 4);
+    let (code, _, stderr) = load_json(
+        &url,
+        &[&run[..], &["--start-at", "2020-01-01T00:00:00Z"]].concat(),
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("the start time passed"), "{stderr}");
+    let r = ratecheck(
+        &[
+            "load",
+            "http://127.0.0.1:1",
+            "-c",
+            "2",
+            "--start-at",
+            "soon",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("`--start-at`"), "{}", r.stderr);
+    server.shutdown().await;
+}
