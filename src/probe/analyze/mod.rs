@@ -92,10 +92,12 @@ pub fn unchecked(exchanges: &[Exchange]) -> Vec<Unchecked> {
             .iter()
             .filter(|e| e.variant.mode == mode)
             .collect();
+        // A stream that carried an error event delivered no answer: its shape was not seen.
+        let errored = |e: &Exchange| e.stream.as_ref().is_some_and(|s| s.error_event.is_some());
         if asked.is_empty()
             || asked
                 .iter()
-                .any(|e| e.failure.is_none() && seen.contains(&e.shape))
+                .any(|e| e.failure.is_none() && !errored(e) && seen.contains(&e.shape))
         {
             continue;
         }
@@ -104,6 +106,7 @@ pub fn unchecked(exchanges: &[Exchange]) -> Vec<Unchecked> {
             let what = match (e.status, &e.failure) {
                 (Some(s), _) if !(200..300).contains(&s) => s.to_string(),
                 (_, Some(f)) => f.kind.label().to_string(),
+                (_, None) if errored(e) => "an error event in the stream".to_string(),
                 (_, None) => e.shape.label().to_string(),
             };
             *got.entry(what).or_default() += 1;

@@ -511,3 +511,30 @@ fn an_upstream_set_on_one_endpoint_and_nothing_on_another_is_only_suspicious() {
         "{a:#?}"
     );
 }
+
+#[test]
+fn a_stream_that_ended_on_an_error_event_leaves_its_shape_unchecked() {
+    let mut stream = ex(2, Endpoint::Chat, Mode::Streaming, Shape::Sse, &[]);
+    stream.stream = Some(StreamInfo {
+        events: 3,
+        of_kind: 2,
+        error_event: Some("{\"error\":{\"message\":\"boom\"}}".into()),
+        ..StreamInfo::default()
+    });
+    let json = ex(
+        1,
+        Endpoint::Chat,
+        Mode::NonStreaming,
+        Shape::JsonObject,
+        &[],
+    );
+    let a = analyze(&[json, stream], CounterMode::Off);
+    assert_eq!(a.unchecked.len(), 1, "{a:#?}");
+    assert_eq!(a.unchecked[0].shape, "streaming (SSE)");
+    assert!(
+        a.unchecked[0]
+            .why
+            .contains("an error event in the stream ×1"),
+        "{a:#?}"
+    );
+}
