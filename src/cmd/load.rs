@@ -24,13 +24,12 @@ pub async fn run(args: &LoadArgs, color: bool, out: &mut dyn Write) -> Result<En
     // Check the flags before asking the gateway for a model: a usage error sends nothing.
     spec.resolve(String::new(), None)
         .map_err(|e| config::spec_error(&e))?;
-    let start_at = |at: &str| {
-        load::segment::wait_for_start(at, jiff::Timestamp::now())
-            .map_err(|e| CliError::usage(format!("`--start-at`: {e}")))
-    };
-    if let Some(at) = &args.start_at {
-        start_at(at)?;
-    }
+    let start = args
+        .start_at
+        .as_deref()
+        .map(|at| load::segment::Start::parse(at, jiff::Timestamp::now()))
+        .transpose()
+        .map_err(|e| CliError::usage(format!("`--start-at`: {e}")))?;
     let model = client
         .resolve_model(args.model.as_deref())
         .await
@@ -47,8 +46,8 @@ pub async fn run(args: &LoadArgs, color: bool, out: &mut dyn Write) -> Result<En
     // The shards of a split test start together: wait for the common start, Ctrl-C still
     // ending the run (with its reports, of nothing sent).
     let mut stopped = false;
-    if let Some(at) = &args.start_at {
-        let (wait, ago) = start_at(at)?;
+    if let Some(start) = start {
+        let (wait, ago) = start.wait(jiff::Timestamp::now());
         if ago > std::time::Duration::ZERO {
             notices.push(format!(
                 "the start time passed {:.1} s ago: sending at once",

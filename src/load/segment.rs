@@ -22,31 +22,47 @@ pub const JOB_INDEX_VAR: &str = "JOB_COMPLETION_INDEX";
 /// The furthest ahead a common start may be set.
 pub const MAX_START_AHEAD: Duration = Duration::from_hours(24);
 
-/// How long to wait, from `now`, for a start at `text` (RFC 3339, or Unix seconds): zero
-/// when it has passed, with how long ago in the second value. At most [`MAX_START_AHEAD`].
-pub fn wait_for_start(text: &str, now: jiff::Timestamp) -> Result<(Duration, Duration), String> {
-    let at: jiff::Timestamp = match text.trim().parse::<f64>() {
-        Ok(secs) if secs.is_finite() => jiff::Timestamp::from_duration(
-            jiff::SignedDuration::try_from_secs_f64(secs).map_err(|e| e.to_string())?,
+/// A common start for the shards of one split test: a wall-clock moment, read once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Start(jiff::Timestamp);
+
+impl Start {
+    /// `text` as RFC 3339 or Unix seconds, at most [`MAX_START_AHEAD`] after `now`.
+    pub fn parse(text: &str, now: jiff::Timestamp) -> Result<Start, String> {
+        let at: jiff::Timestamp = match text.trim().parse::<f64>() {
+            Ok(secs) if secs.is_finite() => jiff::Timestamp::from_duration(
+                jiff::SignedDuration::try_from_secs_f64(secs).map_err(|e| e.to_string())?,
+            )
+            .map_err(|e| e.to_string())?,
+            _ => text.trim().parse().map_err(|e| {
+                format!("`{text}` is not a time: write RFC 3339 (`2026-12-03T15:00:00Z`) or Unix seconds ({e})")
+            })?,
+        };
+        let ahead = now.duration_until(at);
+        if !ahead.is_negative()
+            && Duration::try_from(ahead).unwrap_or(Duration::MAX) > MAX_START_AHEAD
+        {
+            return Err(format!(
+                "`{text}` is more than a day ahead: a common start is for shards launched together"
+            ));
+        }
+        Ok(Start(at))
+    }
+
+    /// How long to wait from `now`: zero when the start has passed, with how long ago in
+    /// the second value.
+    pub fn wait(self, now: jiff::Timestamp) -> (Duration, Duration) {
+        let ahead = now.duration_until(self.0);
+        if ahead.is_negative() {
+            let ago = Duration::try_from(ahead.checked_neg().unwrap_or(jiff::SignedDuration::MAX))
+                .unwrap_or(Duration::MAX);
+            return (Duration::ZERO, ago);
+        }
+        (
+            Duration::try_from(ahead).unwrap_or(Duration::MAX),
+            Duration::ZERO,
         )
-        .map_err(|e| e.to_string())?,
-        _ => text.trim().parse().map_err(|e| {
-            format!("`{text}` is not a time: write RFC 3339 (`2026-12-03T15:00:00Z`) or Unix seconds ({e})")
-        })?,
-    };
-    let ahead = now.duration_until(at);
-    if ahead.is_negative() {
-        let ago = Duration::try_from(ahead.checked_neg().unwrap_or(jiff::SignedDuration::MAX))
-            .unwrap_or(Duration::MAX);
-        return Ok((Duration::ZERO, ago));
     }
-    let wait = Duration::try_from(ahead).unwrap_or(Duration::MAX);
-    if wait > MAX_START_AHEAD {
-        return Err(format!(
-            "`{text}` is more than a day ahead: a common start is for shards launched together"
-        ));
-    }
-    Ok((wait, Duration::ZERO))
 }
 
 /// Most shards one test may be split into.
@@ -230,6 +246,7 @@ mod tests {
     #[test]
     fn a_common_start_is_read_as_rfc_3339_or_unix_seconds() {
         let now: jiff::Timestamp = "2026-12-03T15:00:00Z".parse().unwrap();
+        let wait_for_start = |text: &str, now| Start::parse(text, now).map(|start| start.wait(now));
         assert_eq!(
             wait_for_start("2026-12-03T15:00:30Z", now),
             Ok((Duration::from_secs(30), Duration::ZERO))
