@@ -14,6 +14,31 @@ use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 
 use crate::endpoint::Endpoint;
 
+/// The visitor methods for every JSON scalar (`true`, a number, a string, `null`), each
+/// answering `$value`: these readers look only at arrays and objects.
+macro_rules! scalars_are {
+    ($ty:ty, $value:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<$ty, E> {
+            Ok($value)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<$ty, E> {
+            Ok($value)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<$ty, E> {
+            Ok($value)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<$ty, E> {
+            Ok($value)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<$ty, E> {
+            Ok($value)
+        }
+        fn visit_unit<E>(self) -> Result<$ty, E> {
+            Ok($value)
+        }
+    };
+}
+
 /// Whether a JSON value is an array, read without building it: an embeddings `data` or a long
 /// `choices` is skipped element by element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,24 +65,7 @@ impl<'de> Deserialize<'de> for Json {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(Json::Other)
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Json, E> {
-                Ok(Json::Other)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Json, E> {
-                Ok(Json::Other)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Json, E> {
-                Ok(Json::Other)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Json, E> {
-                Ok(Json::Other)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Json, E> {
-                Ok(Json::Other)
-            }
-            fn visit_unit<E>(self) -> Result<Json, E> {
-                Ok(Json::Other)
-            }
+            scalars_are!(Json, Json::Other);
         }
         d.deserialize_any(V)
     }
@@ -113,24 +121,7 @@ impl<'de> Deserialize<'de> for Choices {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(Choices::default())
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Choices, E> {
-                Ok(Choices::default())
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Choices, E> {
-                Ok(Choices::default())
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Choices, E> {
-                Ok(Choices::default())
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Choices, E> {
-                Ok(Choices::default())
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Choices, E> {
-                Ok(Choices::default())
-            }
-            fn visit_unit<E>(self) -> Result<Choices, E> {
-                Ok(Choices::default())
-            }
+            scalars_are!(Choices, Choices::default());
         }
         d.deserialize_any(V)
     }
@@ -176,24 +167,7 @@ impl<'de> Deserialize<'de> for Choice {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(Choice(false))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Choice, E> {
-                Ok(Choice(false))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Choice, E> {
-                Ok(Choice(false))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Choice, E> {
-                Ok(Choice(false))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Choice, E> {
-                Ok(Choice(false))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Choice, E> {
-                Ok(Choice(false))
-            }
-            fn visit_unit<E>(self) -> Result<Choice, E> {
-                Ok(Choice(false))
-            }
+            scalars_are!(Choice, Choice(false));
         }
         d.deserialize_any(V)
     }
