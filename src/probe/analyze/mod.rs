@@ -269,8 +269,8 @@ fn not_utf8(ex: &Exchange, at: &str) -> Finding {
     Finding::new(
         FindingKind::BrokenResponse,
         format!(
-            "{at}: {n} `data` line{} of its stream {} not UTF-8: decoded with U+FFFD in their place as the SSE standard says, but a client that decodes strictly fails on them",
-            if n == 1 { "" } else { "s" },
+            "{at}: {} of its stream {} not UTF-8: decoded with U+FFFD in their place as the SSE standard says, but a client that decodes strictly fails on them",
+            crate::words::counted(n, "`data` line"),
             if n == 1 { "is" } else { "are" }
         ),
     )
