@@ -112,10 +112,7 @@ pub fn unchecked(exchanges: &[Exchange]) -> Vec<Unchecked> {
             *got.entry(what).or_default() += 1;
         }
         let got: Vec<String> = got.iter().map(|(w, n)| format!("{w} ×{n}")).collect();
-        let mode_name = match mode {
-            Mode::NonStreaming => "non-streaming",
-            Mode::Streaming => "streaming",
-        };
+        let mode_name = mode.label();
         let none = match asked.len() {
             1 => format!("the one {mode_name} request did not get one"),
             n => format!("none of the {n} {mode_name} requests got one"),
