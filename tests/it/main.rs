@@ -49,6 +49,10 @@ mod scenarios_malformed;
 /// `load` against the simulator: findings under load, backoff on real 429s, Ctrl-C.
 mod load_sim;
 
+/// deploy/kubernetes/: the manifests against the Kubernetes API's schemas, and the Jobs'
+/// commands run here as the cluster would run them, against the simulator.
+mod kubernetes;
+
 /// Property tests: the header-value parsers and the scenario reader on generated input.
 mod properties;
 
