@@ -19,7 +19,7 @@
 #   WAIT        the longest wait, in seconds, for the load Job to end after the start
 #               (default 3600), and for the merge Job (a tenth of it)
 #
-# Exit 2 without running anything when the Secret is missing, and when a Job did not end in time.
+# Exits 2 when it cannot run the test: no Secret, or a Job that did not end in time.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 START_IN="${START_IN:-120}"
@@ -70,7 +70,8 @@ echo "run: test $test_id starts at $start_at (Unix seconds, in $START_IN s)" >&2
 load="$(wait_job ratecheck-load $((START_IN + WAIT)))"
 if [ "$load" = Failed ]; then
   failed="$(k get job ratecheck-load -o jsonpath='{.status.failedIndexes}')"
-  echo "run: job/ratecheck-load failed (indexes ${failed:-?}: kubectl logs job/ratecheck-load); merging what the shards left" >&2
+  echo "run: job/ratecheck-load failed: completion indexes ${failed:-?} (shard = index + 1;" \
+    "kubectl logs -l batch.kubernetes.io/job-name=ratecheck-load --prefix); merging what the shards left" >&2
 fi
 
 k patch job ratecheck-merge --type=merge -p '{"spec":{"suspend":false}}' >/dev/null
