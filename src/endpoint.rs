@@ -156,6 +156,26 @@ impl fmt::Display for Variant {
     }
 }
 
+impl FromStr for Variant {
+    type Err = String;
+
+    /// A variant's label as reports print it: `streaming chat/completions`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (mode, endpoint) = s
+            .trim()
+            .split_once(' ')
+            .ok_or_else(|| format!("`{s}` is not a shape: write `streaming chat/completions`"))?;
+        let mode = [Mode::NonStreaming, Mode::Streaming]
+            .into_iter()
+            .find(|m| m.label() == mode)
+            .ok_or_else(|| format!("`{mode}` is neither `streaming` nor `non-streaming`"))?;
+        Ok(Variant {
+            endpoint: endpoint.parse()?,
+            mode,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +187,13 @@ mod tests {
             assert_eq!(e.path().parse::<Endpoint>().unwrap(), e);
         }
         assert!("chatz".parse::<Endpoint>().is_err());
+        for endpoint in Endpoint::ALL {
+            for mode in [Mode::NonStreaming, Mode::Streaming] {
+                let v = Variant { endpoint, mode };
+                assert_eq!(v.to_string().parse::<Variant>(), Ok(v));
+            }
+        }
+        assert!("sometimes chat".parse::<Variant>().is_err());
     }
 
     #[test]

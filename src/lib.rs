@@ -50,6 +50,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
         Command::Triage(args) => cmd::triage::run(args, out).await,
         Command::Limits(args) => cmd::limits::run(args, color, out).await,
         Command::Load(args) => cmd::load::run(args, color, out).await,
+        Command::Merge(args) => cmd::merge::run(args, color, out),
         Command::Fleet(args) => cmd::fleet::run(args, color, out).await,
         Command::Analyze(args) => cmd::analyze::run(args, color, out).await,
         Command::Record(args) => cmd::record::run(args, color, out).await,

@@ -185,6 +185,33 @@ pub struct LoadArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::load::segment::MAX_SEGMENTS)))]
     pub segments: Option<u32>,
 
+    #[command(flatten)]
+    pub reports: LoadReportArgs,
+
+    /// The test this run is a shard of, written into its raw result so that `merge` takes
+    /// only shards of one test [default: a digest of the target, the whole test's settings,
+    /// the shard count and `--start-at`].
+    #[arg(long, value_name = "ID", env = "RATECHECK_TEST_ID")]
+    pub test_id: Option<String>,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// `ratecheck merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Raw results of the shards, written by `ratecheck load --raw FILE`.
+    #[arg(required = true, value_name = "RAW")]
+    pub files: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub reports: LoadReportArgs,
+}
+
+/// Where a load report goes: `load` and `merge` write the same ones.
+#[derive(Debug, Args)]
+pub struct LoadReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -198,6 +225,9 @@ pub struct LoadArgs {
     #[arg(long, value_name = "FILE")]
     pub report_html: Option<PathBuf>,
 
-    #[command(flatten)]
-    pub connect: ConnectArgs,
+    /// Also write the raw result to this file (`-`: standard output, the report then going to
+    /// standard error): every histogram whole, the counts, header tallies, samples and
+    /// timeline, for `ratecheck merge` to fold with the other shards of a split test.
+    #[arg(long, value_name = "FILE")]
+    pub raw: Option<PathBuf>,
 }

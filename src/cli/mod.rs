@@ -10,7 +10,7 @@ mod local;
 mod scenario;
 
 pub use gateway::{AnalyzeArgs, LimitsArgs, ProbeArgs, RecordArgs, TriageArgs};
-pub use load::{FleetArgs, LoadArgs};
+pub use load::{FleetArgs, LoadArgs, LoadReportArgs, MergeArgs};
 pub use local::{DemoArgs, MockArgs};
 pub use scenario::{RunArgs, ValidateArgs};
 
@@ -82,6 +82,14 @@ pub enum Command {
     /// Refusals are backed off per `retry-after-ms`, `Retry-After`, IETF `RateLimit` or the reset
     /// of an exhausted limit; latency is timed from each request's intended send time.
     Load(Box<LoadArgs>),
+    /// Merge the raw results of a test split over several processes (`load --segment K/N
+    /// --raw FILE`) into one report, as one process sending the whole test would have made.
+    ///
+    /// Counts add up exactly, percentiles come from the merged histograms, and thresholds and
+    /// findings are judged on the merged data. Exit codes as for `load`; 2 when a shard is
+    /// missing, given twice, from another test or was interrupted, and a failed shard's own
+    /// code when it failed.
+    Merge(MergeArgs),
     /// Check that a gateway fleet enforces one limit: one key's requests spread over the
     /// instances, their counters compared.
     ///

@@ -3,24 +3,19 @@
 
 use std::io::Write;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::{Ended, check_outputs, spinner, write_file, write_out};
-use crate::cli::LoadArgs;
+use crate::cli::{LoadArgs, LoadReportArgs};
 use crate::config::{self, CliError};
-use crate::load::{self, Target};
+use crate::load::{self, LoadReport, Raw, Target};
 use crate::report::load::{html, render};
 
 /// Runs `ratecheck load`.
 pub async fn run(args: &LoadArgs, color: bool, out: &mut dyn Write) -> Result<Ended, CliError> {
     let client = config::client(&args.url, &args.connect)?;
     let spec = config::load_spec(args)?;
-    check_outputs(
-        args.output
-            .iter()
-            .chain(&args.report_html)
-            .map(PathBuf::as_path),
-    )?;
+    check_reports(&args.reports)?;
     // Check the flags before asking the gateway for a model: a usage error sends nothing.
     spec.resolve(String::new(), None)
         .map_err(|e| config::spec_error(&e))?;
@@ -39,9 +34,15 @@ pub async fn run(args: &LoadArgs, color: bool, out: &mut dyn Write) -> Result<En
             hint: Some(a.hint),
             preceding: Vec::new(),
         })?;
-    let opts = spec
+    let mut opts = spec
         .resolve(model, args.embedding_model.clone())
         .map_err(|e| config::spec_error(&e))?;
+    let target = client.display_base();
+    opts.test_id = args
+        .test_id
+        .clone()
+        .filter(|id| !id.trim().is_empty())
+        .unwrap_or_else(|| load::segment::test_id(&target, &opts, start.as_ref()));
     let mut notices = Vec::new();
     // The shards of a split test start together: wait for the common start, Ctrl-C still
     // ending the run (with its reports, of nothing sent).
@@ -60,7 +61,6 @@ pub async fn run(args: &LoadArgs, color: bool, out: &mut dyn Write) -> Result<En
         }
     }
     let bar = spinner("{spinner} {elapsed} {msg}");
-    let target = client.display_base();
     let stop = async move {
         if !stopped {
             let _ = tokio::signal::ctrl_c().await;
@@ -68,7 +68,7 @@ pub async fn run(args: &LoadArgs, color: bool, out: &mut dyn Write) -> Result<En
     };
     let key_warning = super::command_line_key(&client, &args.url);
     let transport = Target::for_load(client.lean());
-    let report = load::run(transport, opts, target, stop, &mut |p| {
+    let raw = load::run(transport, opts, target, stop, &mut |p| {
         bar.set_message(format!(
             "{} sent, {:.1}/s, {} in flight, {} × 429, p99 {:.0} ms",
             p.sent, p.rate, p.in_flight, p.throttled, p.p99_ms
@@ -76,13 +76,8 @@ pub async fn run(args: &LoadArgs, color: bool, out: &mut dyn Write) -> Result<En
     })
     .await;
     bar.finish_and_clear();
-    write_out(out, &render(&report, args.format, color))?;
-    if let Some(path) = &args.output {
-        write_file(path, &render(&report, args.format, false))?;
-    }
-    if let Some(path) = &args.report_html {
-        write_file(path, &html::render(&report))?;
-    }
+    let report = raw.report();
+    write_reports(&args.reports, &report, &raw, color, out)?;
     let mut ended = Ended::with(report.exit());
     ended.notices.extend(key_warning);
     ended.notices.extend(notices);
@@ -92,4 +87,50 @@ pub async fn run(args: &LoadArgs, color: bool, out: &mut dyn Write) -> Result<En
             .push("interrupted: the report covers what was sent until then".into());
     }
     Ok(ended)
+}
+
+/// Whether a path given for a file means standard output.
+fn is_stdout(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+/// Checks, before anything is sent, that every report file asked for can be written.
+pub(super) fn check_reports(r: &LoadReportArgs) -> Result<(), CliError> {
+    check_outputs(
+        r.output
+            .iter()
+            .chain(&r.report_html)
+            .chain(r.raw.iter().filter(|p| !is_stdout(p)))
+            .map(PathBuf::as_path),
+    )
+}
+
+/// Writes the report, its files and the raw result. With the raw result on standard output,
+/// the report goes to standard error so that the raw result stays readable.
+pub(super) fn write_reports(
+    r: &LoadReportArgs,
+    report: &LoadReport,
+    raw: &Raw,
+    color: bool,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let shown = render(report, r.format, color);
+    match r.raw.as_deref() {
+        Some(p) if is_stdout(p) => {
+            write_out(&mut std::io::stderr(), &shown)?;
+            write_out(out, &raw.to_json())?;
+        }
+        Some(p) => {
+            write_out(out, &shown)?;
+            write_file(p, &raw.to_json())?;
+        }
+        None => write_out(out, &shown)?,
+    }
+    if let Some(path) = &r.output {
+        write_file(path, &render(report, r.format, false))?;
+    }
+    if let Some(path) = &r.report_html {
+        write_file(path, &html::render(report))?;
+    }
+    Ok(())
 }

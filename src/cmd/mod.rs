@@ -11,6 +11,7 @@ pub mod demo;
 pub mod fleet;
 pub mod limits;
 pub mod load;
+pub mod merge;
 pub mod mock;
 pub mod probe;
 pub mod record;

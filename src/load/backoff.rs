@@ -15,7 +15,9 @@ use crate::http::Exchange;
 use crate::verdict::FailureKind;
 
 /// Where a wait came from, in the order a good client trusts them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum HintSource {
     /// `retry-after-ms` (or `x-ms-retry-after-ms`): milliseconds.

@@ -15,6 +15,7 @@ pub mod backoff;
 mod collect;
 mod dispatch;
 mod pace;
+pub mod raw;
 mod record;
 pub(crate) mod report;
 pub mod segment;
@@ -40,6 +41,7 @@ use backoff::Backoff;
 pub use collect::Progress;
 use dispatch::dispatch;
 pub use pace::Pace;
+pub use raw::Raw;
 pub use record::LATE;
 pub(crate) use record::{Record, SlotFate};
 use record::{Sink, TICK};
@@ -122,7 +124,7 @@ impl Transport for Target {
 }
 
 /// When requests are sent.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "model", rename_all = "snake_case")]
 pub enum Arrival {
     /// Open loop: evenly spaced at `rate` per second, whatever the responses do.
@@ -195,6 +197,10 @@ pub struct LoadOptions {
     /// Open loop, evenly spaced: when the first request is sent after the start (a shard's
     /// stripe of the whole test's schedule); zero otherwise.
     pub first_send: Duration,
+    /// For a shard: the whole test, as asked for before the split.
+    pub whole: Option<segment::Whole>,
+    /// The test this run is (a shard of), as its raw result names it.
+    pub test_id: String,
 }
 
 /// The mix for `endpoints` in equal shares, `stream_fraction` of each streamed where it can be.
@@ -219,14 +225,15 @@ pub fn mix(endpoints: &[Endpoint], stream_fraction: f64) -> Vec<MixEntry> {
 }
 
 /// Runs the load until the duration or request count is reached, or `stop` completes (Ctrl-C).
-/// `progress` is called about four times a second with the running numbers.
+/// `progress` is called about four times a second with the running numbers. The raw result
+/// holds everything the report is made from ([`Raw::report`]), and how this run ended.
 pub async fn run<T: Transport>(
     transport: T,
     opts: LoadOptions,
     target: String,
     stop: impl Future<Output = ()> + Send,
     progress: &mut dyn FnMut(&Progress),
-) -> LoadReport {
+) -> Raw {
     let sink = Arc::new(Sink::default());
     let state = Arc::new(RunState::new());
     let in_flight = Arc::new(AtomicUsize::new(0));
@@ -271,15 +278,27 @@ pub async fn run<T: Transport>(
     // The dispatcher returns once every request it started has ended: nothing more comes.
     collector.add_all(sink.drain());
     let interrupted = state.get() == INTERRUPTED;
-    collector.finish(start, interrupted)
+    let mut raw = collector.finish(start, interrupted);
+    let outcome = raw.report().outcome;
+    raw.seal(opts.segment, outcome);
+    raw
 }
 
 /// A finished report from recorded attempts, without sending anything: reporter tests render
 /// it. Under tokio's paused clock its times are exact.
 #[cfg(test)]
 pub(crate) fn report_from(opts: &LoadOptions, target: &str, records: Vec<Record>) -> LoadReport {
+    raw_from(opts, target, records).report()
+}
+
+/// The sealed raw result of recorded attempts, as [`run`] returns it.
+#[cfg(test)]
+pub(crate) fn raw_from(opts: &LoadOptions, target: &str, records: Vec<Record>) -> Raw {
     let start = Instant::now();
     let mut collector = collect::Collector::new(opts, target.into(), Arc::new(AtomicUsize::new(0)));
     collector.add_all(records);
-    collector.finish(start, false)
+    let mut raw = collector.finish(start, false);
+    let outcome = raw.report().outcome;
+    raw.seal(opts.segment, outcome);
+    raw
 }

@@ -11,7 +11,7 @@ use crate::endpoint::Variant;
 use crate::http::Exchange;
 
 /// What the worker loop reports to the collector.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum Record {
     /// One attempt and its response.
     Attempt {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::backoff::HintSource;
 use super::stats::{ErrorClass, Percentiles, Second};
@@ -14,7 +14,7 @@ use crate::verdict::{self, Exit, Finding, Outcome};
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The settings a run used, as reported.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     /// The arrival model.
     pub arrival: Arrival,
@@ -47,7 +47,7 @@ pub struct Settings {
 }
 
 /// How the schedule went.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {
     /// Requests per second asked for (open loop).
     pub target_rate: Option<f64>,
@@ -64,7 +64,7 @@ pub struct Schedule {
 }
 
 /// Logical requests and their attempts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Requests {
     /// Logical requests ended (first attempts).
     pub logical: u64,
@@ -119,7 +119,7 @@ pub struct ShapeReport {
 }
 
 /// What the headers said against what the gateway did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Truth {
     /// The advertised request limit, when a response said it.
     pub limit_requests: Option<i64>,
@@ -138,7 +138,7 @@ pub struct Truth {
 }
 
 /// The first refusal.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct First429 {
     /// Milliseconds after the start.
     pub at_ms: f64,
@@ -148,6 +148,26 @@ pub struct First429 {
     pub accepted_since: u64,
     /// Requests in flight when it was sent.
     pub in_flight: usize,
+    /// When the last `remaining` before it was read, in ms after the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining_at_ms: Option<f64>,
+}
+
+/// A merged run: the shards it was made of, and what is wrong with the set.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Shards {
+    /// The test's id, as every shard's raw result carries it.
+    pub test_id: String,
+    /// How many shards the test was split into.
+    pub count: u32,
+    /// The shards merged, `K/N`.
+    pub merged: Vec<String>,
+    /// Shards missing, given twice, from another test, interrupted or failed: each makes the
+    /// merged run fail.
+    pub problems: Vec<String>,
+    /// The exit the problems call for.
+    #[serde(skip)]
+    pub exit: Exit,
 }
 
 /// Everything a load run found.
@@ -196,6 +216,9 @@ pub struct LoadReport {
     pub thresholds: Vec<Threshold>,
     /// Per second of the run.
     pub timeline: Vec<Second>,
+    /// For a merged split test: its shards.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shards: Option<Shards>,
     /// Exit code and status.
     pub outcome: Outcome,
 }
@@ -241,7 +264,8 @@ impl LoadReport {
         let found = !self.findings.is_empty()
             || (self.strict && !self.warnings.is_empty())
             || self.thresholds.iter().any(|t| t.failed);
-        verdict::decide(faults, found)
+        let shards = self.shards.as_ref().map(|s| s.exit);
+        verdict::decide(faults.into_iter().chain(shards), found)
     }
 }
 
@@ -289,6 +313,21 @@ impl LoadReport {
             ),
             format!("mix: {}", s.mix.join(", ")),
         ];
+        if let Some(sh) = &r.shards {
+            lines.insert(
+                0,
+                format!(
+                    "merged: {} of {} shards of test {} ({})",
+                    sh.merged.len(),
+                    sh.count,
+                    sh.test_id,
+                    sh.merged.join(", ")
+                ),
+            );
+            for (i, p) in sh.problems.iter().enumerate() {
+                lines.insert(1 + i, format!("shard problem: {p}"));
+            }
+        }
         if let Some(seg) = s.segment {
             lines.insert(
                 0,

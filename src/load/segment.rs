@@ -8,7 +8,7 @@
 //! independent Poisson streams of rate/N is a Poisson stream of the rate, so each shard draws
 //! from its own seed.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -65,8 +65,65 @@ impl Start {
     }
 }
 
+impl Start {
+    /// The moment, in Unix seconds.
+    pub fn unix_seconds(&self) -> i64 {
+        self.0.as_second()
+    }
+}
+
+/// The id of the test `opts` is (a shard of), when none is given: a digest of the target,
+/// the whole test's settings, the shard count and the common start. Every shard of one test
+/// computes the same; a test started at another moment, or with other settings, another.
+pub fn test_id(target: &str, opts: &LoadOptions, start: Option<&Start>) -> String {
+    let whole = opts.whole.unwrap_or(Whole {
+        arrival: opts.arrival,
+        max_in_flight: opts.max_in_flight,
+        requests: opts.requests,
+        seed: opts.seed,
+    });
+    let mix: Vec<String> = opts
+        .mix
+        .iter()
+        .map(|m| format!("{} {}", m.weight, m.variant))
+        .collect();
+    let text = format!(
+        "{target}|{whole:?}|{:?}|{:?}|{mix:?}|{:?}|{}|{:?}|{}|{}|{:?}|{:?}",
+        opts.duration,
+        opts.grace,
+        opts.backoff,
+        opts.budget_percent,
+        opts.pace,
+        opts.model,
+        opts.max_tokens,
+        opts.segment.map(|s| s.count),
+        start.map(Start::unix_seconds)
+    );
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    digest.as_ref()[..8]
+        .iter()
+        .fold(String::new(), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
+}
+
 /// Most shards one test may be split into.
 pub const MAX_SEGMENTS: u32 = 10_000;
+
+/// The whole test a shard is part of: what it asked for before the split, for the merged
+/// report to say.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct Whole {
+    /// The arrival model of the whole test.
+    pub arrival: Arrival,
+    /// Its in-flight cap.
+    pub max_in_flight: usize,
+    /// Its request count.
+    pub requests: Option<u64>,
+    /// Its seed.
+    pub seed: u64,
+}
 
 /// Shard `index` of `count`, from 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -97,10 +154,21 @@ impl FromStr for Segment {
 }
 
 impl<'de> serde::Deserialize<'de> for Segment {
-    /// A scenario's `segment: 2/4`, read as the flag reads it.
+    /// A scenario's `segment: 2/4`, read as the flag reads it; or the `{index, count}` object
+    /// reports and raw results write.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Text(String),
+            Object { index: u32, count: u32 },
+        }
+        match Written::deserialize(d)? {
+            Written::Text(text) => text.parse().map_err(serde::de::Error::custom),
+            Written::Object { index, count } => Segment::new(index, count).ok_or_else(|| {
+                serde::de::Error::custom(format!("segment {index}/{count} is no shard of {count}"))
+            }),
+        }
     }
 }
 
@@ -147,6 +215,12 @@ impl Segment {
     pub fn apply(&self, opts: &mut LoadOptions) -> Result<(), String> {
         let n = f64::from(self.count);
         let k = f64::from(self.index);
+        opts.whole = Some(Whole {
+            arrival: opts.arrival,
+            max_in_flight: opts.max_in_flight,
+            requests: opts.requests,
+            seed: opts.seed,
+        });
         match opts.arrival {
             Arrival::Closed { concurrency } => {
                 let mine = self.share(u64::try_from(concurrency).unwrap_or(u64::MAX));

@@ -172,6 +172,8 @@ impl LoadSpec {
             seed: self.seed.unwrap_or(1),
             segment: None,
             first_send: Duration::ZERO,
+            whole: None,
+            test_id: String::new(),
         };
         if let Some(segment) = self.segment {
             segment

@@ -4,8 +4,12 @@
 
 use std::collections::BTreeMap;
 
+use base64::Engine as _;
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use hdrhistogram::serialization::{
+    Deserializer as HistReader, Serializer as _, V2DeflateSerializer,
+};
+use serde::{Deserialize, Serialize};
 
 use crate::endpoint::Variant;
 use crate::headers::{Family, Role};
@@ -40,6 +44,19 @@ impl Hist {
             .collect()
     }
 
+    /// Adds every value recorded in `other`. Both cover the same range (every [`Hist`] is
+    /// made by [`Hist::default`]), so nothing is lost.
+    pub fn add(&mut self, other: &Hist) {
+        if self.0.add(&other.0).is_ok() {
+            return;
+        }
+        // A histogram read back with other bounds: value by value, clamped into ours.
+        for v in other.0.iter_recorded() {
+            self.0
+                .saturating_record_n(v.value_iterated_to(), v.count_at_value());
+        }
+    }
+
     /// Count and percentiles, in milliseconds.
     pub fn summary(&self) -> Percentiles {
         let q = |p: f64| self.0.value_at_quantile(p) as f64 / 1000.0;
@@ -52,6 +69,38 @@ impl Hist {
             max: self.0.max() as f64 / 1000.0,
             mean: self.0.mean() / 1000.0,
         }
+    }
+}
+
+/// A histogram travels in raw results in HdrHistogram's own compressed form (V2, deflated,
+/// base64), as its log files carry it: every recorded count, nothing rounded.
+impl Serialize for Hist {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&self.0, &mut bytes)
+            .map_err(|e| serde::ser::Error::custom(format!("histogram: {e:?}")))?;
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+}
+
+impl<'de> Deserialize<'de> for Hist {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|e| {
+                serde::de::Error::custom(format!("a histogram that is not base64: {e}"))
+            })?;
+        let read: Histogram<u64> = HistReader::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| {
+                serde::de::Error::custom(format!("a histogram that does not decode: {e:?}"))
+            })?;
+        // Into the standard range, so that shards' histograms add up whatever range was sent.
+        let mut h = Hist::default();
+        h.add(&Hist(read));
+        Ok(h)
     }
 }
 
@@ -81,7 +130,7 @@ pub struct Percentiles {
 }
 
 /// Why an attempt failed, by who is to blame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
     /// 429 from the gateway itself.
@@ -191,7 +240,7 @@ pub fn error_class(ex: &Exchange) -> Option<ErrorClass> {
 }
 
 /// How many successful responses of one shape carried each rate-limit header.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ShapeTally {
     /// Successful responses of this shape.
     pub responses: u64,
@@ -200,7 +249,7 @@ pub struct ShapeTally {
 }
 
 /// One second of the run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Second {
     /// Attempts sent in this second (first tries and retries).
     pub sent: u64,
@@ -212,7 +261,7 @@ pub struct Second {
     pub errors: u64,
     /// The last `remaining` (requests) each shape advertised in this second; absent when the
     /// shape's responses carried none.
-    #[serde(serialize_with = "by_label")]
+    #[serde(serialize_with = "by_label", deserialize_with = "from_labels", default)]
     pub remaining: BTreeMap<Variant, i64>,
 }
 
@@ -224,6 +273,14 @@ fn by_label<S: serde::Serializer>(m: &BTreeMap<Variant, i64>, s: S) -> Result<S:
         map.serialize_entry(&k.to_string(), v)?;
     }
     map.end()
+}
+
+/// Reads back a per-shape map written by [`by_label`].
+fn from_labels<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<Variant, i64>, D::Error> {
+    BTreeMap::<String, i64>::deserialize(d)?
+        .into_iter()
+        .map(|(k, v)| Ok((k.parse().map_err(serde::de::Error::custom)?, v)))
+        .collect()
 }
 
 /// The advertised request quota on a response: (`remaining`, `limit`) for requests, from the

@@ -103,6 +103,7 @@ async fn go(fake: &Fake, o: LoadOptions) -> LoadReport {
         &mut |_| {},
     )
     .await
+    .report()
 }
 
 #[tokio::test(start_paused = true)]
@@ -322,6 +323,8 @@ impl Default for LoadOptions {
             seed: 1,
             segment: None,
             first_send: Duration::ZERO,
+            whole: None,
+            test_id: String::new(),
         }
     }
 }
@@ -349,4 +352,110 @@ async fn header_tallies_stay_exact_when_exchanges_travel_as_briefs() {
         "{carried:?}"
     );
     assert_eq!(carried["x-ratelimit-remaining-tokens"], 50, "{carried:?}");
+}
+
+/// The same traffic folded by one collector, and split over four shards whose raw results
+/// travel as JSON and are merged: the reports agree exactly — counts, every percentile (the
+/// histograms add without loss), header tallies, timeline, findings and exit.
+#[tokio::test(start_paused = true)]
+async fn four_merged_shards_report_what_one_process_reports() {
+    use super::raw::{Input, Raw, merge};
+    use super::record::Record;
+    let chat = Variant {
+        endpoint: Endpoint::Chat,
+        mode: Mode::NonStreaming,
+    };
+    let streamed = Variant {
+        endpoint: Endpoint::Chat,
+        mode: Mode::Streaming,
+    };
+    let mut rng = fastrand::Rng::with_seed(7);
+    let records: Vec<Vec<Record>> = (0..2000u32)
+        .map(|i| {
+            let v = if i % 3 == 0 { streamed } else { chat };
+            let ms = 5.0 + rng.f64() * 400.0 + f64::from(i % 7) * 30.0;
+            let at = Duration::from_millis(u64::from(i) * 5);
+            let (status, headers): (u16, Vec<(&str, &str)>) = if i % 50 == 49 {
+                (429, vec![("retry-after", "1")])
+            } else if v == chat {
+                (200, vec![("x-ratelimit-remaining-tokens", "900")])
+            } else {
+                (200, vec![])
+            };
+            let mut ex = Exchange::recorded(
+                v,
+                status,
+                if status == 200 {
+                    Shape::JsonObject
+                } else {
+                    Shape::Error
+                },
+                &headers,
+            );
+            ex.total_ms = ms;
+            ex.time_to_headers_ms = Some(ms / 2.0);
+            vec![
+                Record::attempt(at, ex, false, false, 1),
+                Record::Done {
+                    success: status == 200,
+                    latency_ms: ms + 1.0,
+                    queued_ms: 0.5,
+                    retries: 0,
+                    waited_ms: 0.0,
+                },
+            ]
+        })
+        .collect();
+    let whole = LoadOptions {
+        requests: Some(2000),
+        duration: None,
+        fail_if: vec![super::threshold::parse("p99_ms>100").unwrap()],
+        ..LoadOptions::default()
+    };
+    let one = super::report_from(
+        &whole,
+        "http://gw/",
+        records.iter().flatten().cloned().collect(),
+    );
+    let mut inputs = Vec::new();
+    for k in 1..=4u32 {
+        let mut o = whole.clone();
+        super::Segment::new(k, 4).unwrap().apply(&mut o).unwrap();
+        o.test_id = "t1".into();
+        let mine: Vec<Record> = records
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 4 == (k as usize - 1))
+            .flat_map(|(_, r)| r.iter().cloned())
+            .collect();
+        let raw = super::raw_from(&o, "http://gw/", mine);
+        let back = Raw::read(&raw.to_json(), "shard.json").unwrap();
+        inputs.push(Input {
+            name: format!("shard-{k}.json"),
+            raw: back,
+        });
+    }
+    let merged = merge(inputs, Vec::new()).unwrap().report();
+    assert_eq!(merged.requests, one.requests);
+    assert_eq!(merged.errors, one.errors);
+    assert_eq!(merged.latency, one.latency);
+    assert_eq!(merged.shapes, one.shapes);
+    assert_eq!(merged.settings.arrival, one.settings.arrival);
+    assert_eq!(merged.settings.requests, Some(2000));
+    let sent = |r: &LoadReport| r.timeline.iter().map(|s| s.sent).collect::<Vec<_>>();
+    assert_eq!(sent(&merged), sent(&one));
+    let kinds = |r: &LoadReport| {
+        r.findings
+            .iter()
+            .chain(&r.warnings)
+            .map(|f| f.kind)
+            .collect::<Vec<_>>()
+    };
+    assert!(!kinds(&one).is_empty(), "{:?}", one.findings);
+    assert_eq!(kinds(&merged), kinds(&one));
+    assert_eq!(merged.thresholds, one.thresholds);
+    assert_eq!(merged.outcome, one.outcome);
+    let shards = merged.shards.as_ref().unwrap();
+    assert_eq!(shards.merged, ["1/4", "2/4", "3/4", "4/4"]);
+    assert!(shards.problems.is_empty(), "{:?}", shards.problems);
 }

@@ -14,13 +14,16 @@ use crate::verdict::{Finding, FindingClass, FindingKind};
 /// A header counts as sent on a shape when at least this share of its responses carried it.
 const ALWAYS: f64 = 0.99;
 
-/// Everything found, and notes.
+/// Everything found, and notes. `shards` is how many processes the data comes from: each
+/// counted the requests of a window alone, so with more than one `truth`'s per-window count
+/// is the most one shard saw — enough to prove over-admission, never to clear it.
 pub fn findings(
     shapes: &BTreeMap<Variant, ShapeTally>,
     samples: &[Exchange],
     truth: &Truth,
     errors: &BTreeMap<ErrorClass, u64>,
     max_in_flight: usize,
+    shards: usize,
 ) -> (Vec<Finding>, Vec<String>) {
     let mut out = Vec::new();
     let mut notes = Vec::new();
@@ -73,6 +76,11 @@ pub fn findings(
                 FindingKind::OverAdmission,
                 format!("{most} requests were accepted in one window against an advertised limit of {limit}"),
             )));
+        } else if shards > 1 {
+            notes.push(format!(
+                "at most {most} requests accepted per window by one shard ({} seen), advertised limit {limit}; the whole test's total per window across its {shards} shards was not checked",
+                crate::words::counted(truth.windows, "window")
+            ));
         } else {
             notes.push(format!(
                 "at most {most} requests accepted per window ({} seen), advertised limit {limit}",

@@ -250,6 +250,39 @@ fn done(success: bool, latency_ms: f64) -> Record {
 /// A short open-loop run, half streamed: counters on every non-streaming response, none on
 /// streams, and one 429 that advised `retry-after: 1`. Call under tokio's paused clock.
 pub fn load_report() -> LoadReport {
+    let (opts, records) = load_run();
+    crate::load::report_from(&opts, TARGET, records)
+}
+
+/// The same run split over three shards, merged from shards 1 and 2 only: shard 3's raw
+/// result is missing. Call under tokio's paused clock.
+pub fn merged_load_report() -> LoadReport {
+    let (whole, records) = load_run();
+    let mut inputs = Vec::new();
+    for k in 1..=2u32 {
+        let mut opts = whole.clone();
+        crate::load::Segment::new(k, 3)
+            .and_then(|s| s.apply(&mut opts).ok())
+            .expect("7 requests split three ways");
+        opts.test_id = "5f1c0e2a9b7d4c38".into();
+        let mine: Vec<Record> = records
+            .chunks(2)
+            .enumerate()
+            .filter(|(i, _)| i % 2 == (k as usize - 1))
+            .flat_map(|(_, r)| r.iter().cloned())
+            .collect();
+        inputs.push(crate::load::raw::Input {
+            name: format!("shard-{k}.json"),
+            raw: crate::load::raw_from(&opts, TARGET, mine),
+        });
+    }
+    crate::load::raw::merge(inputs, Vec::new())
+        .expect("two shards of one test")
+        .report()
+}
+
+/// The options and records of [`load_report`]'s run.
+fn load_run() -> (LoadOptions, Vec<Record>) {
     let chat = variant(Endpoint::Chat, Mode::NonStreaming);
     let streamed = variant(Endpoint::Chat, Mode::Streaming);
     let opts = LoadOptions {
@@ -290,7 +323,7 @@ pub fn load_report() -> LoadReport {
     records.push(attempt(700, refusal));
     records.push(Record::Hint(HintSource::RetryAfterSeconds, false));
     records.push(done(false, 5.0));
-    crate::load::report_from(&opts, TARGET, records)
+    (opts, records)
 }
 
 const FLEET_HEADER: &str = "x-ratelimit-api_key-remaining-requests";

@@ -131,6 +131,16 @@ async fn load_table() {
     assert_snapshot!(load::render(&fixtures::load_report(), Format::Table, false));
 }
 
+/// A merge of a split test with a shard missing: the shards line, the problem, the verdict.
+#[tokio::test(start_paused = true)]
+async fn load_merged_table() {
+    assert_snapshot!(load::render(
+        &fixtures::merged_load_report(),
+        Format::Table,
+        false
+    ));
+}
+
 #[tokio::test(start_paused = true)]
 async fn load_markdown() {
     assert_snapshot!(load::render(

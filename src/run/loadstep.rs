@@ -101,7 +101,8 @@ pub(super) async fn run(
             std::future::pending(),
             &mut |_| {},
         )
-        .await;
+        .await
+        .report();
         judge(&r, l.expect.no_findings, &prefix, report);
     }
 }

@@ -98,8 +98,8 @@ pub const ALL: &[Setting] = &[
     key(SELECTING, "counters", "defaults.counters", "exact", "auto", Rule::Any),
     key(&["probe", "run", "triage", "limits", "load"], "strict", "strict", "true", "false", Rule::Any),
     PROBE_REPEAT,
-    cli(&["probe", "limits", "load", "fleet", "analyze", "record", "demo"], "format", FORMAT),
-    cli(&["probe", "run", "limits", "load", "fleet", "analyze", "record", "triage"], "output", REPORT_FILE),
+    cli(&["probe", "limits", "load", "merge", "fleet", "analyze", "record", "demo"], "format", FORMAT),
+    cli(&["probe", "run", "limits", "load", "merge", "fleet", "analyze", "record", "triage"], "output", REPORT_FILE),
     // run, validate.
     cli(&["run", "validate"], "files", SCENARIO_FILES),
     key(&["run", "validate"], "target", "target", "http://127.0.0.1:4000", "", Rule::Any),
@@ -152,7 +152,10 @@ pub const ALL: &[Setting] = &[
     key(&["load"], "segment", "load.segment", "2/4", "", Rule::Any),
     cli(&["load"], "start_at", "a wall-clock moment shared by the processes of one split test, given to each as it is launched; a scenario's steps run in order"),
     cli(&["load"], "segments", "takes the shard from the pod's `JOB_COMPLETION_INDEX`; a scenario names its shard with `segment`"),
-    cli(&["load"], "report_html", "where a report goes is the caller's choice; a scenario's reports are `run`'s"),
+    cli(&["load", "merge"], "report_html", "where a report goes is the caller's choice; a scenario's reports are `run`'s"),
+    cli(&["load", "merge"], "raw", "a shard's raw result is for `merge`, from the processes of one split test; a scenario's reports are `run`'s"),
+    cli(&["load"], "test_id", "names one split test across its processes, each launched with it; a scenario's steps run in one process"),
+    cli(&["merge"], "files", "raw results of a test that already ran; nothing is sent"),
     // fleet.
     key(&["fleet"], "urls", "fleet.instances", "[\"http://a:4000\", \"http://b:4000\"]", "", Rule::Any),
     key(&["fleet"], "model", "fleet.model", "gpt-4o-mini", "", Rule::Any),

@@ -411,3 +411,165 @@ async fn shards_wait_for_their_common_start() {
     assert!(r.stderr.contains("`--start-at`"), "{}", r.stderr);
     server.shutdown().await;
 }
+
+/// The Indexed Job's contract in miniature: four shards started together write raw results,
+/// and `merge` makes of them the report one process makes of the same test — every request
+/// counted once, the same findings, the same exit. A shard missing, a file from another test
+/// or a damaged file is named, and the merge fails.
+#[tokio::test]
+async fn four_shards_merge_into_the_report_of_one_process() {
+    let server = sim(Profile::LitellmV3, 100_000, Duration::from_mins(1)).await;
+    let url = server.url();
+    let dir = std::env::temp_dir().join(format!(
+        "ratecheck-merge-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let whole = [
+        "--model",
+        "m",
+        "--rate",
+        "200",
+        "--requests",
+        "400",
+        "--stream-fraction",
+        "0.5",
+    ];
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let at = format!("{:.3}", unix + 2.0);
+    for r in four_shards(&url, &whole, &at, &dir).await {
+        assert_eq!(r.code, 1, "{}", r.stderr);
+    }
+    let (one_code, one, _) = load_json(&url, &whole).await;
+    let files: Vec<String> = (1..=4)
+        .map(|k| dir.join(format!("shard-{k}.json")).display().to_string())
+        .collect();
+    let (code, merged, stderr) = merge_json(&files).await;
+    assert_eq!(code, one_code, "{stderr}\n{merged:#}");
+    assert_eq!(kinds(&merged), kinds(&one), "{merged:#}");
+    assert_eq!(merged["requests"]["logical"], 400);
+    assert_eq!(merged["requests"]["logical"], one["requests"]["logical"]);
+    assert_eq!(merged["settings"]["arrival"]["rate"], 200.0);
+    assert!(merged["settings"].get("segment").is_none(), "{merged:#}");
+    assert_eq!(merged["shards"]["count"], 4);
+    assert_eq!(merged["shards"]["problems"], serde_json::json!([]));
+    let successes = merged["latency"]["from_intended"]["count"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(successes, 400);
+
+    // Shard 3 missing: named, and the merge fails with the usage code.
+    let three: Vec<String> = files
+        .iter()
+        .filter(|f| !f.ends_with("shard-3.json"))
+        .cloned()
+        .collect();
+    let (code, merged, stderr) = merge_json(&three).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("shard 3/4 is missing"), "{stderr}");
+    assert_eq!(merged["requests"]["logical"], 300);
+
+    // A run of another test, and a damaged file: each named, left out, the merge failed.
+    let other = dir.join("other.json").display().to_string();
+    let r = two_requests(&url, &other).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let damaged = dir.join("damaged.json");
+    std::fs::write(
+        &damaged,
+        "{\"format\": \"ratecheck-load-raw\",\n  \"version\": 1,\n  oops",
+    )
+    .unwrap();
+    let mut with_strays = files.clone();
+    with_strays.push(other.clone());
+    with_strays.push(damaged.display().to_string());
+    let (code, merged, stderr) = merge_json(&with_strays).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("other.json is from another test"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("damaged.json:3:3"), "{stderr}");
+    assert_eq!(merged["requests"]["logical"], 400);
+
+    let _ = std::fs::remove_dir_all(&dir);
+    server.shutdown().await;
+}
+
+/// `--raw -`: the raw result on standard output, the report on standard error.
+#[tokio::test]
+async fn a_raw_result_goes_to_standard_output() {
+    let server = sim(Profile::LitellmFixed, 100_000, Duration::from_mins(1)).await;
+    let url = server.url();
+    let r = two_requests(&url, "-").await;
+    let raw: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(raw["format"], "ratecheck-load-raw");
+    assert!(r.stderr.contains("ratecheck load"), "{}", r.stderr);
+    server.shutdown().await;
+}
+
+/// Runs shards 1/4 to 4/4 of `whole` at once, starting together at `at`, each writing its raw
+/// result to `dir/shard-K.json`.
+async fn four_shards(
+    url: &str,
+    whole: &[&'static str],
+    at: &str,
+    dir: &std::path::Path,
+) -> Vec<crate::support::Run> {
+    let mut shards = tokio::task::JoinSet::new();
+    for k in 1..=4 {
+        let (url, at, whole) = (url.to_string(), at.to_string(), whole.to_vec());
+        let raw = dir.join(format!("shard-{k}.json")).display().to_string();
+        shards.spawn(async move {
+            let segment = format!("{k}/4");
+            let mut args = vec!["load", url.as_str(), "--format", "json"];
+            args.extend(whole);
+            args.extend(["--segment", &segment, "--start-at", &at, "--raw", &raw]);
+            ratecheck(
+                &args,
+                &[("RATECHECK_API_KEY", "sk-load-test-key-0000000000")],
+            )
+            .await
+        });
+    }
+    let mut runs = Vec::new();
+    while let Some(r) = shards.join_next().await {
+        runs.push(r.unwrap());
+    }
+    runs
+}
+
+/// `ratecheck merge --format json FILES`: its exit, its report (checked against the schema)
+/// and its standard error.
+async fn merge_json(files: &[String]) -> (i32, serde_json::Value, String) {
+    let mut args = vec!["merge", "--format", "json"];
+    args.extend(files.iter().map(String::as_str));
+    let r = ratecheck(&args, &[]).await;
+    let json: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("merge JSON: {e}\n{}\n{}", r.stdout, r.stderr));
+    validate(&json);
+    (r.code, json, r.stderr)
+}
+
+/// A small run of two requests, its raw result written to `raw`.
+async fn two_requests(url: &str, raw: &str) -> crate::support::Run {
+    ratecheck(
+        &[
+            "load",
+            url,
+            "--model",
+            "m",
+            "-c",
+            "1",
+            "--requests",
+            "2",
+            "--raw",
+            raw,
+        ],
+        &[],
+    )
+    .await
+}

@@ -68,8 +68,14 @@ fn shape_lines(r: &LoadReport) -> Vec<String> {
 
 fn verdict(r: &LoadReport) -> String {
     let failed = r.thresholds.iter().filter(|t| t.failed).count();
+    let shards = r.shards.as_ref().map_or(String::new(), |s| {
+        format!(
+            ", {}",
+            count(s.problems.len() as u64, "shard problem", "shard problems")
+        )
+    });
     format!(
-        "{}, {}, {failed} thresholds failed{}: exit {} ({})",
+        "{}, {}, {failed} thresholds failed{shards}{}: exit {} ({})",
         count(r.findings.len() as u64, "finding", "findings"),
         count(r.warnings.len() as u64, "warning", "warnings"),
         if r.interrupted { ", interrupted" } else { "" },
