@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use ratecheck::mock::{MockConfig, MockServer, Profile};
 
+use crate::support::assert_valid;
+
 /// The releases the manifests are checked against: 1.33, where `backoffLimitPerIndex` is
 /// stable, and the newest that the pinned `kubernetes-validate` (tests/kubernetes/setup.sh)
 /// carries.
@@ -381,10 +383,18 @@ fn command(
     cmd
 }
 
-async fn run(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
+/// Starts `cmd` at once; its output when it has ended.
+fn start(mut cmd: Command) -> impl Future<Output = Output> {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    async move {
+        tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+            .await
+            .unwrap()
+    }
 }
 
 fn said(out: &Output) -> String {
@@ -394,16 +404,6 @@ fn said(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-/// Whether this build has `ratecheck merge`.
-fn has_merge() -> bool {
-    let bin = std::env::var("RATECHECK_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_ratecheck").to_string());
-    Command::new(bin)
-        .args(["merge", "--help"])
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 /// The manifests the contract reads.
@@ -523,12 +523,38 @@ fn local_cluster(
     }
 }
 
+/// The load Job's pods, one process per completion index, started together; their logs.
+/// Each must end well, having begun at the common start.
+async fn run_load_job(
+    load: &Container,
+    cluster: &Cluster,
+    volumes: &BTreeMap<String, PathBuf>,
+    segments: u32,
+) -> String {
+    let pods: Vec<_> = (0..segments)
+        .map(|i| start(command(load, &pod_env(load, cluster, Some(i)), volumes)))
+        .collect();
+    let mut logs = String::new();
+    for (i, pod) in pods.into_iter().enumerate() {
+        let out = pod.await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "shard index {i}: {}",
+            said(&out)
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("start time passed"),
+            "shard index {i} began late: {}",
+            said(&out)
+        );
+        logs.push_str(&said(&out));
+    }
+    logs
+}
+
 #[tokio::test]
 async fn kubernetes_jobs_contract_runs_locally() {
-    if !has_merge() {
-        eprintln!("skipped: this build has no `ratecheck merge` yet (issue 23)");
-        return;
-    }
     let m = manifests();
     let (load, merge) = (container(&m.load_job), container(&m.merge_job));
     let segments: u32 = m.settings["SEGMENTS"].parse().unwrap();
@@ -561,20 +587,7 @@ async fn kubernetes_jobs_contract_runs_locally() {
 
     // The load Job: one process per index, side by side.
     let started = std::time::Instant::now();
-    let pods: Vec<_> = (0..segments)
-        .map(|i| run(command(&load, &pod_env(&load, &cluster, Some(i)), &volumes)))
-        .collect();
-    let mut logs = String::new();
-    for (i, pod) in pods.into_iter().enumerate() {
-        let out = pod.await;
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "shard index {i}: {}",
-            said(&out)
-        );
-        logs.push_str(&said(&out));
-    }
+    let logs = run_load_job(&load, &cluster, &volumes, segments).await;
     let shards: Vec<PathBuf> = (0..segments)
         .map(|i| results.join(format!("{test_id}-shard-{i}.json")))
         .collect();
@@ -584,13 +597,29 @@ async fn kubernetes_jobs_contract_runs_locally() {
 
     // The merge Job, on what they left: one report, the whole test's requests.
     let merge_env = pod_env(&merge, &cluster, None);
-    let out = run(command(&merge, &merge_env, &volumes)).await;
+    let out = start(command(&merge, &merge_env, &volumes)).await;
     assert_eq!(out.status.code(), Some(0), "merge: {}", said(&out));
     let report_path = results.join(format!("{test_id}-report.json"));
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    assert_valid(include_str!("../../docs/load-report.schema.json"), &report);
+    assert_eq!(report["shards"]["test_id"], test_id.as_str(), "{report:#}");
+    assert_eq!(report["shards"]["count"], segments);
+    assert_eq!(
+        report["shards"]["merged"].as_array().unwrap().len(),
+        segments as usize
+    );
+    assert_eq!(report["shards"]["problems"], serde_json::json!([]));
     assert_eq!(report["requests"]["logical"], whole, "{report:#}");
     assert_eq!(report["requests"]["failed"], 0, "{report:#}");
+    // The log: the table, for whoever reads `kubectl logs`.
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        log.contains(&format!(
+            "merged: {segments} of {segments} shards of test {test_id}"
+        )),
+        "{log}"
+    );
     for file in shards.iter().chain([&report_path]) {
         let text = std::fs::read_to_string(file).unwrap();
         assert!(!text.contains(KEY), "the key in {}", file.display());
@@ -602,17 +631,29 @@ async fn kubernetes_jobs_contract_runs_locally() {
 
     // A shard that left nothing: the merge names it and fails.
     std::fs::remove_file(&shards[1]).unwrap();
-    let out = run(command(&merge, &merge_env, &volumes)).await;
-    assert_ne!(
+    let out = start(command(&merge, &merge_env, &volumes)).await;
+    assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(2),
         "merge without a shard: {}",
         said(&out)
     );
-    let text = said(&out);
+    let missing = format!("shard 2/{segments} is missing");
+    for (what, text) in [("log", &out.stdout), ("error", &out.stderr)] {
+        let text = String::from_utf8_lossy(text);
+        assert!(
+            text.contains(&missing),
+            "the {what} names the missing shard: {text}"
+        );
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
     assert!(
-        text.contains(&format!("2/{segments}")),
-        "the missing shard is named: {text}"
+        report["shards"]["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains(&missing),
+        "{report:#}"
     );
     sim.shutdown().await;
     eprintln!(
