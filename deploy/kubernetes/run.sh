@@ -9,8 +9,8 @@
 # Each run: deletes the Jobs of the previous run, writes the ConfigMap `ratecheck-run` (a fresh
 # test id, and a common start START_IN seconds ahead), applies the kustomization, waits for the
 # load Job to end (complete, or failed with the shards that failed named), lets the merge Job
-# run, prints its log and exits with its exit code: 0, or the merged test's verdict (1 for
-# findings, a missing or failed shard included), as `ratecheck merge` gives it.
+# run, prints its log and exits with its exit code, the whole test's verdict: 0; 1 for findings;
+# 2 for a shard missing or of another test; 3 to 5 for a shard whose own run failed.
 #
 # Environment:
 #   NAMESPACE   the namespace (default: kubectl's current one)
@@ -55,7 +55,7 @@ wait_job() {
 [[ "$START_IN" =~ ^[0-9]+$ ]] || fail "START_IN is seconds: $START_IN"
 [[ "$WAIT" =~ ^[0-9]+$ ]] || fail "WAIT is seconds: $WAIT"
 k get secret ratecheck-key >/dev/null ||
-  fail "no Secret ratecheck-key: kubectl create secret generic ratecheck-key --from-literal=api-key=\"\$KEY\""
+  fail "no Secret ratecheck-key: printf %s \"\$RATECHECK_API_KEY\" | kubectl create secret generic ratecheck-key --from-file=api-key=/dev/stdin"
 
 k delete job ratecheck-load ratecheck-merge --ignore-not-found --wait=true >/dev/null
 now="$(date +%s)"
