@@ -42,7 +42,7 @@ pub async fn run(args: &LoadArgs, color: bool, out: &mut dyn Write) -> Result<En
         .test_id
         .clone()
         .filter(|id| !id.trim().is_empty())
-        .unwrap_or_else(|| load::segment::test_id(&target, &opts, start.as_ref()));
+        .unwrap_or_else(|| opts.test_id(&target, start.as_ref()));
     let mut notices = Vec::new();
     // The shards of a split test start together: wait for the common start, Ctrl-C still
     // ending the run (with its reports, of nothing sent).

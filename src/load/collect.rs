@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::options::LoadOptions;
 use super::raw::{Raw, TargetDown};
 use super::record::{Brief, SAMPLES_PER_SHAPE};
+use super::record::{Record, SlotFate};
 use super::report::{First429, Settings};
 use super::stats::{Second, tally};
-use super::{LoadOptions, Record, SlotFate};
 use crate::endpoint::Variant;
 use crate::http::Exchange;
 

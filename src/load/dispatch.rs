@@ -3,15 +3,17 @@
 //! schedule of slots.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use super::options::{Arrival, MixEntry};
 use super::record::{LATE, Record, SlotFate};
-use super::worker::{ENDING, Shared, logical, relay_state};
-use super::{Arrival, MixEntry, Pace, Transport};
+use super::shared::Shared;
+use super::state::Phase;
+use super::transport::Transport;
+use super::worker::logical;
 use crate::endpoint::{Endpoint, Mode, Variant};
 
 /// Picks a variant from the mix with a uniform sample `u`.
@@ -36,12 +38,12 @@ fn pick(mix: &[MixEntry], u: f64) -> Variant {
 /// Turns the arrival model into sends; returns when dispatching is over and every request it
 /// started has ended.
 pub(super) async fn dispatch<T: Transport>(sh: Arc<Shared<T>>) {
-    let deadline = sh.opts.duration.map(|d| sh.start + d);
+    let deadline = sh.opts().duration.map(|d| sh.start() + d);
     let mut tasks = tokio::task::JoinSet::new();
-    match sh.opts.arrival {
+    match sh.opts().arrival {
         Arrival::Closed { concurrency } => {
             let workers = concurrency.max(1);
-            let threads = sh.lanes[0].threads().clamp(1, workers);
+            let threads = sh.threads().clamp(1, workers);
             if threads == 1 {
                 for w in 0..workers {
                     tasks.spawn(closed_worker(sh.clone(), w, deadline));
@@ -56,7 +58,7 @@ pub(super) async fn dispatch<T: Transport>(sh: Arc<Shared<T>>) {
             open_loop(&sh, &mut tasks, rate, deadline).await;
         }
     }
-    sh.advance(ENDING);
+    sh.advance(Phase::Ending);
     while tasks.join_next().await.is_some() {}
 }
 
@@ -85,7 +87,7 @@ async fn on_threads<T: Transport>(
                     return;
                 };
                 rt.block_on(async {
-                    let relay = tokio::spawn(relay_state(&theirs.state));
+                    let relay = tokio::spawn(theirs.relay());
                     let mut mine = tokio::task::JoinSet::new();
                     for w in (t..workers).step_by(threads) {
                         mine.spawn(closed_worker(theirs.clone(), w, deadline));
@@ -114,32 +116,17 @@ async fn on_threads<T: Transport>(
 /// One closed-loop worker: sends its next request when the previous one is done, until the
 /// deadline, the request count or an interrupt.
 async fn closed_worker<T: Transport>(sh: Arc<Shared<T>>, w: usize, deadline: Option<Instant>) {
-    let seed = sh.opts.seed ^ ((w as u64 + 1) << 32);
+    let seed = sh.opts().seed ^ ((w as u64 + 1) << 32);
     let mut rng = fastrand::Rng::with_seed(seed);
     loop {
         let now = Instant::now();
         if sh.stopped() || deadline.is_some_and(|d| now >= d) {
             return;
         }
-        if !sh.wait_pause().await {
+        if !sh.wait_turn().await || !sh.take() {
             return;
         }
-        if sh.opts.pace != Pace::None {
-            let hold = sh
-                .pacer
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .hold_until(Instant::now(), sh.in_flight.load(Ordering::SeqCst));
-            if let Some(until) = hold
-                && !sh.sleep_until(until).await
-            {
-                return;
-            }
-        }
-        if !sh.take() {
-            return;
-        }
-        let variant = pick(&sh.opts.mix, rng.f64());
+        let variant = pick(&sh.opts().mix, rng.f64());
         logical(sh.clone(), Instant::now(), variant, rng.u64(..), w).await;
     }
 }
@@ -152,16 +139,17 @@ async fn open_loop<T: Transport>(
     rate: f64,
     deadline: Option<Instant>,
 ) {
-    let poisson = matches!(sh.opts.arrival, Arrival::Poisson { .. });
+    let opts = sh.opts();
+    let poisson = matches!(opts.arrival, Arrival::Poisson { .. });
     let rate = rate.max(1e-6);
-    let mut rng = fastrand::Rng::with_seed(sh.opts.seed);
-    let cap = Arc::new(Semaphore::new(sh.opts.max_in_flight.max(1)));
+    let mut rng = fastrand::Rng::with_seed(opts.seed);
+    let cap = Arc::new(Semaphore::new(opts.max_in_flight.max(1)));
     // A shard of an evenly spaced test sends its stripe of the whole schedule.
-    let first = sh.opts.first_send.as_secs_f64();
+    let first = opts.first_send.as_secs_f64();
     let mut offset = first;
     let mut slot: u64 = 0;
     loop {
-        let intended = sh.start + Duration::from_secs_f64(offset);
+        let intended = sh.start() + Duration::from_secs_f64(offset);
         if deadline.is_some_and(|d| intended >= d) {
             break;
         }
@@ -178,8 +166,8 @@ async fn open_loop<T: Transport>(
             first + slot as f64 / rate
         };
         let now = Instant::now();
-        if let Some(fate) = sh.held(now) {
-            sh.send_record(Record::Slot(fate));
+        if let Some(hold) = sh.hold(now) {
+            sh.send_record(Record::Slot(hold.fate));
             continue;
         }
         let Ok(permit) = cap.clone().try_acquire_owned() else {
@@ -192,7 +180,7 @@ async fn open_loop<T: Transport>(
         if now - intended > LATE {
             sh.send_record(Record::Slot(SlotFate::Late));
         }
-        let variant = pick(&sh.opts.mix, rng.f64());
+        let variant = pick(&opts.mix, rng.f64());
         let seed = rng.u64(..);
         let sh2 = sh.clone();
         let lane = usize::try_from(slot).unwrap_or(usize::MAX);

@@ -6,24 +6,31 @@
 //! *intended* send time, so neither a slow target nor our own backoff pauses hide time (no
 //! coordinated omission); slots held back by a pause or by pacing are counted, not hidden.
 //!
-//! This module holds the options, the transports and [`run`], which ties the parts together;
-//! `worker` holds the dispatcher, the worker loop and their shared state, `collect` the
-//! collector. The target is a [`Transport`], so tests can drive the engine with an in-memory
-//! target and tokio's paused clock; the real one is [`Target`].
+//! [`run`] ties the parts together, in the order a request meets them: `options` (what to do),
+//! `dispatch` (when: the schedule), `worker` (the one loop a request runs), `shared` (what
+//! every request shares: lanes, pause, pacing, budget, the run's `state`), `record` (what an
+//! attempt leaves), `collect` (the fold of records into a [`Raw`] result) and `raw` (the fold
+//! of shards, and the one place the report is made). The target is a [`Transport`], so tests
+//! can drive the engine with an in-memory target and tokio's paused clock; the real one is
+//! [`Target`].
 
 pub mod backoff;
 mod collect;
 mod dispatch;
+mod options;
 mod pace;
 pub mod raw;
 mod record;
 pub(crate) mod report;
 pub mod segment;
+mod shared;
 pub mod spec;
+mod state;
 pub mod stats;
 #[cfg(test)]
 mod tests;
 pub mod threshold;
+mod transport;
 mod truth;
 mod worker;
 
@@ -32,197 +39,27 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::endpoint::{Endpoint, Mode, Variant};
-use crate::http::{Client, Exchange, Lane, Request};
-use backoff::Backoff;
 pub use collect::Progress;
 use dispatch::dispatch;
+pub use options::{Arrival, LoadOptions, MixEntry, mix};
 pub use pace::Pace;
 pub use raw::Raw;
 pub use record::LATE;
-pub(crate) use record::{Record, SlotFate};
+#[cfg(test)]
+pub(crate) use record::Record;
 use record::{Sink, TICK};
 pub use report::{
     First429, Latencies, LoadReport, Requests, SCHEMA_VERSION, Schedule, Settings, ShapeReport,
     Truth,
 };
 pub use segment::Segment;
+use shared::Shared;
 pub use spec::{LoadSpec, SpecError};
+use state::{Phase, RunState};
 pub use threshold::Threshold;
-use worker::{CUT_OFF, INTERRUPTED, RunState, Shared};
-
-/// Where requests go. The engine only needs one request turned into one exchange.
-pub trait Transport: Send + Sync + Sized + 'static {
-    /// Sends `req` and reads the response to its end.
-    fn deliver(&self, req: Request) -> impl Future<Output = Exchange> + Send;
-
-    /// Another handle on the same target for another lane of workers; by default the same one.
-    #[must_use]
-    fn lane(&self) -> Self;
-
-    /// OS threads the closed loop's workers are spread over, each thread with a runtime of its
-    /// own (see [`worker::dispatch`]); 1 runs them on the caller's runtime.
-    fn threads(&self) -> usize {
-        1
-    }
-}
-
-impl Transport for Client {
-    async fn deliver(&self, req: Request) -> Exchange {
-        self.send(&req).await
-    }
-
-    fn lane(&self) -> Self {
-        self.clone()
-    }
-}
-
-/// The real target as the load engine uses it: on `http://`, requests go out on lanes (one
-/// connection each, driven directly: [`Lane`]) — closed-loop workers each drive their own,
-/// like a client per user, and the open loop takes whichever is idle; everything else shares
-/// the pooled client.
-#[derive(Debug)]
-pub enum Target {
-    /// The general client and its connection pool.
-    Pool(Box<Client>),
-    /// One connection, driven directly.
-    Lane(Lane),
-}
-
-impl Target {
-    /// The transport for a load run against `client`'s target.
-    pub fn for_load(client: Client) -> Self {
-        Lane::new(&client).map_or_else(|| Target::Pool(Box::new(client)), Target::Lane)
-    }
-}
-
-impl Transport for Target {
-    async fn deliver(&self, req: Request) -> Exchange {
-        match self {
-            Target::Pool(c) => c.send(&req).await,
-            Target::Lane(l) => l.send(&req).await,
-        }
-    }
-
-    fn lane(&self) -> Self {
-        match self {
-            Target::Pool(c) => Target::Pool(c.clone()),
-            Target::Lane(l) => Target::Lane(l.sibling()),
-        }
-    }
-
-    fn threads(&self) -> usize {
-        match self {
-            // The pooled client's connections belong to the runtime that made them.
-            Target::Pool(_) => 1,
-            Target::Lane(_) => std::thread::available_parallelism().map_or(1, usize::from),
-        }
-    }
-}
-
-/// When requests are sent.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
-#[serde(tag = "model", rename_all = "snake_case")]
-pub enum Arrival {
-    /// Open loop: evenly spaced at `rate` per second, whatever the responses do.
-    Constant {
-        /// Requests per second.
-        rate: f64,
-    },
-    /// Open loop: exponential gaps averaging `rate` per second (bursty, like real users).
-    Poisson {
-        /// Requests per second, on average.
-        rate: f64,
-    },
-    /// Closed loop: `concurrency` workers, each sending when its previous request is done.
-    Closed {
-        /// Workers.
-        concurrency: usize,
-    },
-}
-
-/// One entry of the request mix.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct MixEntry {
-    /// Endpoint and shape.
-    pub variant: Variant,
-    /// Relative weight.
-    pub weight: f64,
-}
-
-/// Everything a load run needs.
-#[derive(Debug, Clone)]
-pub struct LoadOptions {
-    /// Arrival model.
-    pub arrival: Arrival,
-    /// Most logical requests in flight in the open loop; slots beyond it are dropped.
-    pub max_in_flight: usize,
-    /// Stop dispatching after this long.
-    pub duration: Option<Duration>,
-    /// After `duration`: how long requests in flight may finish before they are abandoned.
-    pub grace: Duration,
-    /// Stop dispatching after this many logical requests.
-    pub requests: Option<u64>,
-    /// What to send.
-    pub mix: Vec<MixEntry>,
-    /// Model for generation endpoints.
-    pub model: String,
-    /// Model for embeddings.
-    pub embedding_model: String,
-    /// `max_tokens` per request.
-    pub max_tokens: u32,
-    /// Prompt length in characters.
-    pub prompt_chars: usize,
-    /// Backoff and retries.
-    pub backoff: Backoff,
-    /// Retry budget: share of recent requests, and floor per ttl.
-    pub budget_percent: f64,
-    /// Retries always allowed per 10 s.
-    pub budget_floor: u32,
-    /// Proactive pacing from the headers.
-    pub pace: Pace,
-    /// Thresholds evaluated on the finished report; one that holds fails the run.
-    pub fail_if: Vec<threshold::Condition>,
-    /// Warnings fail the run too.
-    pub strict: bool,
-    /// Share of attempts that may fail (throttles aside) before the run fails.
-    pub max_error_rate: f64,
-    /// Seed for arrivals, the mix and jitter: the same seed gives the same schedule.
-    pub seed: u64,
-    /// The shard of a split test this run is, if it is one.
-    pub segment: Option<Segment>,
-    /// Open loop, evenly spaced: when the first request is sent after the start (a shard's
-    /// stripe of the whole test's schedule); zero otherwise.
-    pub first_send: Duration,
-    /// For a shard: the whole test, as asked for before the split.
-    pub whole: Option<segment::Whole>,
-    /// The test this run is (a shard of), as its raw result names it.
-    pub test_id: String,
-}
-
-/// The mix for `endpoints` in equal shares, `stream_fraction` of each streamed where it can be.
-pub fn mix(endpoints: &[Endpoint], stream_fraction: f64) -> Vec<MixEntry> {
-    let mut out = Vec::new();
-    for &endpoint in endpoints {
-        let f = if endpoint.streams() {
-            stream_fraction.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        for (mode, weight) in [(Mode::NonStreaming, 1.0 - f), (Mode::Streaming, f)] {
-            if weight > 0.0 {
-                out.push(MixEntry {
-                    variant: Variant { endpoint, mode },
-                    weight,
-                });
-            }
-        }
-    }
-    out
-}
+pub use transport::{Target, Transport};
 
 /// Runs the load until the duration or request count is reached, or `stop` completes (Ctrl-C).
 /// `progress` is called about four times a second with the running numbers. The raw result
@@ -249,7 +86,7 @@ pub async fn run<T: Transport>(
         let state = state.clone();
         async move {
             stop.await;
-            state.advance(INTERRUPTED);
+            state.advance(Phase::Interrupted);
         }
     };
     drop(sh);
@@ -266,7 +103,7 @@ pub async fn run<T: Transport>(
             () = &mut watcher, if watching => watching = false,
         }
         if cut_off.is_some_and(|c| Instant::now() >= c) {
-            state.advance(CUT_OFF);
+            state.advance(Phase::CutOff);
         }
         collector.add_all(sink.drain());
         let now = Instant::now();
@@ -277,7 +114,7 @@ pub async fn run<T: Transport>(
     }
     // The dispatcher returns once every request it started has ended: nothing more comes.
     collector.add_all(sink.drain());
-    let interrupted = state.get() == INTERRUPTED;
+    let interrupted = state.get() == Phase::Interrupted;
     let mut raw = collector.finish(start, interrupted);
     let outcome = raw.report().outcome;
     raw.seal(opts.segment, outcome);

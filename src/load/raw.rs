@@ -12,12 +12,13 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::backoff::HintSource;
+use super::options::{Arrival, Whole};
 use super::report::{
     First429, Latencies, LoadReport, Requests, Schedule, Settings, ShapeReport, Truth,
 };
-use super::segment::Whole;
+use super::segment::Segment;
 use super::stats::{ErrorClass, Hist, Second, ShapeTally};
-use super::{Arrival, Segment, threshold, truth};
+use super::{threshold, truth};
 use crate::endpoint::Variant;
 use crate::http::Exchange;
 use crate::verdict::{Exit, Finding, Outcome};
@@ -368,7 +369,7 @@ impl Raw {
             .iter()
             .filter_map(|e| threshold::parse(e).ok())
             .collect();
-        report.thresholds = threshold::evaluate(&report, &conditions);
+        report.thresholds = report.thresholds_of(&conditions);
         report.outcome = report.exit().into();
         report
     }

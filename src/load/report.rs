@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::backoff::HintSource;
+use super::options::Arrival;
 use super::stats::{ErrorClass, Percentiles, Second};
-use super::{Arrival, Threshold};
+use super::threshold::Threshold;
 use crate::verdict::{self, Exit, Finding, Outcome};
 
 /// Layout version of the load report.
@@ -34,7 +35,7 @@ pub struct Settings {
     /// Longest advised wait honoured, in seconds.
     pub max_hint_s: f64,
     /// Header pacing.
-    pub pace: super::Pace,
+    pub pace: super::pace::Pace,
     /// Open-loop in-flight cap.
     pub max_in_flight: usize,
     /// The seed.
@@ -43,7 +44,7 @@ pub struct Settings {
     pub max_error_rate: f64,
     /// The shard of a split test this run was, its settings its share of the whole.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub segment: Option<super::Segment>,
+    pub segment: Option<super::segment::Segment>,
 }
 
 /// How the schedule went.
@@ -224,6 +225,49 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
+    /// The value of a `--fail-if` metric in this report.
+    pub fn metric(&self, metric: &str) -> f64 {
+        let report = self;
+        let l = &report.latency.from_intended;
+        let r = &report.requests;
+        let throttles: u64 = report
+            .errors
+            .iter()
+            .filter(|(c, _)| {
+                matches!(
+                    c,
+                    ErrorClass::GatewayThrottle | ErrorClass::UpstreamThrottle
+                )
+            })
+            .map(|(_, n)| n)
+            .sum();
+        let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        match metric {
+            "p50_ms" => l.p50,
+            "p90_ms" => l.p90,
+            "p99_ms" => l.p99,
+            "p999_ms" => l.p999,
+            "max_ms" => l.max,
+            "mean_ms" => l.mean,
+            "ttft_p50_ms" => report.latency.ttft.p50,
+            "ttft_p99_ms" => report.latency.ttft.p99,
+            "error_rate" => ratio(r.failed, r.logical),
+            "throttle_rate" => ratio(throttles, r.attempts),
+            "retry_rate" => ratio(r.retries, r.attempts),
+            "achieved_rps" => report.schedule.achieved_rate,
+            "findings" => report.findings.len() as f64,
+            _ => f64::NAN,
+        }
+    }
+
+    /// How each `--fail-if` condition went on this report.
+    pub fn thresholds_of(&self, conditions: &[super::threshold::Condition]) -> Vec<Threshold> {
+        conditions
+            .iter()
+            .map(|c| c.judge(self.metric(&c.metric)))
+            .collect()
+    }
+
     /// The commonest failure class (throttles aside) and the share of attempts that failed
     /// with anything but a throttle.
     pub fn dominant_failure(&self) -> Option<(ErrorClass, f64)> {

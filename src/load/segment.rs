@@ -8,13 +8,11 @@
 //! independent Poisson streams of rate/N is a Poisson stream of the rate, so each shard draws
 //! from its own seed.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Serialize;
-
-use super::{Arrival, LoadOptions};
 
 /// The variable a Kubernetes Indexed Job sets in each pod: its index, from 0.
 pub const JOB_INDEX_VAR: &str = "JOB_COMPLETION_INDEX";
@@ -72,58 +70,8 @@ impl Start {
     }
 }
 
-/// The id of the test `opts` is (a shard of), when none is given: a digest of the target,
-/// the whole test's settings, the shard count and the common start. Every shard of one test
-/// computes the same; a test started at another moment, or with other settings, another.
-pub fn test_id(target: &str, opts: &LoadOptions, start: Option<&Start>) -> String {
-    let whole = opts.whole.unwrap_or(Whole {
-        arrival: opts.arrival,
-        max_in_flight: opts.max_in_flight,
-        requests: opts.requests,
-        seed: opts.seed,
-    });
-    let mix: Vec<String> = opts
-        .mix
-        .iter()
-        .map(|m| format!("{} {}", m.weight, m.variant))
-        .collect();
-    let text = format!(
-        "{target}|{whole:?}|{:?}|{:?}|{mix:?}|{:?}|{}|{:?}|{}|{}|{:?}|{:?}",
-        opts.duration,
-        opts.grace,
-        opts.backoff,
-        opts.budget_percent,
-        opts.pace,
-        opts.model,
-        opts.max_tokens,
-        opts.segment.map(|s| s.count),
-        start.map(Start::unix_seconds)
-    );
-    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
-    digest.as_ref()[..8]
-        .iter()
-        .fold(String::new(), |mut hex, b| {
-            let _ = write!(hex, "{b:02x}");
-            hex
-        })
-}
-
 /// Most shards one test may be split into.
 pub const MAX_SEGMENTS: u32 = 10_000;
-
-/// The whole test a shard is part of: what it asked for before the split, for the merged
-/// report to say.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
-pub struct Whole {
-    /// The arrival model of the whole test.
-    pub arrival: Arrival,
-    /// Its in-flight cap.
-    pub max_in_flight: usize,
-    /// Its request count.
-    pub requests: Option<u64>,
-    /// Its seed.
-    pub seed: u64,
-}
 
 /// Shard `index` of `count`, from 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -209,63 +157,6 @@ impl Segment {
         };
         upto(self.index) - upto(self.index - 1)
     }
-
-    /// `opts` cut down to this shard. Fails when the shard would be left with no worker or no
-    /// request, which no split of fewer than N can avoid.
-    pub fn apply(&self, opts: &mut LoadOptions) -> Result<(), String> {
-        let n = f64::from(self.count);
-        let k = f64::from(self.index);
-        opts.whole = Some(Whole {
-            arrival: opts.arrival,
-            max_in_flight: opts.max_in_flight,
-            requests: opts.requests,
-            seed: opts.seed,
-        });
-        match opts.arrival {
-            Arrival::Closed { concurrency } => {
-                let mine = self.share(u64::try_from(concurrency).unwrap_or(u64::MAX));
-                if mine == 0 {
-                    return Err(format!(
-                        "{self} would run no worker: `concurrency` {concurrency} is less than {} shards",
-                        self.count
-                    ));
-                }
-                opts.arrival = Arrival::Closed {
-                    concurrency: usize::try_from(mine).unwrap_or(usize::MAX),
-                };
-            }
-            Arrival::Constant { rate } => {
-                opts.arrival = Arrival::Constant { rate: rate / n };
-                // The stripe: the whole test's schedule is every 1/rate; this shard's sends
-                // are the K-th of every N.
-                opts.first_send = Duration::from_secs_f64((k - 1.0) / rate.max(1e-9));
-            }
-            Arrival::Poisson { rate } => {
-                opts.arrival = Arrival::Poisson { rate: rate / n };
-            }
-        }
-        let cap = self
-            .share(u64::try_from(opts.max_in_flight).unwrap_or(u64::MAX))
-            .max(1);
-        opts.max_in_flight = usize::try_from(cap).unwrap_or(usize::MAX);
-        if let Some(total) = opts.requests {
-            let mine = self.share(total);
-            if mine == 0 {
-                return Err(format!(
-                    "{self} would send no request: `requests` {total} is less than {} shards",
-                    self.count
-                ));
-            }
-            opts.requests = Some(mine);
-        }
-        // Each shard its own arrivals, mix and jitter; the same seed and segment give the same
-        // schedule again.
-        opts.seed = opts
-            .seed
-            .wrapping_add(u64::from(self.index - 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        opts.segment = Some(*self);
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -340,28 +231,5 @@ mod tests {
                 .unwrap_err()
                 .contains("RFC 3339")
         );
-    }
-
-    #[test]
-    fn even_arrivals_are_striped_over_the_shards() {
-        // 40 requests per second over 4 shards: 10 each, the shards a quarter-gap apart.
-        let starts: Vec<Duration> = (1..=4)
-            .map(|k| {
-                let mut o = LoadOptions {
-                    arrival: Arrival::Constant { rate: 40.0 },
-                    ..LoadOptions::default()
-                };
-                Segment::new(k, 4).unwrap().apply(&mut o).unwrap();
-                assert_eq!(o.arrival, Arrival::Constant { rate: 10.0 });
-                o.first_send
-            })
-            .collect();
-        let ms: Vec<u128> = starts.iter().map(Duration::as_millis).collect();
-        assert_eq!(ms, [0, 25, 50, 75]);
-        let mut o = LoadOptions {
-            arrival: Arrival::Closed { concurrency: 3 },
-            ..LoadOptions::default()
-        };
-        assert!(Segment::new(1, 4).unwrap().apply(&mut o).is_err());
     }
 }

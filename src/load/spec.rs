@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use super::backoff::{Backoff, Policy};
+use super::options::{Arrival, LoadOptions, mix};
+use super::pace::Pace;
 use super::threshold::Condition;
-use super::{Arrival, LoadOptions, Pace, mix};
 use crate::endpoint::Endpoint;
 use crate::settings::{self, Setting};
 
@@ -75,7 +76,7 @@ pub struct LoadSpec {
     /// Share of attempts that may fail, throttles aside (default 5 %).
     pub max_error_rate: Option<f64>,
     /// The shard of a split test this run is: its exact share of the whole.
-    pub segment: Option<super::Segment>,
+    pub segment: Option<super::segment::Segment>,
 }
 
 /// Why a spec cannot run. `field` is the scenario key; flags spell it `--field-name`.
@@ -176,12 +177,10 @@ impl LoadSpec {
             test_id: String::new(),
         };
         if let Some(segment) = self.segment {
-            segment
-                .apply(&mut opts)
-                .map_err(|problem| SpecError::Field {
-                    field: "segment",
-                    problem,
-                })?;
+            opts.split(segment).map_err(|problem| SpecError::Field {
+                field: "segment",
+                problem,
+            })?;
         }
         Ok(opts)
     }

@@ -420,7 +420,7 @@ async fn four_merged_shards_report_what_one_process_reports() {
     let mut inputs = Vec::new();
     for k in 1..=4u32 {
         let mut o = whole.clone();
-        super::Segment::new(k, 4).unwrap().apply(&mut o).unwrap();
+        o.split(super::Segment::new(k, 4).unwrap()).unwrap();
         o.test_id = "t1".into();
         let mine: Vec<Record> = records
             .iter()

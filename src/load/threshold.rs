@@ -5,9 +5,6 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::LoadReport;
-use super::stats::ErrorClass;
-
 /// Metrics a threshold can name.
 pub const METRICS: [&str; 13] = [
     "p50_ms",
@@ -138,53 +135,15 @@ pub fn parse(expr: &str) -> Result<Condition, ParseError> {
     })
 }
 
-/// The value of `metric` in `report`.
-pub fn metric(report: &LoadReport, metric: &str) -> f64 {
-    let l = &report.latency.from_intended;
-    let r = &report.requests;
-    let throttles: u64 = report
-        .errors
-        .iter()
-        .filter(|(c, _)| {
-            matches!(
-                c,
-                ErrorClass::GatewayThrottle | ErrorClass::UpstreamThrottle
-            )
-        })
-        .map(|(_, n)| n)
-        .sum();
-    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-    match metric {
-        "p50_ms" => l.p50,
-        "p90_ms" => l.p90,
-        "p99_ms" => l.p99,
-        "p999_ms" => l.p999,
-        "max_ms" => l.max,
-        "mean_ms" => l.mean,
-        "ttft_p50_ms" => report.latency.ttft.p50,
-        "ttft_p99_ms" => report.latency.ttft.p99,
-        "error_rate" => ratio(r.failed, r.logical),
-        "throttle_rate" => ratio(throttles, r.attempts),
-        "retry_rate" => ratio(r.retries, r.attempts),
-        "achieved_rps" => report.schedule.achieved_rate,
-        "findings" => report.findings.len() as f64,
-        _ => f64::NAN,
+impl Condition {
+    /// How this condition went on a run whose metric came out at `actual`.
+    pub fn judge(&self, actual: f64) -> Threshold {
+        Threshold {
+            condition: self.clone(),
+            actual,
+            failed: self.op.holds(actual, self.value),
+        }
     }
-}
-
-/// Evaluates every condition against the report.
-pub fn evaluate(report: &LoadReport, conditions: &[Condition]) -> Vec<Threshold> {
-    conditions
-        .iter()
-        .map(|c| {
-            let actual = metric(report, &c.metric);
-            Threshold {
-                condition: c.clone(),
-                actual,
-                failed: c.op.holds(actual, c.value),
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

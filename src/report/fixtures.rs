@@ -262,7 +262,7 @@ pub fn merged_load_report() -> LoadReport {
     for k in 1..=2u32 {
         let mut opts = whole.clone();
         crate::load::Segment::new(k, 3)
-            .and_then(|s| s.apply(&mut opts).ok())
+            .and_then(|s| opts.split(s).ok())
             .expect("7 requests split three ways");
         opts.test_id = "5f1c0e2a9b7d4c38".into();
         let mine: Vec<Record> = records
