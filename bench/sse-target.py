@@ -11,8 +11,9 @@ answers one JSON completion at once. GET /v1/models lists one model; GET /health
 Sends are paced by one 1 ms tick that writes every chunk that is due, so pacing costs one
 timer, not one per stream. The server measures what it did: GET /stats answers JSON with the
 streams begun, ended and open (and the most open at once), the content chunks and the SSE
-events written (content, stop, usage and [DONE]), the process's own CPU seconds, and per-chunk lateness, first-chunk delay and gaps between consecutive
-content chunks of a stream as written (p50, p99, max, in ms); POST /stats/reset clears them.
+events written (content, stop, usage and [DONE]), the process's own CPU seconds, and per-chunk
+lateness, first-chunk delay and gaps between consecutive content chunks of a stream as written
+(p50, p99, max, in ms); POST /stats/reset clears them.
 
     sse-target.py [--port 0] [--chunks 32] [--first-ms 50] [--gap-ms 20]
 
