@@ -372,7 +372,7 @@ pub(super) fn unix_now() -> f64 {
 }
 
 /// The most lanes (connections) a run opens.
-const MAX_LANES: usize = 4096;
+const MAX_LANES: usize = 65_536;
 
 /// The request body for one variant, serialised once for the whole run.
 fn body_for(opts: &LoadOptions, variant: Variant) -> bytes::Bytes {
