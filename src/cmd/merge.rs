@@ -7,7 +7,8 @@ use super::Ended;
 use super::load::{check_reports, write_reports};
 use crate::cli::MergeArgs;
 use crate::config::CliError;
-use crate::load::raw::{self, Input};
+use crate::load::merge::{Input, merge};
+use crate::load::raw;
 
 /// Runs `ratecheck merge`. A file that cannot be read is named and left out; the merged run
 /// then fails (exit 2), as it does when a shard is missing.
@@ -29,7 +30,7 @@ pub fn run(args: &MergeArgs, color: bool, out: &mut dyn Write) -> Result<Ended, 
         return Err(CliError::usage(unreadable.join("\n"))
             .hint("give the files `ratecheck load --raw FILE` wrote, one per shard of the test"));
     }
-    let raw = raw::merge(inputs, unreadable).map_err(|e| CliError::usage(e.0))?;
+    let raw = merge(inputs, unreadable).map_err(|e| CliError::usage(e.0))?;
     let report = raw.report();
     write_reports(&args.reports, &report, &raw, color, out)?;
     let mut ended = Ended::with(report.exit());

@@ -17,6 +17,7 @@
 pub mod backoff;
 mod collect;
 mod dispatch;
+pub mod merge;
 mod options;
 mod pace;
 pub mod raw;

@@ -359,7 +359,8 @@ async fn header_tallies_stay_exact_when_exchanges_travel_as_briefs() {
 /// histograms add without loss), header tallies, timeline, findings and exit.
 #[tokio::test(start_paused = true)]
 async fn four_merged_shards_report_what_one_process_reports() {
-    use super::raw::{Input, Raw, merge};
+    use super::merge::{Input, merge};
+    use super::raw::Raw;
     use super::record::Record;
     let chat = Variant {
         endpoint: Endpoint::Chat,

@@ -15,7 +15,7 @@ pub trait Transport: Send + Sync + Sized + 'static {
     fn lane(&self) -> Self;
 
     /// OS threads the closed loop's workers are spread over, each thread with a runtime of its
-    /// own (see [`worker::dispatch`]); 1 runs them on the caller's runtime.
+    /// own (see the dispatcher); 1 runs them on the caller's runtime.
     fn threads(&self) -> usize {
         1
     }

@@ -271,12 +271,12 @@ pub fn merged_load_report() -> LoadReport {
             .filter(|(i, _)| i % 2 == (k as usize - 1))
             .flat_map(|(_, r)| r.iter().cloned())
             .collect();
-        inputs.push(crate::load::raw::Input {
+        inputs.push(crate::load::merge::Input {
             name: format!("shard-{k}.json"),
             raw: crate::load::raw_from(&opts, TARGET, mine),
         });
     }
-    crate::load::raw::merge(inputs, Vec::new())
+    crate::load::merge::merge(inputs, Vec::new())
         .expect("two shards of one test")
         .report()
 }
