@@ -186,7 +186,9 @@ impl Raw {
                     "{name} failed on its own (exit {}, {})",
                     s.exit_code, s.status
                 ));
-                faults.push(exit_of(s.exit_code));
+                // The shard's own status, word for word; a word this ratecheck does not know
+                // is an input it cannot read.
+                faults.push(Exit::named(&s.status).unwrap_or(Exit::Usage));
             }
         }
         merged.dedup();
@@ -197,19 +199,6 @@ impl Raw {
             problems,
             exit: faults.into_iter().fold(Exit::Ok, Exit::worst),
         })
-    }
-}
-
-/// The exit a shard's code stands for, at its severity.
-fn exit_of(code: u8) -> Exit {
-    match code {
-        0 => Exit::Ok,
-        1 => Exit::Findings,
-        3 => Exit::Unreachable,
-        4 => Exit::Timeout,
-        5 => Exit::Protocol,
-        6 => Exit::Io,
-        _ => Exit::Usage,
     }
 }
 

@@ -59,6 +59,26 @@ impl Exit {
         }
     }
 
+    /// Every exit, for reading a name back.
+    const ALL: [Exit; 11] = [
+        Exit::Ok,
+        Exit::Findings,
+        Exit::Usage,
+        Exit::Unreachable,
+        Exit::TlsFailed,
+        Exit::AuthFailed,
+        Exit::Timeout,
+        Exit::Protocol,
+        Exit::ServerError,
+        Exit::Io,
+        Exit::Runtime,
+    ];
+
+    /// The exit a report's status word names (`tls_failed`, …), if it names one.
+    pub fn named(name: &str) -> Option<Exit> {
+        Exit::ALL.into_iter().find(|e| e.name() == name)
+    }
+
     /// A stable one-word name, used in JSON reports.
     pub fn name(self) -> &'static str {
         match self {
@@ -365,6 +385,14 @@ impl Abort {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_exit_is_read_back_from_its_name() {
+        for e in Exit::ALL {
+            assert_eq!(Exit::named(e.name()), Some(e));
+        }
+        assert_eq!(Exit::named("fine"), None);
+    }
 
     #[test]
     fn codes_are_stable_and_ordered() {
