@@ -192,13 +192,7 @@ impl Raw {
             tool: crate::probe::TOOL.to_string(),
             test_id,
             target,
-            schedule: Schedule {
-                target_rate: match settings.arrival {
-                    Arrival::Constant { rate } | Arrival::Poisson { rate } => Some(rate),
-                    Arrival::Closed { .. } => None,
-                },
-                ..Schedule::default()
-            },
+            schedule: Schedule::default(),
             settings,
             whole: None,
             fail_if: Vec::new(),
@@ -228,10 +222,13 @@ impl Raw {
     /// The report: the one place it is made, for one process and for a merge alike.
     pub fn report(&self) -> LoadReport {
         let settings = self.settings.clone();
+        // The rates are derived here from the settings and counts, for one process and a
+        // merge alike.
         let mut schedule = self.schedule.clone();
-        if let Arrival::Constant { rate } | Arrival::Poisson { rate } = settings.arrival {
-            schedule.target_rate = Some(rate);
-        }
+        schedule.target_rate = match settings.arrival {
+            Arrival::Constant { rate } | Arrival::Poisson { rate } => Some(rate),
+            Arrival::Closed { .. } => None,
+        };
         let dispatch_s = (self.dispatch_ms / 1000.0)
             .max((self.wall_ms / 1000.0).min(settings.duration_s.unwrap_or(f64::MAX)));
         schedule.achieved_rate = if dispatch_s > 0.0 {
