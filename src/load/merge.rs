@@ -241,6 +241,11 @@ impl Truth {
         };
         self.limit_requests = self.limit_requests.or(o.limit_requests);
         self.windows = self.windows.max(o.windows);
+        let summed = |t: &Truth| {
+            t.max_accepted_per_window_summed
+                .unwrap_or(t.max_accepted_per_window)
+        };
+        self.max_accepted_per_window_summed = Some(summed(self) + summed(&o));
         self.max_accepted_per_window = self.max_accepted_per_window.max(o.max_accepted_per_window);
         self.retries_after_hint += o.retries_after_hint;
         self.retries_after_hint_accepted += o.retries_after_hint_accepted;
@@ -288,5 +293,45 @@ mod tests {
         other.absorb(a, (&theirs, 4), (&[], 1));
         let f = other.first_429.unwrap();
         assert_eq!((f.accepted_since, f.in_flight), (20, 5));
+    }
+
+    /// Three shards under one limit of 100 a window, each accepting up to 40 in its busiest
+    /// window: none went over alone, together they may have. Not proof, never green: a warning.
+    /// With up to 30 each, the sum stays under the limit: cleared. One shard alone at 120:
+    /// proof, whatever the others did.
+    #[test]
+    fn admission_per_window_across_shards_is_proven_suspected_or_cleared() {
+        use crate::verdict::FindingKind;
+        let shard = |most| Truth {
+            limit_requests: Some(100),
+            windows: 3,
+            max_accepted_per_window: most,
+            ..Truth::default()
+        };
+        let merged = |most: [u64; 3]| {
+            let mut t = shard(most[0]);
+            t.absorb(shard(most[1]), (&[], 0), (&[], 0));
+            t.absorb(shard(most[2]), (&[], 0), (&[], 0));
+            super::super::truth::findings(&BTreeMap::new(), &[], &t, &BTreeMap::new(), 4)
+        };
+        let (found, _) = merged([40, 40, 40]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].kind, FindingKind::OverAdmission);
+        assert!(
+            found[0].message.contains("add up to 120"),
+            "{}",
+            found[0].message
+        );
+        assert_eq!(
+            crate::verdict::by_level(found).0.len(),
+            0,
+            "a warning, not a finding"
+        );
+        let (found, notes) = merged([30, 30, 30]);
+        assert!(found.is_empty(), "{found:?}");
+        assert!(notes.iter().any(|n| n.contains("at most 90")), "{notes:?}");
+        let (found, _) = merged([120, 10, 10]);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].message.starts_with("120 requests were accepted"));
     }
 }

@@ -237,7 +237,7 @@ impl Raw {
             0.0
         };
         let shards = self.shard_summary();
-        let (findings, warnings, notes) = self.judge(&settings, shards.as_ref());
+        let (findings, warnings, notes) = self.judge(&settings);
         let h = &self.latency;
         let mut report = LoadReport {
             schema_version: super::report::SCHEMA_VERSION,
@@ -294,18 +294,13 @@ impl Raw {
 
     /// Findings, warnings and notes of the data: the headers' truth, the failed share, and
     /// what the run could not measure.
-    fn judge(
-        &self,
-        settings: &Settings,
-        shards: Option<&super::report::Shards>,
-    ) -> (Vec<Finding>, Vec<Finding>, Vec<String>) {
+    fn judge(&self, settings: &Settings) -> (Vec<Finding>, Vec<Finding>, Vec<String>) {
         let (all, mut notes) = truth::findings(
             &self.shapes,
             &self.samples,
             &self.truth,
             &self.errors,
             settings.max_in_flight,
-            shards.map_or(1, |s| s.merged.len()),
         );
         let (mut findings, warnings) = crate::verdict::by_level(all);
         if let Some(f) = truth::failed_requests(&self.errors, self.requests.attempts, settings) {

@@ -128,8 +128,12 @@ pub struct Truth {
     pub first_429: Option<First429>,
     /// Windows seen (a window ends when `remaining` goes up).
     pub windows: u64,
-    /// Most requests accepted within one window.
+    /// Most requests accepted within one window (in a merge: by one shard).
     pub max_accepted_per_window: u64,
+    /// In a merge of a split test: the shards' most accepted in one window, added up — the
+    /// most the whole test can have accepted in one window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_accepted_per_window_summed: Option<u64>,
     /// Retries sent after waiting an advised time.
     pub retries_after_hint: u64,
     /// Of those, accepted.

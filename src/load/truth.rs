@@ -14,16 +14,13 @@ use crate::verdict::{Finding, FindingClass, FindingKind};
 /// A header counts as sent on a shape when at least this share of its responses carried it.
 const ALWAYS: f64 = 0.99;
 
-/// Everything found, and notes. `shards` is how many processes the data comes from: each
-/// counted the requests of a window alone, so with more than one `truth`'s per-window count
-/// is the most one shard saw — enough to prove over-admission, never to clear it.
+/// Everything found, and notes.
 pub fn findings(
     shapes: &BTreeMap<Variant, ShapeTally>,
     samples: &[Exchange],
     truth: &Truth,
     errors: &BTreeMap<ErrorClass, u64>,
     max_in_flight: usize,
-    shards: usize,
 ) -> (Vec<Finding>, Vec<String>) {
     let mut out = Vec::new();
     let mut notes = Vec::new();
@@ -76,11 +73,23 @@ pub fn findings(
                 FindingKind::OverAdmission,
                 format!("{most} requests were accepted in one window against an advertised limit of {limit}"),
             )));
-        } else if shards > 1 {
-            notes.push(format!(
-                "at most {most} requests accepted per window by one shard ({} seen), advertised limit {limit}; the whole test's total per window across its {shards} shards was not checked",
-                crate::words::counted(truth.windows, "window")
-            ));
+        } else if let Some(summed) = truth.max_accepted_per_window_summed {
+            // A split test: each shard counted its windows alone. The most one shard saw is
+            // what the whole test accepted at least in one window; the shards' most, summed, at
+            // most. Between the two, over-admission can be neither proven nor ruled out.
+            if summed > limit_u.saturating_add(slack) {
+                out.push(Finding::new(
+                    FindingKind::OverAdmission,
+                    format!(
+                        "one shard accepted up to {most} requests in one window and the shards' busiest windows add up to {summed}, against an advertised limit of {limit}: whether the whole test went over in one window was not checked (each shard counts its windows alone)"
+                    ),
+                ).warning());
+            } else {
+                notes.push(format!(
+                    "at most {summed} requests accepted per window across the shards (their busiest windows added; {} seen), advertised limit {limit}",
+                    crate::words::counted(truth.windows, "window")
+                ));
+            }
         } else {
             notes.push(format!(
                 "at most {most} requests accepted per window ({} seen), advertised limit {limit}",
