@@ -14,6 +14,7 @@ pub mod config;
 pub mod duration;
 pub mod endpoint;
 pub mod evidence;
+pub mod exporter;
 pub mod fleet;
 pub mod headers;
 pub mod http;
@@ -54,6 +55,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
         Command::Fleet(args) => cmd::fleet::run(args, color, out).await,
         Command::Analyze(args) => cmd::analyze::run(args, color, out).await,
         Command::Record(args) => cmd::record::run(args, color, out).await,
+        Command::Exporter(args) => cmd::exporter::run(args).await,
         Command::Mock(args) => cmd::mock::run(args, out).await,
         Command::Demo(args) => cmd::demo::run(args, color, out).await,
         Command::Completions(args) => cmd::completions::completions(args, out),

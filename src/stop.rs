@@ -46,3 +46,24 @@ impl Stop {
         }
     }
 }
+
+/// Serves `app` on `listener` in a task of its own until the returned sender fires (or is
+/// dropped); answers under way then finish. Every server of ratecheck's (the simulator, the
+/// recorder, the exporter) is stopped this way.
+pub fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    (tx, task)
+}

@@ -1,5 +1,6 @@
 //! Arguments of the commands about one gateway, live or from its evidence: `probe`,
-//! `triage`, `analyze`, `record`.
+//! `triage`, `analyze`, `record`, and `exporter`, which runs the probe and the fleet check
+//! for Prometheus.
 
 use std::path::PathBuf;
 
@@ -223,4 +224,27 @@ pub struct TriageArgs {
 
     #[command(flatten)]
     pub connect: ConnectArgs,
+}
+
+/// `ratecheck exporter`.
+#[derive(Debug, Args)]
+pub struct ExporterArgs {
+    /// Where Prometheus scrapes: loopback unless `--allow-remote` (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDR:PORT")]
+    pub listen: String,
+
+    /// Accept a `--listen` address other machines can reach: anyone who can connect then
+    /// makes the exporter send its keys to the targets it knows.
+    #[arg(long)]
+    pub allow_remote: bool,
+
+    /// The modules (what a scrape checks, and with which key) and targets, in YAML. Without
+    /// it, one module `probe`: the probe's defaults, the key from the usual variables.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// A base URL a probe module may be pointed at (repeatable); added to the configuration's
+    /// `targets`. Any other target is refused, and nothing is sent to it.
+    #[arg(long = "target", value_name = "URL")]
+    pub targets: Vec<String>,
 }

@@ -9,7 +9,7 @@ mod load;
 mod local;
 mod scenario;
 
-pub use gateway::{AnalyzeArgs, LimitsArgs, ProbeArgs, RecordArgs, TriageArgs};
+pub use gateway::{AnalyzeArgs, ExporterArgs, LimitsArgs, ProbeArgs, RecordArgs, TriageArgs};
 pub use load::{FleetArgs, LoadArgs, LoadReportArgs, MergeArgs};
 pub use local::{DemoArgs, MockArgs};
 pub use scenario::{RunArgs, ValidateArgs};
@@ -108,6 +108,13 @@ pub enum Command {
     /// Point the client's base URL at the recorder; requests go to `--upstream` unchanged and
     /// responses come back unchanged, streams chunk by chunk. Stops at Ctrl-C or `--duration`.
     Record(RecordArgs),
+    /// Serve the probe and the fleet check to Prometheus, as the blackbox exporter serves
+    /// its probes: `/probe?target=URL&module=NAME` answers one check as metrics.
+    ///
+    /// Listens on loopback unless `--allow-remote`. A key is only sent to the targets the
+    /// configuration or `--target` names; `/metrics` has the exporter's own counters. Stops
+    /// at Ctrl-C or SIGTERM.
+    Exporter(ExporterArgs),
     /// Run the built-in rate-limited simulator on 127.0.0.1.
     Mock(MockArgs),
     /// Show the LiteLLM streaming header drop and its fix on the built-in simulator.
@@ -129,7 +136,7 @@ pub struct CompletionsArgs {
 }
 
 /// Connection settings shared by commands that talk to a gateway.
-#[derive(Debug, Args, Clone)]
+#[derive(Debug, Args, Clone, Default)]
 pub struct ConnectArgs {
     /// Name of the environment variable holding the API key.
     ///

@@ -8,6 +8,7 @@
 pub mod analyze;
 pub mod completions;
 pub mod demo;
+pub mod exporter;
 pub mod fleet;
 pub mod limits;
 pub mod load;
@@ -100,6 +101,29 @@ pub fn command_line_key(client: &crate::http::Client, url: &str) -> Option<Strin
             if in_header { "-H" } else { "in the URL" }
         )
     })
+}
+
+/// The address a server of ratecheck's listens on: loopback, or another only when
+/// `allow_remote` says so; `risk` says what other machines could do through it.
+fn listen_addr(
+    text: &str,
+    allow_remote: bool,
+    risk: &str,
+) -> Result<std::net::SocketAddr, CliError> {
+    let listen: std::net::SocketAddr = text.parse().map_err(|_| {
+        CliError::usage(format!(
+            "`--listen` takes an address and port such as `127.0.0.1:4400`, not `{text}`"
+        ))
+    })?;
+    if !listen.ip().is_loopback() && !allow_remote {
+        return Err(CliError::usage(format!(
+            "refusing to listen on {listen}: other machines could {risk}"
+        ))
+        .hint(
+            "listen on 127.0.0.1 (the default), or pass `--allow-remote` if that is what you want",
+        ));
+    }
+    Ok(listen)
 }
 
 /// Whether to colour output written to a stream that is (or is not) a terminal.

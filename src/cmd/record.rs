@@ -3,7 +3,6 @@
 //! with the redacted HAR if asked.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::{Ended, check_outputs};
@@ -18,18 +17,11 @@ const GRACE: Duration = Duration::from_secs(5);
 
 /// Runs `ratecheck record`.
 pub async fn run(args: &RecordArgs, color: bool, out: &mut dyn Write) -> Result<Ended, CliError> {
-    let listen: SocketAddr = args.listen.parse().map_err(|_| {
-        CliError::usage(format!(
-            "`--listen` takes an address and port such as `127.0.0.1:4400`, not `{}`",
-            args.listen
-        ))
-    })?;
-    if !listen.ip().is_loopback() && !args.allow_remote {
-        return Err(CliError::usage(format!(
-            "refusing to listen on {listen}: other machines could use the gateway through it with whatever credentials they send"
-        ))
-        .hint("listen on 127.0.0.1 (the default), or pass `--allow-remote` if that is what you want"));
-    }
+    let listen = super::listen_addr(
+        &args.listen,
+        args.allow_remote,
+        "use the gateway through it with whatever credentials they send",
+    )?;
     let upstream = crate::http::normalize_base(&args.upstream).map_err(CliError::usage)?;
     let duration = args
         .duration

@@ -14,8 +14,8 @@ use crate::config::{self, CliError, ConnectDefaults, KeySource};
 use crate::http::Client;
 use crate::report::{Format, run as reporter};
 use crate::run::{Resolved, RunReport, run_scenario};
-use crate::scenario::Loaded;
 use crate::scenario::vars::Vars;
+use crate::scenario::{Auth, Defaults, Loaded};
 use crate::stop::Stop;
 use crate::verdict::Abort;
 
@@ -42,44 +42,10 @@ fn resolve(l: &Loaded, args: &RunArgs, stop: &Stop) -> Result<(Client, Resolved)
     let key = KeySource::from_flags(flags.api_key_env.as_ref(), flags.api_key_file.as_ref());
     let key = if key.is_given() {
         key
-    } else if s.auth.none {
-        KeySource::None
-    } else if let Some(f) = &s.auth.file {
-        KeySource::File(PathBuf::from(expand(f)?))
-    } else if let Some(var) = &s.auth.env {
-        if !std::env::var(var).is_ok_and(|v| !v.trim().is_empty()) {
-            return Err(CliError::usage(format!(
-                "`auth.env: {var}` names a variable that is not set"
-            ))
-            .in_file(&file)
-            .hint(format!(
-                "export {var}=... (a key with rate limits), or pass `--api-key-env VAR`"
-            )));
-        }
-        KeySource::Env(var.clone())
     } else {
-        KeySource::Default
+        auth_key(&s.auth, &expand, &file)?
     };
-    let d = &s.defaults;
-    let defaults = ConnectDefaults {
-        timeout: d.timeout.as_ref().map(|t| t.value.0),
-        max_time: d.max_time.as_ref().map(|t| t.value.0),
-        insecure: d.insecure,
-        follow_redirects: d.follow_redirects,
-        cacert: d
-            .cacert
-            .as_deref()
-            .map(expand)
-            .transpose()?
-            .map(PathBuf::from),
-        headers: d
-            .headers
-            .iter()
-            .map(|(name, value)| Ok(format!("{name}: {}", expand(value)?)))
-            .collect::<Result<_, CliError>>()?,
-        rate_headers: d.rate_headers.clone(),
-        secret_headers: d.secret_headers.clone(),
-    };
+    let defaults = connect_defaults(&s.defaults, &expand)?;
     let spec = config::connect(flags, &key, &defaults).map_err(|e| e.in_file(&file))?;
     let model = match (&args.model, &s.defaults.model) {
         (Some(m), _) => Some(m.clone()),
@@ -102,6 +68,60 @@ fn resolve(l: &Loaded, args: &RunArgs, stop: &Stop) -> Result<(Client, Resolved)
             waiting: crate::wait::Waiting::default(),
         },
     ))
+}
+
+/// Where an `auth` section (a scenario's, an exporter module's) in `file` says the key comes
+/// from, `${VAR}` expanded by `expand`; a named variable must be set.
+pub(super) fn auth_key(
+    auth: &Auth,
+    expand: &dyn Fn(&str) -> Result<String, CliError>,
+    file: &str,
+) -> Result<KeySource, CliError> {
+    Ok(if auth.none {
+        KeySource::None
+    } else if let Some(f) = &auth.file {
+        KeySource::File(PathBuf::from(expand(f)?))
+    } else if let Some(var) = &auth.env {
+        if !std::env::var(var).is_ok_and(|v| !v.trim().is_empty()) {
+            return Err(CliError::usage(format!(
+                "`auth.env: {var}` names a variable that is not set"
+            ))
+            .in_file(file)
+            .hint(format!(
+                "export {var}=... (a key with rate limits), or pass `--api-key-env VAR`"
+            )));
+        }
+        KeySource::Env(var.clone())
+    } else {
+        KeySource::Default
+    })
+}
+
+/// A `defaults` section's connection settings, `${VAR}` expanded by `expand`, as the
+/// connection flags take them.
+pub(super) fn connect_defaults(
+    d: &Defaults,
+    expand: &dyn Fn(&str) -> Result<String, CliError>,
+) -> Result<ConnectDefaults, CliError> {
+    Ok(ConnectDefaults {
+        timeout: d.timeout.as_ref().map(|t| t.value.0),
+        max_time: d.max_time.as_ref().map(|t| t.value.0),
+        insecure: d.insecure,
+        follow_redirects: d.follow_redirects,
+        cacert: d
+            .cacert
+            .as_deref()
+            .map(expand)
+            .transpose()?
+            .map(PathBuf::from),
+        headers: d
+            .headers
+            .iter()
+            .map(|(name, value)| Ok(format!("{name}: {}", expand(value)?)))
+            .collect::<Result<_, CliError>>()?,
+        rate_headers: d.rate_headers.clone(),
+        secret_headers: d.secret_headers.clone(),
+    })
 }
 
 /// Runs `ratecheck run`.

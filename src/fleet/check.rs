@@ -313,7 +313,7 @@ impl Run<'_> {
     /// Watches: one request at the pace [`Watch::pace`] chooses after the first answer, round
     /// robin, for `duration` (or the plan), and every change of the fleet's state reported as
     /// it is seen.
-    async fn watch(&mut self, watch: Watch, progress: &mut dyn FnMut(&Change)) {
+    async fn watch(&mut self, watch: Watch, progress: &mut (dyn FnMut(&Change) + Send)) {
         let stop = self.opts.stop.clone();
         let mut tracker = Tracker::default();
         let started = jiff::Timestamp::now();
@@ -377,7 +377,7 @@ pub async fn check(
     instances: &[Client],
     via: Option<&Client>,
     opts: &FleetOptions,
-    progress: &mut dyn FnMut(&Change),
+    progress: &mut (dyn FnMut(&Change) + Send),
 ) -> FleetReport {
     let sources = sources(instances, via);
     let mut run = Run {

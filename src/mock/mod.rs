@@ -178,14 +178,7 @@ impl MockServer {
             slots: Mutex::new(std::collections::HashMap::new()),
         });
         let app = router(shared.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let (tx, task) = crate::stop::serve(listener, app);
         Ok(MockServer {
             addr,
             shared,

@@ -173,7 +173,7 @@ impl ProbeReport {
 pub async fn probe(
     client: &Client,
     opts: &ProbeOptions,
-    on_exchange: &mut dyn FnMut(&Exchange),
+    on_exchange: &mut (dyn FnMut(&Exchange) + Send),
 ) -> ProbeReport {
     let start = Instant::now();
     let target = client.display_base();
@@ -320,7 +320,7 @@ async fn send_matrix(
     model: &str,
     embed_model: &str,
     exchanges: &mut Vec<Exchange>,
-    on_exchange: &mut dyn FnMut(&Exchange),
+    on_exchange: &mut (dyn FnMut(&Exchange) + Send),
 ) -> Option<Abort> {
     let mut seq = 0;
     for round in 1..=opts.repeat.max(1) {

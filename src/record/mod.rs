@@ -122,14 +122,7 @@ impl Recorder {
             budget: Arc::new(std::sync::atomic::AtomicUsize::new(RECORDING_BUDGET)),
         };
         let app = axum::Router::new().fallback(relay).with_state(shared);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let (stop, task) = crate::stop::serve(listener, app);
         Ok(Recorder {
             addr,
             records,

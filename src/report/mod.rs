@@ -12,7 +12,7 @@ pub mod run;
 pub mod triage;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
 

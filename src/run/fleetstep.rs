@@ -2,6 +2,8 @@
 //! scenario's key and connection settings, judged as one expectation: the fleet counts one
 //! limit.
 
+use std::time::Duration;
+
 use super::ctx::Ctx;
 use super::{Check, Planned, StepReport};
 use crate::fleet::{self, FleetOptions, Rules, Watch};
@@ -40,18 +42,7 @@ pub(super) async fn run(
         max_requests: f
             .max_requests
             .unwrap_or_else(|| settings::FLEET_MAX_REQUESTS.default_int()),
-        rules: Rules {
-            window_ms: f
-                .window
-                .map_or_else(|| settings::FLEET_WINDOW.default_duration(), |d| d.0)
-                .as_secs_f64()
-                * 1000.0,
-            tolerance_ms: f
-                .tolerance
-                .map_or_else(|| settings::FLEET_TOLERANCE.default_duration(), |d| d.0)
-                .as_secs_f64()
-                * 1000.0,
-        },
+        rules: rules(f.window.map(|d| d.0), f.tolerance.map(|d| d.0)),
         watch: f.watch.as_ref().map(|d| Watch {
             duration: d.0,
             every: f.every.map(|e| e.0),
@@ -94,4 +85,13 @@ pub(super) async fn run(
     report.findings = r.findings;
     report.warnings = r.warnings;
     report.stopped = r.aborted;
+}
+
+/// How a fleet's answers are judged: the window and tolerance given, else their defaults.
+pub fn rules(window: Option<Duration>, tolerance: Option<Duration>) -> Rules {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    Rules {
+        window_ms: ms(window.unwrap_or_else(|| settings::FLEET_WINDOW.default_duration())),
+        tolerance_ms: ms(tolerance.unwrap_or_else(|| settings::FLEET_TOLERANCE.default_duration())),
+    }
 }

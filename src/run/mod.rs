@@ -12,6 +12,7 @@ mod limitsstep;
 mod loadstep;
 mod steps;
 
+pub use fleetstep::rules as fleet_rules;
 use std::collections::HashMap;
 use std::time::Instant;
 

@@ -22,7 +22,7 @@ use serde_saphyr::Spanned;
 
 use crate::endpoint::{Endpoint, Mode};
 
-pub use read::{ScenarioError, parse, read};
+pub use read::{ScenarioError, from_yaml, parse, read};
 pub use rules::{Dur, FailIf, HeaderRule, IntRange, Pattern, StreamExpect};
 
 /// A scenario as written, with the file it came from.

@@ -113,10 +113,7 @@ pub fn parse(path: &Path, source: String, target_given: bool) -> Result<Loaded, 
             "the scenario is empty: it needs at least `steps:`",
         ));
     }
-    let scenario: Scenario = serde_saphyr::from_str(&source).map_err(|e| {
-        let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-        ScenarioError::at(&file, &source, line, column, &explain(&e))
-    })?;
+    let scenario: Scenario = from_yaml(&file, &source)?;
     let loaded = Loaded {
         path: path.to_path_buf(),
         source,
@@ -124,6 +121,19 @@ pub fn parse(path: &Path, source: String, target_given: bool) -> Result<Loaded, 
     };
     lint::check(&loaded, target_given)?;
     Ok(loaded)
+}
+
+/// YAML text from `file` read into `T`, its errors located and worded as a scenario's are:
+/// the scenario format and the files that share its vocabulary (the exporter's modules) read
+/// alike.
+pub fn from_yaml<T: serde::de::DeserializeOwned>(
+    file: &str,
+    source: &str,
+) -> Result<T, ScenarioError> {
+    serde_saphyr::from_str(source).map_err(|e| {
+        let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+        ScenarioError::at(file, source, line, column, &explain(&e))
+    })
 }
 
 /// serde-saphyr's message without its own location suffix, with a suggestion added for

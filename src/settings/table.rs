@@ -24,6 +24,7 @@ const OFFLINE: &str = "judges evidence already gathered; a scenario sends its ow
 const RECORDER: &str = "relays a real client's traffic; a scenario sends its own";
 const SIMULATOR: &str = "sets up the built-in simulator, which a scenario points at like any gateway";
 const SHOW: &str = "a fixed show on the built-in simulator";
+const EXPORTER: &str = "serves Prometheus's scrapes; what each scrape checks is its configuration's modules, which read as scenario steps";
 
 /// `--timeout`.
 pub const TIMEOUT: Setting = key(CONNECTED, "timeout", "defaults.timeout", "30s", "30s", Rule::AboveZero);
@@ -177,6 +178,11 @@ pub const ALL: &[Setting] = &[
     cli(&["record"], "insecure", RECORDER),
     cli(&["record"], "duration", RECORDER),
     cli(&["record"], "save", RECORDER),
+    // exporter: checks on demand, for Prometheus.
+    cli(&["exporter"], "listen", EXPORTER),
+    cli(&["exporter"], "allow_remote", EXPORTER),
+    cli(&["exporter"], "config", EXPORTER),
+    cli(&["exporter"], "targets", EXPORTER),
     // The simulator, the demo, the shell.
     cli(&["mock"], "profile", SIMULATOR),
     cli(&["mock"], "port", SIMULATOR),
