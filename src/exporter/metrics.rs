@@ -304,7 +304,7 @@ fn fleet_series(r: &FleetReport) -> Vec<Metric> {
             r.instances.len() as f64,
         ),
         Metric::one(
-            "ratecheck_fleet_counter_found",
+            "ratecheck_fleet_followed",
             "Whether an exact-window counter was found to follow across the instances",
             f64::from(u8::from(r.header.is_some())),
         ),

@@ -77,5 +77,9 @@ mod limits_sim;
 /// each behind an upstream on loopback: each release's own limiter defects.
 mod limits_e2e;
 
+/// `ratecheck exporter` scraped by a real Prometheus over the simulator; deploy/prometheus/
+/// through promtool; a scrape's cost; bad modules, targets and configurations; secrets.
+mod exporter;
+
 /// The README stays true to the code.
 mod readme;
