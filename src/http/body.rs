@@ -117,11 +117,7 @@ impl Client {
                 if info.timeline.len() < TIMELINE_EVENTS {
                     info.timeline.push(TimelineEvent {
                         at_ms: ms(start.elapsed()),
-                        event: if event.event.is_empty() {
-                            "message".into()
-                        } else {
-                            self.redactor.text(&event.event)
-                        },
+                        event: TimelineEvent::name(&event.event, |n| self.redactor.text(n)),
                         bytes: event.data.len(),
                     });
                 }

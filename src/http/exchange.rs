@@ -2,6 +2,7 @@
 //! header, the body's [`Shape`], the stream's events and end, timings and the failure if any.
 //! Plain data: the probe and load judge it, reporters print it.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -110,10 +111,49 @@ pub const TIMELINE_EVENTS: usize = 32;
 pub struct TimelineEvent {
     /// Milliseconds from send.
     pub at_ms: f64,
-    /// The event name (`message` when the stream names none).
-    pub event: String,
+    /// The event name (`message` when the stream names none); the names the APIs use are
+    /// not copied for every event of every stream.
+    pub event: Cow<'static, str>,
     /// Bytes of `data`.
     pub bytes: usize,
+}
+
+/// Event names OpenAI's, Anthropic's and the Responses API's streams use, kept without a copy.
+const EVENT_NAMES: &[&str] = &[
+    "message",
+    "ping",
+    "error",
+    "message_start",
+    "message_delta",
+    "message_stop",
+    "content_block_start",
+    "content_block_delta",
+    "content_block_stop",
+    "response.created",
+    "response.in_progress",
+    "response.output_item.added",
+    "response.output_item.done",
+    "response.content_part.added",
+    "response.content_part.done",
+    "response.output_text.delta",
+    "response.output_text.done",
+    "response.completed",
+    "response.failed",
+    "response.incomplete",
+];
+
+impl TimelineEvent {
+    /// The timeline's name for an event named `name` (empty: unnamed); any other name goes
+    /// through `redact` first, since a stream may name its events anything.
+    pub fn name(name: &str, redact: impl FnOnce(&str) -> String) -> Cow<'static, str> {
+        if name.is_empty() {
+            return Cow::Borrowed("message");
+        }
+        match EVENT_NAMES.iter().find(|known| **known == name) {
+            Some(known) => Cow::Borrowed(known),
+            None => Cow::Owned(redact(name)),
+        }
+    }
 }
 
 /// One request and everything its response told. Read back from ratecheck's own reports

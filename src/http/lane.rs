@@ -19,7 +19,7 @@ use std::time::Instant;
 use bytes::{Buf, Bytes, BytesMut};
 use reqwest::header::{HeaderName, HeaderValue};
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
@@ -389,8 +389,7 @@ impl Conn {
                 }
             }
             let answered = !self.buf.is_empty();
-            self.buf.reserve(READ_SIZE);
-            match stream.read_buf(&mut self.buf).await {
+            match stream.fill(&mut self.buf, READ_SIZE).await {
                 Ok(0) => {
                     return Err(HeadError::Io {
                         cause: "the server closed the connection before it answered".into(),
@@ -416,8 +415,7 @@ impl Conn {
                 }
             }
             let stream = self.stream.as_mut()?;
-            self.buf.reserve(READ_SIZE);
-            match stream.read_buf(&mut self.buf).await {
+            match stream.fill(&mut self.buf, READ_SIZE).await {
                 Ok(0) if self.framing == Framing::Close => {
                     self.framing = Framing::Done;
                     return None;
