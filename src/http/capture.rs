@@ -156,15 +156,6 @@ impl Client {
         let mut lower = [0u8; 64];
         head.each_header(&mut |name, value| {
             let name = lowercase(name, &mut lower);
-            let raw = String::from_utf8_lossy(value);
-            let shown = self.redactor.header_cow(&name, &raw);
-            let rate = headers::classify(&name, &shown).or_else(|| {
-                self.settings
-                    .rate_headers
-                    .iter()
-                    .any(|d| d.eq_ignore_ascii_case(&name))
-                    .then(|| headers::declared(&name, &shown))
-            });
             // Lean clients (load) keep the rate-limit headers parsed, and only the few other
             // headers the analysis reads; nothing else is copied.
             let keep = !self.lean
@@ -172,6 +163,24 @@ impl Client {
                     &*name,
                     "content-type" | "date" | "server" | "x-litellm-version" | "location"
                 );
+            // HTTP's own headers are no dialect's: not read through every dialect on every
+            // answer, nor copied when nothing keeps them.
+            let plain = PLAIN_HEADERS.contains(&&*name);
+            if plain && !keep {
+                return;
+            }
+            let raw = String::from_utf8_lossy(value);
+            let shown = self.redactor.header_cow(&name, &raw);
+            let rate = (!plain)
+                .then(|| headers::classify(&name, &shown))
+                .flatten()
+                .or_else(|| {
+                    self.settings
+                        .rate_headers
+                        .iter()
+                        .any(|d| d.eq_ignore_ascii_case(&name))
+                        .then(|| headers::declared(&name, &shown))
+                });
             if let Some(h) = rate {
                 ex.rate_headers.push(h);
             }
@@ -352,6 +361,23 @@ impl Head for [httparse::Header<'_>] {
 
 /// `name` in lower case, in `buf` when it is short enough and not lower case already: header
 /// names arrive as the server wrote them (`Content-Type`), and are compared lowercased.
+/// Headers of HTTP itself, which no rate-limit dialect reads (a unit test holds every
+/// dialect to that).
+const PLAIN_HEADERS: [&str; 12] = [
+    "content-type",
+    "content-length",
+    "date",
+    "server",
+    "connection",
+    "transfer-encoding",
+    "keep-alive",
+    "cache-control",
+    "vary",
+    "content-encoding",
+    "etag",
+    "x-content-type-options",
+];
+
 fn lowercase<'a>(name: &'a str, buf: &'a mut [u8; 64]) -> std::borrow::Cow<'a, str> {
     if !name.bytes().any(|b| b.is_ascii_uppercase()) {
         return name.into();
@@ -449,4 +475,30 @@ fn error_type(text: &str) -> Option<String> {
             .or_else(|| named(err, "code"))
             .unwrap_or_else(|| "error".into()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_dialect_reads_http_own_headers() {
+        let values = [
+            "1",
+            "0",
+            "60",
+            "1s",
+            "true",
+            "text/event-stream",
+            "Wed, 21 Oct 2026 07:28:00 GMT",
+        ];
+        for name in PLAIN_HEADERS {
+            for value in values {
+                assert!(
+                    headers::classify(name, value).is_none(),
+                    "{name}: {value} is read as a rate-limit header"
+                );
+            }
+        }
+    }
 }

@@ -70,6 +70,7 @@ impl Wire {
     /// buffer and only the bytes read are kept (the events a stream sends are a few hundred
     /// bytes). TLS reads through its own buffer, so there `buf` grows by `size` at once.
     pub(super) async fn fill(&mut self, buf: &mut BytesMut, size: usize) -> io::Result<usize> {
+        use futures_util::FutureExt;
         use tokio::io::AsyncReadExt;
         if buf.is_empty() {
             *buf = BytesMut::new();
@@ -81,7 +82,13 @@ impl Wire {
                     if scratch.len() < size {
                         scratch.resize(size, 0);
                     }
-                    let n = s.try_read(&mut scratch[..size])?;
+                    // Polled once rather than `try_read`: tokio's own read forgets the
+                    // socket's readiness after a short read, so the next wait goes straight to
+                    // the poller instead of first asking the socket for bytes it has not got.
+                    let n = match s.read(&mut scratch[..size]).now_or_never() {
+                        Some(read) => read?,
+                        None => return Err(io::ErrorKind::WouldBlock.into()),
+                    };
                     buf.extend_from_slice(&scratch[..n]);
                     Ok(n)
                 });
