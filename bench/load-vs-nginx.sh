@@ -2,8 +2,8 @@
 # ratecheck load against oha and wrk on a target that is none of theirs: nginx (Debian, one
 # worker, loopback, bench/nginx.conf) serving a static chat completion. ROUNDS interleaved
 # rounds of wrk, oha and ratecheck, each SECONDS long at CONC connections; requests counted on
-# the server (nginx's stub_status) over each tool's run, with each tool's peak RSS. Prints the
-# medians and the per-round ratios.
+# the server (nginx's stub_status) over each tool's run, with each tool's peak RSS and its CPU
+# (user + system) per request. Prints the medians and the per-round ratios.
 #
 #   bench/load-vs-nginx.sh [ROUNDS] [SECONDS]     (default 3 rounds of 5 s; CONC=16)
 #
@@ -32,12 +32,15 @@ round() {
   local before after t0 t1
   before=$(served)
   t0=$(date +%s%N)
-  /usr/bin/time -f "%M" -o "$TMP/$name.rss" "$@" >"$TMP/$name.out" 2>&1 || true
+  /usr/bin/time -f "%M %U %S" -o "$TMP/$name.time" "$@" >"$TMP/$name.out" 2>&1 || true
   t1=$(date +%s%N)
   after=$(served)
   # stub_status counts its own requests too: one per reading.
   python3 -c "print(($after - $before - 1) / (($t1 - $t0) / 1e9))" >>"$TMP/$name.rps"
-  echo $(( $(tail -1 "$TMP/$name.rss") / 1024 )) >>"$TMP/$name.mib"
+  read -r kib user system < <(tail -1 "$TMP/$name.time")
+  echo $(( kib / 1024 )) >>"$TMP/$name.mib"
+  # The tool's own CPU (user + system) per request served.
+  python3 -c "print(($user + $system) * 1e6 / ($after - $before - 1))" >>"$TMP/$name.cpu"
 }
 
 for _ in $(seq 1 "$ROUNDS"); do
@@ -54,10 +57,11 @@ def read(name, ext):
     return [float(x) for x in open(f"{tmp}/{name}.{ext}").read().split()]
 rps = {t: read(t, "rps") for t in ("wrk", "oha", "ratecheck")}
 mib = {t: read(t, "mib") for t in ("wrk", "oha", "ratecheck")}
+cpu = {t: read(t, "cpu") for t in ("wrk", "oha", "ratecheck")}
 print(f"nginx (1 worker, loopback), {conc} connections, {len(rps['wrk'])} interleaved rounds of {secs} s, counted by nginx:")
 for t in ("wrk", "oha", "ratecheck"):
     v = rps[t]
-    print(f"  {t:9} {statistics.median(v):>9,.0f} req/s (min {min(v):,.0f}, max {max(v):,.0f}); peak RSS {statistics.median(mib[t]):.0f} MiB")
+    print(f"  {t:9} {statistics.median(v):>9,.0f} req/s (min {min(v):,.0f}, max {max(v):,.0f}); peak RSS {statistics.median(mib[t]):.0f} MiB; CPU {statistics.median(cpu[t]):.1f} us per request")
 for peer in ("oha", "wrk"):
     ratios = [r / p for r, p in zip(rps["ratecheck"], rps[peer])]
     print(f"  ratecheck/{peer}: {statistics.median(ratios):.2f}x (per round {min(ratios):.2f}-{max(ratios):.2f})")
