@@ -70,34 +70,34 @@ impl Wire {
     /// buffer and only the bytes read are kept (the events a stream sends are a few hundred
     /// bytes). TLS reads through its own buffer, so there `buf` grows by `size` at once.
     pub(super) async fn fill(&mut self, buf: &mut BytesMut, size: usize) -> io::Result<usize> {
-        use futures_util::FutureExt;
         use tokio::io::AsyncReadExt;
         if buf.is_empty() {
             *buf = BytesMut::new();
         }
         match self {
-            Wire::Plain(s) => loop {
-                s.readable().await?;
-                let read: io::Result<usize> = SCRATCH.with_borrow_mut(|scratch| {
-                    if scratch.len() < size {
-                        scratch.resize(size, 0);
-                    }
-                    // Polled once rather than `try_read`: tokio's own read forgets the
-                    // socket's readiness after a short read, so the next wait goes straight to
-                    // the poller instead of first asking the socket for bytes it has not got.
-                    let n = match s.read(&mut scratch[..size]).now_or_never() {
-                        Some(read) => read?,
-                        None => return Err(io::ErrorKind::WouldBlock.into()),
-                    };
-                    buf.extend_from_slice(&scratch[..n]);
-                    Ok(n)
-                });
-                match read {
-                    // Readiness is remembered from the last read, so a wait may find nothing.
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    done => return done,
-                }
-            },
+            // Polled with the task's own waker, as tokio's own read is: a read that has to wait
+            // (or that the runtime's cooperative budget defers) yields to the runtime, and a
+            // short read forgets the socket's readiness, so the next wait goes straight to the
+            // poller. The scratch buffer is only borrowed within one poll.
+            Wire::Plain(s) => {
+                std::future::poll_fn(|cx| {
+                    SCRATCH.with_borrow_mut(|scratch| {
+                        if scratch.len() < size {
+                            scratch.resize(size, 0);
+                        }
+                        let mut read = ReadBuf::new(&mut scratch[..size]);
+                        match Pin::new(&mut *s).poll_read(cx, &mut read) {
+                            Poll::Ready(Ok(())) => {
+                                buf.extend_from_slice(read.filled());
+                                Poll::Ready(Ok(read.filled().len()))
+                            }
+                            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                            Poll::Pending => Poll::Pending,
+                        }
+                    })
+                })
+                .await
+            }
             Wire::Tls(_) => {
                 buf.reserve(size);
                 self.read_buf(buf).await
