@@ -359,8 +359,6 @@ impl Head for [httparse::Header<'_>] {
     }
 }
 
-/// `name` in lower case, in `buf` when it is short enough and not lower case already: header
-/// names arrive as the server wrote them (`Content-Type`), and are compared lowercased.
 /// Headers of HTTP itself, which no rate-limit dialect reads (a unit test holds every
 /// dialect to that).
 const PLAIN_HEADERS: [&str; 12] = [
@@ -378,6 +376,8 @@ const PLAIN_HEADERS: [&str; 12] = [
     "x-content-type-options",
 ];
 
+/// `name` in lower case, in `buf` when it is short enough and not lower case already: header
+/// names arrive as the server wrote them (`Content-Type`), and are compared lowercased.
 fn lowercase<'a>(name: &'a str, buf: &'a mut [u8; 64]) -> std::borrow::Cow<'a, str> {
     if !name.bytes().any(|b| b.is_ascii_uppercase()) {
         return name.into();
